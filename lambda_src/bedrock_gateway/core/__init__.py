@@ -1,0 +1,1 @@
+"""Bedrock and targets: no Lambda, no HTTP."""

@@ -1,0 +1,253 @@
+"""The Bedrock client: one boto3 client per container and purpose, calls, and error translation.
+
+Endpoints follow boto3's standard variables (``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``,
+``AWS_ENDPOINT_URL_BEDROCK``), so the local emulator needs no code path of its own.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ErrorCode, GatewayError, from_bedrock_code
+from .model_ids import ModelKind, ModelRef
+from .targets import Target
+
+# Retry and timeout budgets by caller. The sync path must answer inside API Gateway's 29 s
+# integration timeout; the worker lets SQS do the retrying (so throttled calls are not retried
+# twice); the stream path may wait long between events but never retries mid-stream.
+_PURPOSES: dict[str, dict[str, Any]] = {
+    "sync": {"retries": {"mode": "adaptive", "total_max_attempts": 3}, "connect_timeout": 2, "read_timeout": 25},
+    "stream": {"retries": {"mode": "adaptive", "total_max_attempts": 3}, "connect_timeout": 2, "read_timeout": 120},
+    "worker": {"retries": {"mode": "standard", "total_max_attempts": 1}, "connect_timeout": 2, "read_timeout": 300},
+    "control": {"retries": {"mode": "standard", "total_max_attempts": 3}, "connect_timeout": 2, "read_timeout": 10},
+}
+_clients: dict[tuple[str, str], Any] = {}
+_clients_lock = threading.Lock()
+
+
+def client(service: str = "bedrock-runtime", purpose: str = "sync"):
+    """The container's cached boto3 client for ``service`` with the retry budget of ``purpose``."""
+    key = (service, purpose)
+    cached = _clients.get(key)
+    if cached is not None:
+        return cached
+    with _clients_lock:
+        if key not in _clients:
+            import boto3  # imported here so modules that never call Bedrock do not pay for it
+            from botocore.config import Config
+
+            config = Config(tcp_keepalive=True, max_pool_connections=32, **_PURPOSES[purpose])
+            _clients[key] = boto3.session.Session().client(service, config=config)
+    return _clients[key]
+
+
+def reset_clients() -> None:
+    """Forget cached clients and capabilities (tests that move the endpoint use this)."""
+    with _clients_lock:
+        _clients.clear()
+    for cached in (_foundation_model_streams, _profile_model_id):
+        cached.cache_clear()
+
+
+@dataclass
+class InvokeResult:
+    """A finished InvokeModel call."""
+
+    body: bytes
+    content_type: str
+    input_tokens: int | None
+    output_tokens: int | None
+    latency_ms: int | None  # Bedrock's own X-Amzn-Bedrock-Invocation-Latency
+    model_id: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def invoke(target: Target, body: bytes, purpose: str = "sync") -> InvokeResult:
+    """Call InvokeModel for ``target`` with the already-prepared ``body``."""
+    runtime = client("bedrock-runtime", purpose)
+    try:
+        response = runtime.invoke_model(
+            modelId=target.model_id,
+            body=body,
+            contentType="application/json",
+            accept="application/json",
+            **target.invoke_params(),
+        )
+        payload = response["body"].read()
+    except Exception as exc:  # noqa: BLE001 - translated, not swallowed
+        raise translate(exc) from exc
+    headers = response["ResponseMetadata"].get("HTTPHeaders", {})
+    return InvokeResult(
+        body=payload,
+        content_type=response.get("contentType") or "application/json",
+        input_tokens=_int_header(headers, "x-amzn-bedrock-input-token-count"),
+        output_tokens=_int_header(headers, "x-amzn-bedrock-output-token-count"),
+        latency_ms=_int_header(headers, "x-amzn-bedrock-invocation-latency"),
+        model_id=target.model_id,
+        headers=headers,
+    )
+
+
+@dataclass
+class StreamMetrics:
+    """What a finished stream reports: Bedrock's invocation metrics plus our own timings."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    invocation_latency_ms: int | None = None
+    first_byte_latency_ms: int | None = None
+    chunks: int = 0
+    time_to_first_chunk_ms: float | None = None
+    total_ms: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "inputTokenCount": self.input_tokens,
+            "outputTokenCount": self.output_tokens,
+            "invocationLatency": self.invocation_latency_ms,
+            "firstByteLatency": self.first_byte_latency_ms,
+            "chunks": self.chunks,
+            "timeToFirstChunkMs": None if self.time_to_first_chunk_ms is None else round(self.time_to_first_chunk_ms, 1),
+            "totalMs": None if self.total_ms is None else round(self.total_ms, 1),
+        }
+
+
+class ChunkStream:
+    """An open InvokeModelWithResponseStream: iterate for each chunk's raw JSON bytes.
+
+    Errors before the stream opens are raised by :func:`open_stream`; errors while iterating are
+    raised as :class:`GatewayError`. ``metrics`` is filled in as chunks arrive. ``close()`` stops
+    reading from Bedrock (call it when the client goes away).
+    """
+
+    def __init__(self, response: dict[str, Any], started: float):
+        self._events = response["body"]
+        self._started = started
+        self.metrics = StreamMetrics()
+        self.content_type = response.get("contentType") or "application/json"
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            for event in self._events:
+                chunk = event.get("chunk")
+                if chunk is None:  # modeled exceptions are raised by botocore; anything else is unknown
+                    continue
+                payload = chunk["bytes"]
+                if self.metrics.chunks == 0:
+                    self.metrics.time_to_first_chunk_ms = (time.perf_counter() - self._started) * 1000
+                self.metrics.chunks += 1
+                self._note_metrics(payload)
+                yield payload
+        except GatewayError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - translated, not swallowed
+            raise translate(exc) from exc
+        finally:
+            self.metrics.total_ms = (time.perf_counter() - self._started) * 1000
+
+    def _note_metrics(self, payload: bytes) -> None:
+        # Only the last chunk carries the invocation metrics; a cheap byte check avoids parsing every chunk.
+        if b"amazon-bedrock-invocationMetrics" not in payload:
+            return
+        import json
+
+        try:
+            metrics = json.loads(payload).get("amazon-bedrock-invocationMetrics") or {}
+        except ValueError:
+            return
+        self.metrics.input_tokens = metrics.get("inputTokenCount")
+        self.metrics.output_tokens = metrics.get("outputTokenCount")
+        self.metrics.invocation_latency_ms = metrics.get("invocationLatency")
+        self.metrics.first_byte_latency_ms = metrics.get("firstByteLatency")
+
+    def close(self) -> None:
+        try:
+            self._events.close()
+        except Exception:  # noqa: BLE001 - closing a dead connection may fail; nothing to do
+            pass
+
+
+def open_stream(target: Target, body: bytes) -> ChunkStream:
+    """Call InvokeModelWithResponseStream; errors before the first event are raised here."""
+    runtime = client("bedrock-runtime", "stream")
+    started = time.perf_counter()
+    try:
+        response = runtime.invoke_model_with_response_stream(
+            modelId=target.model_id,
+            body=body,
+            contentType="application/json",
+            accept="application/json",
+            **target.invoke_params(),
+        )
+    except Exception as exc:  # noqa: BLE001 - translated, not swallowed
+        raise translate(exc) from exc
+    return ChunkStream(response, started)
+
+
+@functools.lru_cache(maxsize=256)
+def _foundation_model_streams(model_id: str) -> bool:
+    details = client("bedrock", "control").get_foundation_model(modelIdentifier=model_id)["modelDetails"]
+    return bool(details.get("responseStreamingSupported", False))
+
+
+@functools.lru_cache(maxsize=256)
+def _profile_model_id(profile: str) -> str | None:
+    models = client("bedrock", "control").get_inference_profile(inferenceProfileIdentifier=profile).get("models", [])
+    return models[0]["modelArn"].rsplit("/", 1)[1] if models else None
+
+
+def streaming_supported(target: Target) -> bool | None:
+    """Whether ``target`` can stream: config first, else GetFoundationModel (cached per container).
+
+    Returns None when it cannot be known (e.g. provisioned throughput of a custom model, or the
+    control plane is unreachable): the stream path then tries streaming and falls back.
+    """
+    if target.streaming is not None:
+        return target.streaming
+    return _looked_up_streaming(target.ref, target.models)
+
+
+def _looked_up_streaming(ref: ModelRef, models: tuple[str, ...]) -> bool | None:
+    try:
+        model_id = ref.foundation_model_id
+        if model_id is None and ref.kind is ModelKind.APPLICATION_INFERENCE_PROFILE:
+            model_id = _profile_model_id(ref.raw)
+        if model_id is None and models:
+            model_id = models[0].rsplit("/", 1)[1]
+        return _foundation_model_streams(model_id) if model_id else None
+    except Exception:  # noqa: BLE001 - best effort; failures are not cached, so the next call asks again
+        return None
+
+
+def translate(exc: BaseException) -> GatewayError:
+    """Map any boto3/botocore exception to the shared taxonomy."""
+    if isinstance(exc, GatewayError):
+        return exc
+    from botocore import exceptions as bex
+
+    if isinstance(exc, bex.EventStreamError):  # a subclass of ClientError, raised mid-stream
+        error = exc.response.get("Error", {})
+        return from_bedrock_code(error.get("Code", ""), error.get("Message", ""))
+    if isinstance(exc, bex.ClientError):
+        error = exc.response.get("Error", {})
+        return from_bedrock_code(error.get("Code", ""), error.get("Message", ""))
+    if isinstance(exc, bex.ReadTimeoutError):
+        return GatewayError(ErrorCode.MODEL_TIMEOUT, "Bedrock did not answer in time")
+    if isinstance(exc, (bex.EndpointConnectionError, bex.ConnectionClosedError, bex.ConnectTimeoutError)):
+        return GatewayError(ErrorCode.BEDROCK_UNREACHABLE, "cannot reach Bedrock")
+    if isinstance(exc, bex.NoCredentialsError):
+        return GatewayError(ErrorCode.INTERNAL, "no AWS credentials available to call Bedrock")
+    return GatewayError(ErrorCode.INTERNAL, "unexpected error calling Bedrock")
+
+
+def _int_header(headers: dict[str, str], name: str) -> int | None:
+    value = headers.get(name)
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None

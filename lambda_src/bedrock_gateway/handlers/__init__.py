@@ -1,0 +1,1 @@
+"""Thin Lambda handlers that adapt events to the core."""

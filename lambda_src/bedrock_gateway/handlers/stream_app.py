@@ -1,0 +1,213 @@
+"""Streaming front door: ``POST /v1/targets/{target}/stream`` as a small ASGI app.
+
+In AWS it runs under uvicorn behind the Lambda Web Adapter in ``response_stream`` mode, with API
+Gateway's STREAM integration; locally ``make run`` mounts the same ``app`` object. Each Bedrock
+chunk is written as soon as it arrives: one ASGI body message per chunk, no buffering.
+
+Framing: Server-Sent Events by default (``event: chunk`` per Bedrock chunk, then ``event: done``
+with the invocation metrics), NDJSON with ``Accept: application/x-ndjson``. Errors before the first
+byte are ordinary JSON error responses; after it, an ``error`` event and the end of the stream.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import anyio
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from bedrock_gateway.core import bedrock
+from bedrock_gateway.core.errors import ErrorCode, GatewayError
+from bedrock_gateway.core.service import PreparedCall, prepare_call
+from bedrock_gateway.core.targets import load_targets
+
+logger = Logger(service="bedrock-gateway")
+CONFIG = load_targets()
+NDJSON = "application/x-ndjson"
+_STREAMING_UNSUPPORTED = ("unsupported for streaming", "does not support streaming", "streaming is not supported")
+
+
+def _request_id(request: Request) -> str:
+    # Behind API Gateway + the Lambda Web Adapter the API Gateway request context arrives as a header.
+    context = request.headers.get("x-amzn-request-context")
+    if context:
+        try:
+            return json.loads(context)["requestId"]
+        except (ValueError, KeyError, TypeError):
+            pass
+    return request.headers.get("x-amzn-requestid") or str(uuid.uuid4())
+
+
+def _error_response(exc: GatewayError, request_id: str) -> JSONResponse:
+    return JSONResponse(exc.to_dict(request_id), status_code=exc.status, headers=exc.headers())
+
+
+class _Framing:
+    """How events are written: SSE or NDJSON. Chunk payloads are spliced in byte for byte."""
+
+    def __init__(self, ndjson: bool):
+        self.ndjson = ndjson
+        self.media_type = NDJSON if ndjson else "text/event-stream"
+
+    def event(self, name: str, data: bytes) -> bytes:
+        if self.ndjson:
+            if b"\n" in data:  # keep one object per line
+                data = json.dumps(json.loads(data), separators=(",", ":")).encode()
+            return b'{"event":"' + name.encode() + b'","data":' + data + b"}\n"
+        lines = data.split(b"\n")
+        return b"event: " + name.encode() + b"\n" + b"".join(b"data: " + line + b"\n" for line in lines) + b"\n"
+
+
+async def stream_endpoint(request: Request) -> Response:
+    """Open the Bedrock stream, wait for its first chunk, then forward chunk by chunk."""
+    request_id = _request_id(request)
+    framing = _Framing(NDJSON in request.headers.get("accept", ""))
+    metrics = EphemeralMetrics(namespace="BedrockGateway", service="bedrock-gateway")
+    try:
+        body = await request.body()
+        call = prepare_call(CONFIG, request.path_params["target"], body)
+        metrics.add_dimension("Target", "raw-model-id" if call.target.raw else call.target.name)
+        first, rest, mode = await anyio.to_thread.run_sync(_open, call)
+    except GatewayError as exc:
+        _record_error(metrics, exc, request_id, before_first_byte=True)
+        return _error_response(exc, request_id)
+    except Exception:  # noqa: BLE001 - never a stack trace to the client
+        logger.exception("unexpected error opening stream", extra={"request_id": request_id})
+        return _error_response(GatewayError(ErrorCode.INTERNAL, "internal error"), request_id)
+
+    headers = {
+        "Cache-Control": "no-cache",
+        "X-Accel-Buffering": "no",
+        "X-Target": call.target.name,
+        "X-Model-Id": call.target.model_id,
+        "X-Stream-Mode": mode,
+        "x-amzn-RequestId": request_id,
+    }
+    return StreamingResponse(
+        _forward(call, first, rest, framing, metrics, request_id),
+        media_type=framing.media_type,
+        headers=headers,
+    )
+
+
+def _open(call: PreparedCall) -> tuple[bytes, object, str]:
+    """Blocking part of opening: returns the first chunk, the rest, and the mode used.
+
+    Waiting for the first chunk before answering lets an early Bedrock error (throttling, a bad
+    body) still be a normal HTTP error, at no cost: there is nothing to send before it.
+    """
+    if bedrock.streaming_supported(call.target) is False:
+        return _fallback(call)
+    try:
+        stream = bedrock.open_stream(call.target, call.body)
+    except GatewayError as exc:
+        if exc.code is ErrorCode.VALIDATION and any(s in exc.message.lower() for s in _STREAMING_UNSUPPORTED):
+            return _fallback(call)
+        raise
+    chunks = iter(stream)
+    try:
+        first = next(chunks)
+    except StopIteration:
+        first = b""
+    except BaseException:
+        stream.close()
+        raise
+    return first, (stream, chunks), "stream"
+
+
+def _fallback(call: PreparedCall) -> tuple[bytes, object, str]:
+    """One InvokeModel call whose whole body is sent as a single chunk."""
+    started = time.perf_counter()
+    result = bedrock.invoke(call.target, call.body, purpose="stream")
+    metrics = bedrock.StreamMetrics(
+        input_tokens=result.input_tokens,
+        output_tokens=result.output_tokens,
+        invocation_latency_ms=result.latency_ms,
+        first_byte_latency_ms=result.latency_ms,
+        chunks=1,
+        time_to_first_chunk_ms=(time.perf_counter() - started) * 1000,
+    )
+    metrics.total_ms = metrics.time_to_first_chunk_ms
+    return result.body, (None, metrics), "invoke-fallback"
+
+
+def _next_chunk(chunks: Iterator[bytes]) -> bytes | None:
+    return next(chunks, None)
+
+
+async def _forward(call, first: bytes, rest, framing: _Framing, metrics, request_id: str) -> AsyncIterator[bytes]:
+    stream, chunks_or_metrics = rest
+    if first:
+        yield framing.event("chunk", first)
+    try:
+        if stream is not None:
+            while (chunk := await anyio.to_thread.run_sync(_next_chunk, chunks_or_metrics)) is not None:
+                yield framing.event("chunk", chunk)
+        summary = stream.metrics if stream is not None else chunks_or_metrics
+        done = dict(summary.to_dict(), target=call.target.name, modelId=call.target.model_id)
+        _record_success(metrics, summary)
+        yield framing.event("done", json.dumps(done, separators=(",", ":")).encode())
+    except GatewayError as exc:
+        _record_error(metrics, exc, request_id, before_first_byte=False)
+        yield framing.event("error", json.dumps(exc.to_dict(request_id), separators=(",", ":")).encode())
+    except Exception:  # noqa: BLE001 - after the first byte an error can only be an event
+        logger.exception("unexpected error mid-stream", extra={"request_id": request_id})
+        error = GatewayError(ErrorCode.INTERNAL, "internal error")
+        _record_error(metrics, error, request_id, before_first_byte=False)
+        yield framing.event("error", json.dumps(error.to_dict(request_id), separators=(",", ":")).encode())
+    finally:
+        # Also runs when the client disconnects (the generator is closed): stop reading from Bedrock.
+        if stream is not None:
+            stream.close()
+        metrics.flush_metrics()
+
+
+def _record_success(metrics, summary: bedrock.StreamMetrics) -> None:
+    metrics.add_metric("Streams", MetricUnit.Count, 1)
+    if summary.time_to_first_chunk_ms is not None:
+        metrics.add_metric("TimeToFirstTokenMs", MetricUnit.Milliseconds, summary.time_to_first_chunk_ms)
+    if summary.input_tokens is not None:
+        metrics.add_metric("InputTokens", MetricUnit.Count, summary.input_tokens)
+    if summary.output_tokens is not None:
+        metrics.add_metric("OutputTokens", MetricUnit.Count, summary.output_tokens)
+
+
+def _record_error(metrics, exc: GatewayError, request_id: str, *, before_first_byte: bool) -> None:
+    metrics.add_metric("StreamErrors" if not before_first_byte else "Errors", MetricUnit.Count, 1)
+    metrics.add_metadata("errorCode", str(exc.code))
+    if before_first_byte:
+        metrics.flush_metrics()
+    log = logger.warning if exc.status >= 500 or not before_first_byte else logger.info
+    log("stream failed", extra={"request_id": request_id, "code": str(exc.code), "detail": exc.message,
+                                "before_first_byte": before_first_byte})
+
+
+async def health(_request: Request) -> Response:
+    return JSONResponse({"status": "ok", "targets": len(CONFIG.targets)})
+
+
+async def not_found(request: Request, _exc) -> Response:
+    error = GatewayError(ErrorCode.NOT_FOUND, f"no route for {request.method} {request.url.path}")
+    return _error_response(error, _request_id(request))
+
+
+async def method_not_allowed(request: Request, _exc) -> Response:
+    error = GatewayError(ErrorCode.METHOD_NOT_ALLOWED, f"{request.method} is not allowed on {request.url.path}")
+    return _error_response(error, _request_id(request))
+
+
+app = Starlette(
+    routes=[
+        Route("/v1/targets/{target:path}/stream", stream_endpoint, methods=["POST"]),
+        Route("/v1/health", health, methods=["GET"]),
+    ],
+    exception_handlers={404: not_found, 405: method_not_allowed},
+)

@@ -1,0 +1,29 @@
+"""``make run``: the whole stack on this machine (``python -m devstack --help``)."""
+
+import argparse
+import os
+
+from devstack.stack import DevStack
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="devstack", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--emulator-port", type=int, default=8090)
+    parser.add_argument("--bedrock", choices=("emulator", "aws"), default=os.environ.get("BEDROCK", "emulator"))
+    parser.add_argument("--concurrency", type=int, default=4, help="Lambda-like processes per function")
+    parser.add_argument("--verbose", action="store_true", help="access log and INFO logs")
+    args = parser.parse_args()
+    if args.verbose:
+        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO")
+    stack = DevStack(args.host, args.port, args.emulator_port, bedrock=args.bedrock,
+                     concurrency=args.concurrency, quiet=not args.verbose)
+    try:
+        stack.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""The local HTTP front door on :8080, standing in for API Gateway.
+
+Stream routes go to the same ASGI app that runs behind the Lambda Web Adapter in AWS; every other
+route becomes an API Gateway REST proxy event for the real sync handler, run in a Lambda-like
+process pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from typing import Any, Awaitable, Callable
+
+from devstack.apigw import API_GATEWAY_MAX_PAYLOAD, build_event, response_parts
+from devstack.lambda_pool import LambdaFunction
+
+ASGIApp = Callable[[dict, Callable, Callable], Awaitable[None]]
+STREAM_ROUTE = re.compile(r"^/v1/targets/[^/]+/stream$")
+_TOO_LARGE = object()  # sentinel: the body passed API Gateway's payload limit
+
+
+async def _read_body(receive, limit: int):
+    """The whole request body; None if the client left; _TOO_LARGE past ``limit``."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return _TOO_LARGE
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+
+async def _send(send, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+    await send({
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+        + [(b"content-length", str(len(body)).encode())],
+    })
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(sync_function: LambdaFunction, stream_app: ASGIApp | None) -> ASGIApp:
+    """The ASGI app for :8080 (``stream_app`` None: stream routes answer 501 until it is built)."""
+
+    async def app(scope: dict[str, Any], receive, send) -> None:
+        if scope["type"] == "lifespan":
+            if stream_app is not None:
+                return await stream_app(scope, receive, send)
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        if STREAM_ROUTE.match(scope["path"]) and stream_app is not None:
+            return await stream_app(scope, receive, send)
+
+        body = await _read_body(receive, API_GATEWAY_MAX_PAYLOAD)
+        if body is None:
+            return
+        if body is _TOO_LARGE:
+            return await _send(send, 413, [("Content-Type", "application/json")],
+                               json.dumps({"message": "Request Too Long"}).encode())
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        client = scope.get("client") or ("127.0.0.1", 0)
+        event = build_event(scope["method"], scope.get("raw_path", scope["path"].encode()).decode("latin-1"),
+                            scope.get("query_string", b"").decode("latin-1"), headers, body, client[0])
+        outcome = await asyncio.wrap_future(sync_function.submit(event))
+        request_id = event["requestContext"]["requestId"]
+        if not outcome["ok"]:
+            # What API Gateway answers when the Lambda function itself fails.
+            return await _send(send, 502, [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id)],
+                               json.dumps({"message": "Internal server error"}).encode())
+        status, response_headers, payload = response_parts(outcome["result"])
+        response_headers = [(k, v) for k, v in response_headers if k.lower() != "content-length"]
+        await _send(send, status, response_headers + [("x-amzn-RequestId", request_id)], payload)
+
+    return app

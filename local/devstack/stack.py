@@ -1,0 +1,160 @@
+"""Start and stop the whole local stack, for ``make run`` and for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from typing import Any
+
+REGION = "us-east-1"
+SYNC_HANDLER = "bedrock_gateway.handlers.api.handler"
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket, or SystemExit with a clear message when the port is taken."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise SystemExit(f"cannot listen on {host}:{port} ({exc.strerror}); pick another port, e.g. PORT={port + 1}")
+    sock.listen(1024)
+    return sock
+
+
+def configure_environment(emulator_url: str | None, extra: dict[str, str] | None = None) -> None:
+    """Point boto3 at the emulator (or leave the real credential chain alone) and set local defaults."""
+    env = {
+        "AWS_DEFAULT_REGION": os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or REGION,
+        "POWERTOOLS_SERVICE_NAME": "bedrock-gateway",
+        "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
+        "POWERTOOLS_METRICS_NAMESPACE": "BedrockGateway",
+        "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
+        "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+    }
+    if emulator_url:
+        from bedrock_emulator import emulator_env
+
+        env.update(emulator_env(emulator_url))
+    env.update(extra or {})
+    os.environ.update(env)
+
+
+class DevStack:
+    """The API on ``port`` in front of the real handlers, with the emulator on ``emulator_port``.
+
+    ``bedrock="aws"`` skips the emulator and uses the standard AWS credential chain.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 8080, emulator_port: int = 8090, *,
+                 bedrock: str = "emulator", concurrency: int = 4, quiet: bool = True):
+        self.host, self.bedrock, self.concurrency, self.quiet = host, bedrock, concurrency, quiet
+        self._socket = bind(host, port)
+        self.port = self._socket.getsockname()[1]
+        self.emulator = None
+        self._emulator_port = emulator_port
+        self._server = None
+        self._thread: threading.Thread | None = None
+        self._functions: list[Any] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _prepare(self):
+        import uvicorn
+
+        from devstack.lambda_pool import LambdaFunction
+        from devstack.server import create_app
+
+        if self.bedrock == "emulator":
+            from bedrock_emulator import Emulator
+
+            self.emulator = Emulator(host=self.host, port=self._emulator_port).start()
+            configure_environment(self.emulator.url)
+        elif self.bedrock == "aws":
+            configure_environment(None)
+        else:
+            raise SystemExit(f"BEDROCK must be 'emulator' or 'aws', got {self.bedrock!r}")
+
+        from bedrock_gateway.core.targets import load_targets
+
+        load_targets()  # fail fast on a bad config, before any process starts
+        sync_function = LambdaFunction(SYNC_HANDLER, concurrency=self.concurrency, function_name="api")
+        self._functions.append(sync_function)
+        sync_function.warm()
+        stream_app = None
+        try:
+            from bedrock_gateway.handlers.stream_app import app as stream_app
+        except ModuleNotFoundError as exc:
+            if exc.name != "bedrock_gateway.handlers.stream_app":
+                raise
+        config = uvicorn.Config(create_app(sync_function, stream_app), log_level="warning" if self.quiet else "info",
+                                access_log=not self.quiet, lifespan="on", timeout_keep_alive=30)
+        self._server = uvicorn.Server(config)
+
+    def start(self) -> "DevStack":
+        """Serve in a background thread (tests); returns once the API accepts connections."""
+        self._prepare()
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("local API did not start")
+            time.sleep(0.02)
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in the foreground until Ctrl-C (``make run``)."""
+        self._prepare()
+        print(banner(self), flush=True)
+        try:
+            self._server.run(sockets=[self._socket])
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        for function in self._functions:
+            function.close()
+        if self.emulator is not None:
+            self.emulator.stop()
+        self._socket.close()
+
+    def __enter__(self) -> "DevStack":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def banner(stack: DevStack) -> str:
+    from bedrock_gateway.core.targets import load_targets
+
+    config = load_targets()
+    names = ", ".join(f"{n} (default)" if n == config.default_target else n for n in config.targets)
+    bedrock = stack.emulator.url + "  (embedded emulator; faults: POST /_emulator/config)" if stack.emulator \
+        else "real Amazon Bedrock via the AWS credential chain"
+    body = r'{"prompt": "\n\nHuman: write an essay for living on mars in 1000 words\n\nAssistant:", "max_tokens_to_sample": 4000}'
+    return f"""
+Bedrock Gateway, local stack
+  API       {stack.url}/v1   (API Gateway stand-in -> the real Lambda handlers)
+  Bedrock   {bedrock}
+  Targets   {config.source}: {names}
+
+Try:
+  curl -s {stack.url}/v1/targets
+  curl -si {stack.url}/v1/targets/claude/invoke -H 'Content-Type: application/json' \\
+       -d '{body}'
+  curl -N {stack.url}/v1/targets/claude/stream -H 'Content-Type: application/json' \\
+       -d '{body}'
+
+Ctrl-C stops everything.
+"""
