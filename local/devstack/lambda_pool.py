@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import multiprocessing
+import sys
 import traceback
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
@@ -41,14 +42,24 @@ def _warm(path: str) -> None:
     load_handler(path)
 
 
+def _redirect_output(log_file: str | None) -> None:
+    """Send the process's stdout/stderr (JSON logs, EMF metrics) to ``log_file``, like CloudWatch Logs."""
+    if log_file:
+        stream = open(log_file, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - lives as long as the process
+        sys.stdout = sys.stderr = stream
+
+
 class LambdaFunction:
     """A pool of warm processes running one handler (``concurrency`` = reserved concurrency)."""
 
-    def __init__(self, handler: str, *, concurrency: int = 4, function_name: str | None = None, timeout_ms: int = 30_000):
+    def __init__(self, handler: str, *, concurrency: int = 4, function_name: str | None = None, timeout_ms: int = 30_000,
+                 log_file: str | None = None):
         self.handler = handler
         self.function_name = function_name or handler.rsplit(".", 2)[-2]
         self.timeout_ms = timeout_ms
-        self._pool = ProcessPoolExecutor(max_workers=concurrency, mp_context=multiprocessing.get_context("spawn"))
+        self.log_file = log_file
+        self._pool = ProcessPoolExecutor(max_workers=concurrency, mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=_redirect_output, initargs=(log_file,))
         self.concurrency = concurrency
 
     def warm(self) -> None:

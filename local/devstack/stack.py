@@ -6,10 +6,12 @@ import os
 import socket
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 REGION = "us-east-1"
 SYNC_HANDLER = "bedrock_gateway.handlers.api.handler"
+WORKER_HANDLER = "bedrock_gateway.handlers.worker.handler"
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -32,8 +34,8 @@ def configure_environment(emulator_url: str | None, extra: dict[str, str] | None
         "POWERTOOLS_SERVICE_NAME": "bedrock-gateway",
         "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
         "POWERTOOLS_METRICS_NAMESPACE": "BedrockGateway",
-        "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
-        "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+        # Metrics stay on: Powertools never clears a disabled metric set, so it would grow per request.
+        "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "INFO"),
     }
     if emulator_url:
         from bedrock_emulator import emulator_env
@@ -50,8 +52,14 @@ class DevStack:
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 8080, emulator_port: int = 8090, *,
-                 bedrock: str = "emulator", concurrency: int = 4, quiet: bool = True):
+                 bedrock: str = "emulator", concurrency: int = 4, worker_concurrency: int = 2, quiet: bool = True,
+                 queue_settings=None, log_dir: str = ".local/logs"):
         self.host, self.bedrock, self.concurrency, self.quiet = host, bedrock, concurrency, quiet
+        self.worker_concurrency = worker_concurrency
+        self.queue_settings = queue_settings
+        self.log_dir = Path(log_dir)
+        self.aws = None
+        self.poller = None
         self._socket = bind(host, port)
         self.port = self._socket.getsockname()[1]
         self.emulator = None
@@ -82,10 +90,21 @@ class DevStack:
 
         from bedrock_gateway.core.targets import load_targets
 
+        from devstack.aws import LocalAws
+        from devstack.poller import SqsPoller
+
         load_targets()  # fail fast on a bad config, before any process starts
-        sync_function = LambdaFunction(SYNC_HANDLER, concurrency=self.concurrency, function_name="api")
-        self._functions.append(sync_function)
+        self.aws = LocalAws(self.host, settings=self.queue_settings).start()  # env first: processes inherit it
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        sync_function = LambdaFunction(SYNC_HANDLER, concurrency=self.concurrency, function_name="api",
+                                       log_file=str(self.log_dir / "api.log"))
+        worker_function = LambdaFunction(WORKER_HANDLER, concurrency=self.worker_concurrency, function_name="worker",
+                                         timeout_ms=300_000, log_file=str(self.log_dir / "worker.log"))
+        self._functions += [sync_function, worker_function]
         sync_function.warm()
+        worker_function.warm()
+        self.poller = SqsPoller(self.aws.client("sqs"), self.aws.env["JOBS_QUEUE_URL"], worker_function,
+                                concurrency=self.worker_concurrency)
         stream_app = None
         try:
             from bedrock_gateway.handlers.stream_app import app as stream_app
@@ -101,6 +120,7 @@ class DevStack:
         self._prepare()
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True)
         self._thread.start()
+        self.poller.start()
         deadline = time.monotonic() + 30
         while not self._server.started:
             if time.monotonic() > deadline or not self._thread.is_alive():
@@ -112,6 +132,7 @@ class DevStack:
         """Serve in the foreground until Ctrl-C (``make run``)."""
         self._prepare()
         print(banner(self), flush=True)
+        self.poller.start()
         try:
             self._server.run(sockets=[self._socket])
         finally:
@@ -122,8 +143,12 @@ class DevStack:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if self.poller is not None:
+            self.poller.stop()
         for function in self._functions:
             function.close()
+        if self.aws is not None:
+            self.aws.stop()
         if self.emulator is not None:
             self.emulator.stop()
         self._socket.close()
@@ -148,6 +173,8 @@ Bedrock Gateway, local stack
   API       {stack.url}/v1   (API Gateway stand-in -> the real Lambda handlers)
   Bedrock   {bedrock}
   Targets   {config.source}: {names}
+  Jobs      SQS queue + DLQ, DynamoDB, S3 on {stack.aws.url} (moto); worker polls like the Lambda event source
+  Logs      {stack.log_dir}/api.log, worker.log (Powertools JSON logs and EMF metrics, as in CloudWatch)
 
 Try:
   curl -s {stack.url}/v1/targets
@@ -155,6 +182,9 @@ Try:
        -d '{body}'
   curl -N {stack.url}/v1/targets/claude/stream -H 'Content-Type: application/json' \\
        -d '{body}'
+  curl -si {stack.url}/v1/jobs -H 'Content-Type: application/json' \\
+       -d '{{"target": "claude", "jobId": "demo-1", "body": {body}}}'
+  curl -s {stack.url}/v1/jobs/demo-1
 
 Ctrl-C stops everything.
 """

@@ -7,6 +7,7 @@ Endpoints follow boto3's standard variables (``AWS_ENDPOINT_URL_BEDROCK_RUNTIME`
 from __future__ import annotations
 
 import functools
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +28,17 @@ _PURPOSES: dict[str, dict[str, Any]] = {
     "control": {"retries": {"mode": "standard", "total_max_attempts": 3}, "connect_timeout": 2, "read_timeout": 10},
 }
 _clients: dict[tuple[str, str], Any] = {}
+
+
+def _config_for(purpose: str) -> dict[str, Any]:
+    settings = dict(_PURPOSES[purpose])
+    # BEDROCK_MAX_ATTEMPTS caps every purpose's attempts (tests and tight latency budgets).
+    cap = os.environ.get("BEDROCK_MAX_ATTEMPTS")
+    if cap:
+        retries = dict(settings["retries"])
+        retries["total_max_attempts"] = min(retries["total_max_attempts"], max(1, int(cap)))
+        settings["retries"] = retries
+    return settings
 _clients_lock = threading.Lock()
 
 
@@ -41,7 +53,7 @@ def client(service: str = "bedrock-runtime", purpose: str = "sync"):
             import boto3  # imported here so modules that never call Bedrock do not pay for it
             from botocore.config import Config
 
-            config = Config(tcp_keepalive=True, max_pool_connections=32, **_PURPOSES[purpose])
+            config = Config(tcp_keepalive=True, max_pool_connections=32, **_config_for(purpose))
             _clients[key] = boto3.session.Session().client(service, config=config)
     return _clients[key]
 

@@ -26,6 +26,7 @@ class ErrorCode(str, Enum):
     TARGET_NOT_FOUND = "TargetNotFound"
     NOT_FOUND = "NotFound"
     METHOD_NOT_ALLOWED = "MethodNotAllowed"
+    CONFLICT = "Conflict"
     PAYLOAD_TOO_LARGE = "PayloadTooLarge"
     UNSUPPORTED_MEDIA_TYPE = "UnsupportedMediaType"
     INTERNAL = "InternalError"
@@ -53,6 +54,7 @@ _KINDS: dict[ErrorCode, _Kind] = {
     ErrorCode.TARGET_NOT_FOUND: _Kind(404, False),
     ErrorCode.NOT_FOUND: _Kind(404, False),
     ErrorCode.METHOD_NOT_ALLOWED: _Kind(405, False),
+    ErrorCode.CONFLICT: _Kind(409, False),
     ErrorCode.PAYLOAD_TOO_LARGE: _Kind(413, False),
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: _Kind(415, False),
     ErrorCode.INTERNAL: _Kind(500, False),

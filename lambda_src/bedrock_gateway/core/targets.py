@@ -30,6 +30,9 @@ TARGET_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _PERFORMANCE_LATENCY = ("standard", "optimized")
 _SERVICE_TIER = ("priority", "default", "flex", "reserved")
 _TRACE = ("ENABLED", "DISABLED", "ENABLED_FULL")
+# botocore's GuardrailIdentifier / GuardrailVersion patterns: Bedrock rejects anything else on every call.
+_GUARDRAIL_ID = re.compile(r"^(?:[a-z0-9]+|arn:aws(?:-[^:]+)?:bedrock:[a-z0-9-]{1,20}:\d{12}:guardrail/[a-z0-9]+)$")
+_GUARDRAIL_VERSION = re.compile(r"^(?:[1-9]\d{0,7}|DRAFT)$")
 _TOP_LEVEL_KEYS = {"default_target", "allow_raw_model_ids", "max_body_bytes", "targets"}
 _TARGET_KEYS = {
     "model",
@@ -294,6 +297,11 @@ def _build_target(name: str, spec: Any, fail) -> Target:
             or not all(isinstance(v, str) and v for v in guardrail.values())
         ):
             raise fail(f"{where}: guardrail must be {{ id = \"...\", version = \"...\" }}, got {guardrail!r}")
+        if not _GUARDRAIL_ID.match(guardrail["id"]):
+            raise fail(f"{where}: guardrail id {guardrail['id']!r} is not a guardrail ID (lowercase letters and "
+                       "digits, e.g. 'abc123def456') or guardrail ARN")
+        if not _GUARDRAIL_VERSION.match(guardrail["version"]):
+            raise fail(f"{where}: guardrail version {guardrail['version']!r} must be a number or 'DRAFT'")
         guardrail = Guardrail(guardrail["id"], guardrail["version"])
 
     def enum_option(key: str, allowed: tuple[str, ...]) -> str | None:

@@ -1,7 +1,7 @@
 """Sync HTTP API: API Gateway REST proxy events -> Powertools resolver -> core.
 
-Routes: ``POST /v1/targets/{target}/invoke``, ``GET /v1/targets``, ``GET /v1/health`` (and the jobs
-routes when the jobs module is wired in). Every error leaves as SPEC's JSON error body.
+Routes: ``POST /v1/targets/{target}/invoke``, ``GET /v1/targets``, ``GET /v1/health``, and the jobs
+routes from :mod:`jobs_api`. Every error leaves as SPEC's JSON error body.
 """
 
 from __future__ import annotations
@@ -20,11 +20,13 @@ from bedrock_gateway.core.errors import ErrorCode, GatewayError
 from bedrock_gateway.core.service import prepare_call
 from bedrock_gateway.core.targets import load_targets
 from bedrock_gateway.handlers.common import error_response, raw_body, record_error, request_id
+from bedrock_gateway.handlers.jobs_api import router as jobs_router
 
 logger = Logger(service="bedrock-gateway")
 metrics = Metrics(namespace="BedrockGateway", service="bedrock-gateway")
 tracer = Tracer(service="bedrock-gateway")
 app = APIGatewayRestResolver()
+app.include_router(jobs_router)
 
 # Loaded at init so a bad config fails the cold start with the message, not the first request.
 CONFIG = load_targets()

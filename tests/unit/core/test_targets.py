@@ -26,7 +26,7 @@ def test_default_config_loads_every_kind_it_declares():
     assert kinds["tuned"] is ModelKind.PROVISIONED_THROUGHPUT
     team_a = cfg.targets["team-a"]
     assert team_a.invoke_params() == {
-        "guardrailIdentifier": "gr-abc123",
+        "guardrailIdentifier": "abc123def456",
         "guardrailVersion": "1",
         "performanceConfigLatency": "optimized",
         "serviceTier": "priority",
@@ -63,6 +63,10 @@ def test_missing_file_is_a_config_error(tmp_path):
         ('[targets.a]\nmodel = "anthropic.claude-v2"\nperformance_latency = "fast"', "performance_latency 'fast'"),
         ('[targets.a]\nmodel = "anthropic.claude-v2"\ntrace = "on"', "trace 'on'"),
         ('[targets.a]\nmodel = "anthropic.claude-v2"\nguardrail = { id = "g" }', "guardrail must be"),
+        ('[targets.a]\nmodel = "anthropic.claude-v2"\nguardrail = { id = "gr-abc123", version = "1" }',
+         "guardrail id 'gr-abc123' is not a guardrail ID"),
+        ('[targets.a]\nmodel = "anthropic.claude-v2"\nguardrail = { id = "abc", version = "v1" }',
+         "guardrail version 'v1'"),
         ('[targets.a]\nmodel = "anthropic.claude-v2"\ndefaults = 3', "'defaults' must be a table"),
         ('[targets.a]\nmodel = "anthropic.claude-v2"\nmodels = ["arn:aws:bedrock:us-east-1::foundation-model/x.y"]',
          "applies to inference profiles only"),

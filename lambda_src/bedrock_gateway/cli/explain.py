@@ -1,0 +1,97 @@
+"""``targets explain <id>``: what kind of identifier it is and how it will be invoked."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..core.model_ids import GEO_DESTINATION_REGIONS, ModelKind, ModelRef
+from ..core.targets import Target
+from .account import GEO_NAMES, region_of
+
+_HIDDEN = {
+    ModelKind.APPLICATION_INFERENCE_PROFILE: "hidden: GetInferenceProfile resolves it",
+    ModelKind.PROVISIONED_THROUGHPUT: "hidden: GetProvisionedModelThroughput resolves it",
+    ModelKind.CUSTOM_MODEL_DEPLOYMENT: "hidden: GetCustomModelDeployment, then GetCustomModel, resolve it",
+    ModelKind.IMPORTED_MODEL: "its own weights: GetImportedModel gives the architecture and body format",
+}
+_NEEDS = {
+    ModelKind.FOUNDATION_MODEL: "ON_DEMAND in the model's inferenceTypesSupported (else use an inference profile)",
+    ModelKind.INFERENCE_PROFILE: "the profile to exist in the calling region",
+    ModelKind.APPLICATION_INFERENCE_PROFILE: "the profile to be ACTIVE; body format is its model's",
+    ModelKind.PROVISIONED_THROUGHPUT: "status InService; body format is the base model's",
+    ModelKind.CUSTOM_MODEL_DEPLOYMENT: "status Active; body format is the base model's",
+    ModelKind.IMPORTED_MODEL: "the import to be complete; body format follows its architecture",
+}
+
+
+def explain(ref: ModelRef, region: str | None = None, account: str | None = None,
+            models: tuple[str, ...] = (), target: str | None = None) -> dict[str, Any]:
+    """What the identifier's shape alone says: kind, form, where it lives, its model, call and IAM resources."""
+    region = ref.region or region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if ref.geo:
+        calls_from = f"a {GEO_NAMES.get(ref.geo, ref.geo)} region" if ref.geo != "global" else "any commercial region"
+    else:
+        calls_from = ref.region or "the caller's region"
+    resources = Target(name="explain", ref=ref, models=models).iam_invoke_resources(
+        region or "<region>", ref.account or account or "<account>", ref.partition
+    )
+    if ref.kind is ModelKind.APPLICATION_INFERENCE_PROFILE and not models:
+        resources.append("+ the foundation-model ARNs it routes to (state `models` in config; --live lists them)")
+    return {
+        "target": target,
+        "identifier": ref.raw,
+        "kind": str(ref.kind),
+        "description": ref.describe(),
+        "form": "ARN" if ref.is_arn else "ID",
+        "partition": ref.partition,
+        "region": ref.region,
+        "account": ref.account,
+        "geo": ref.geo,
+        "routesTo": list(dict.fromkeys(region_of(m) for m in models))
+        or list(GEO_DESTINATION_REGIONS.get(ref.geo or "", ()))
+        or None,
+        "foundationModel": ref.foundation_model_id,
+        "foundationModelNote": None if ref.foundation_model_id else _HIDDEN.get(ref.kind),
+        "models": list(models),
+        "invoke": f"bedrock-runtime InvokeModel / InvokeModelWithResponseStream, modelId={ref.raw!r}, "
+        f"called from {calls_from}",
+        "requires": _NEEDS[ref.kind],
+        "iamActions": ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
+        "iamResources": resources,
+    }
+
+
+def render(info: dict[str, Any]) -> list[str]:
+    """The human form: one ``label  value`` line per known fact, IAM resources indented."""
+    live = info.get("live") or {}
+    facts = dict(live.get("facts", {}))
+    resolved = facts.pop("model", None)
+    facts.pop("routesTo", None)
+    if facts.get("arn") == info["identifier"]:
+        del facts["arn"]
+    stated = ", ".join(dict.fromkeys(m.rsplit("/", 1)[-1] for m in info["models"]))
+    model = (
+        info["foundationModel"]
+        or (resolved and f"{resolved} (resolved live)")
+        or (stated and f"{stated} (per the target's `models`)")
+        or info["foundationModelNote"]
+    )
+    rows = [
+        ("target", info["target"]),
+        ("identifier", info["identifier"]),
+        ("kind", f"{info['kind']} ({info['form']})"),
+        ("what", info["description"]),
+        ("region", info["region"]),
+        ("account", info["account"]),
+        ("routes to", ", ".join(info["routesTo"] or ()) or None),
+        ("model", model),
+        ("invoke", info["invoke"]),
+        ("requires", info["requires"]),
+    ]
+    rows += [(key, {True: "yes", False: "no"}.get(value, value)) for key, value in facts.items()]
+    rows += [(f["level"], f["message"] + (f"; {f['fix']}" if f["fix"] else "")) for f in live.get("findings", [])]
+    lines = [f"{label:<11}{value}" for label, value in rows if value not in (None, "")]
+    lines.append(f"{'iam':<11}{', '.join(info['iamActions'])} on:")
+    lines += [f"{'':<13}{arn}" for arn in info["iamResources"]]
+    return lines

@@ -1,0 +1,182 @@
+"""SQS worker: invoke the model for each job in a batch, concurrently, never losing or double-billing one.
+
+- Partial batch failures (Powertools batch processing): only transient failures are retried.
+- Idempotency (Powertools, DynamoDB) keyed on the job id, plus forward-only job states: a message
+  delivered twice, or redelivered after its job finished, never invokes the model again.
+- Transient errors back off through the message's visibility timeout (at least Bedrock's
+  Retry-After for throttling); on the last allowed receive the job is marked failed and the message
+  goes on to the DLQ through the queue's redrive policy. Permanent errors fail the job at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import random
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, EventType, async_process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+
+from bedrock_gateway.core import bedrock
+from bedrock_gateway.core.errors import ErrorCode, GatewayError
+from bedrock_gateway.core.jobs import TERMINAL, JobRequest, JobStore, parse_job
+from bedrock_gateway.core.service import parse_json_object, prepare_job_body
+from bedrock_gateway.core.targets import load_targets
+
+logger = Logger(service="bedrock-gateway")
+metrics = Metrics(namespace="BedrockGateway", service="bedrock-gateway")
+tracer = Tracer(service="bedrock-gateway")
+CONFIG = load_targets()
+
+BATCH_CONCURRENCY = int(os.environ.get("WORKER_BATCH_CONCURRENCY", "10"))
+MAX_RECEIVE_COUNT = int(os.environ.get("MAX_RECEIVE_COUNT", "5"))
+RETRY_BASE_SECONDS = float(os.environ.get("RETRY_BASE_SECONDS", "10"))
+MAX_BACKOFF_SECONDS = 900
+
+processor = AsyncBatchProcessor(event_type=EventType.SQS)
+# boto3 is blocking: the batch's records run on these threads, so a batch takes about as long as
+# its slowest call. asyncio's default executor would cap this at cpu_count + 4.
+_executor = ThreadPoolExecutor(max_workers=BATCH_CONCURRENCY, thread_name_prefix="job")
+IDEMPOTENCY = IdempotencyConfig(event_key_jmespath="jobId", expires_after_seconds=7 * 24 * 3600)
+_outcomes: Counter[str] = Counter()
+_outcomes_lock = threading.Lock()
+
+
+@functools.cache
+def job_store() -> JobStore:
+    return JobStore()
+
+
+@functools.cache
+def _sqs():
+    import boto3
+
+    return boto3.client("sqs")
+
+
+@functools.cache
+def _idempotent_process():
+    # Built on first use: the persistence layer creates a DynamoDB client, which cold start need not pay for.
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE_NAME"])
+    return idempotent_function(data_keyword_argument="job", persistence_store=persistence, config=IDEMPOTENCY)(
+        _process_job
+    )
+
+
+def _count(outcome: str, amount: int = 1) -> None:
+    with _outcomes_lock:
+        _outcomes[outcome] += amount
+
+
+def _process_job(job: dict) -> dict:
+    """Run one job to a final state, or raise a transient GatewayError for SQS to retry it."""
+    request = JobRequest(job["jobId"], job["target"], job["body"])
+    store = job_store()
+    record = store.get(request.job_id)
+    if record is not None and record["status"] in TERMINAL:
+        return {"jobId": request.job_id, "status": record["status"], "skipped": True}
+    if not store.start_attempt(request):
+        return {"jobId": request.job_id, "status": "finished", "skipped": True}
+    try:
+        call = prepare_job_body(CONFIG, request.target, request.body)
+        result = bedrock.invoke(call.target, call.body, purpose="worker")
+    except GatewayError as exc:
+        if exc.transient:
+            store.note_transient_error(request.job_id, exc)
+            raise
+        store.fail(request.job_id, exc)
+        _count("failed")
+        logger.info("job failed", extra={"job_id": request.job_id, "code": str(exc.code), "detail": exc.message})
+        return {"jobId": request.job_id, "status": "failed", "code": str(exc.code)}
+    usage = {"inputTokens": result.input_tokens, "outputTokens": result.output_tokens}
+    store.succeed(request.job_id, result.body, usage)
+    _count("succeeded")
+    _count("input_tokens", result.input_tokens or 0)
+    _count("output_tokens", result.output_tokens or 0)
+    return {"jobId": request.job_id, "status": "succeeded"}
+
+
+def process_record(record: SQSRecord) -> dict:
+    """Handle one SQS record; raising marks it as a batch item failure (retried by SQS)."""
+    receive_count = int(record.attributes.approximate_receive_count or 1)
+    job_id = record.message_id
+    try:
+        payload = parse_json_object(record.body, "SQS message body")
+        job_id = payload["jobId"] if isinstance(payload.get("jobId"), str) and payload["jobId"] else job_id
+        job = parse_job(payload, default_job_id=record.message_id)
+    except GatewayError as exc:  # malformed: retrying cannot help
+        job_store().fail(job_id, exc)
+        _count("malformed")
+        logger.warning("malformed job message", extra={"message_id": record.message_id, "detail": exc.message})
+        return {"jobId": job_id, "status": "failed", "code": str(exc.code)}
+
+    try:
+        return _idempotent_process()(job={"jobId": job.job_id, "target": job.target, "body": job.body})
+    except Exception as exc:  # noqa: BLE001 - every failure here is retried or dead-lettered, then re-raised
+        error = exc if isinstance(exc, GatewayError) else _unexpected(exc)
+        if receive_count >= MAX_RECEIVE_COUNT:
+            job_store().fail(job.job_id, GatewayError(
+                error.code, f"gave up after {receive_count} attempts; last error: {error.message}"), target=job.target)
+            _count("dead_lettered")
+            logger.warning("job dead-lettered", extra={"job_id": job.job_id, "code": str(error.code)})
+        else:
+            _backoff(record, receive_count, error.retry_after)
+            _count("retried")
+        raise
+
+
+def _unexpected(exc: Exception) -> GatewayError:
+    if isinstance(exc, IdempotencyAlreadyInProgressError):
+        return GatewayError(ErrorCode.THROTTLING, "the same job is being processed by another delivery")
+    logger.exception("unexpected error processing job")
+    return GatewayError(ErrorCode.INTERNAL, "internal error")
+
+
+def _backoff(record: SQSRecord, receive_count: int, retry_after: int | None) -> None:
+    """Delay the next delivery: exponential with jitter, never sooner than Bedrock's Retry-After."""
+    queue_url = os.environ.get("JOBS_QUEUE_URL")
+    if not queue_url:
+        return
+    delay = RETRY_BASE_SECONDS * 2 ** (receive_count - 1) * random.uniform(0.5, 1.0)
+    delay = int(min(MAX_BACKOFF_SECONDS, max(delay, retry_after or 0)))
+    try:
+        _sqs().change_message_visibility(QueueUrl=queue_url, ReceiptHandle=record.receipt_handle,
+                                         VisibilityTimeout=delay)
+    except Exception:  # noqa: BLE001 - without it the queue's own visibility timeout applies
+        logger.warning("could not set retry backoff", extra={"message_id": record.message_id})
+
+
+async def _record_handler(record: SQSRecord) -> dict:
+    return await asyncio.get_running_loop().run_in_executor(_executor, process_record, record)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def handler(event, context):
+    """Lambda entry point for SQS event source batches (ReportBatchItemFailures)."""
+    IDEMPOTENCY.register_lambda_context(context)
+    with _outcomes_lock:
+        _outcomes.clear()
+    response = async_process_partial_response(event, _record_handler, processor, context)
+    with _outcomes_lock:
+        outcomes = dict(_outcomes)
+    for name in ("succeeded", "failed", "malformed", "retried", "dead_lettered"):
+        if outcomes.get(name):
+            metrics.add_metric(f"Jobs{name.title().replace('_', '')}", MetricUnit.Count, outcomes[name])
+    for name in ("input_tokens", "output_tokens"):
+        if outcomes.get(name):
+            metrics.add_metric(name.title().replace("_", ""), MetricUnit.Count, outcomes[name])
+    logger.info("batch done", extra={"records": len(event.get("Records", [])),
+                                     "failures": len(response.get("batchItemFailures", [])), **outcomes})
+    return response

@@ -1,0 +1,76 @@
+"""SQS, DynamoDB and S3 on this machine: moto in server mode, with the stack's queue, tables and bucket.
+
+Resource settings mirror the deployed stack where behaviour depends on them (DLQ redrive with
+maxReceiveCount, visibility timeout, the idempotency table's key schema).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+REGION = "us-east-1"
+
+
+@dataclass
+class QueueSettings:
+    visibility_timeout: int = 5  # seconds; the deployed queue uses 6x the worker timeout
+    max_receive_count: int = 5
+    retry_base_seconds: float = 1.0  # worker backoff base; 10 s in AWS
+
+
+class LocalAws:
+    """moto server plus the stack's resources; ``env`` holds what the handlers need to find them."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, settings: QueueSettings | None = None):
+        from moto.server import ThreadedMotoServer
+
+        self.settings = settings or QueueSettings()
+        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+        self.url = ""
+        self.env: dict[str, str] = {}
+
+    def start(self) -> "LocalAws":
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.url = f"http://{host}:{port}"
+        endpoints = {f"AWS_ENDPOINT_URL_{svc}": self.url for svc in ("SQS", "DYNAMODB", "S3")}
+        os.environ.update(endpoints)
+        os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
+        self.env = dict(endpoints, **self._create_resources())
+        os.environ.update(self.env)
+        return self
+
+    def client(self, service: str):
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.url, region_name=REGION,
+                            aws_access_key_id="local", aws_secret_access_key="local")
+
+    def _create_resources(self) -> dict[str, str]:
+        sqs, dynamodb, s3 = self.client("sqs"), self.client("dynamodb"), self.client("s3")
+        dlq_url = sqs.create_queue(QueueName="bedrock-gateway-jobs-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        queue_url = sqs.create_queue(QueueName="bedrock-gateway-jobs", Attributes={
+            "VisibilityTimeout": str(self.settings.visibility_timeout),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
+                                         "maxReceiveCount": self.settings.max_receive_count}),
+        })["QueueUrl"]
+        for table, key in (("bedrock-gateway-jobs", "jobId"), ("bedrock-gateway-idempotency", "id")):
+            dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                                  AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+                                  KeySchema=[{"AttributeName": key, "KeyType": "HASH"}])
+        s3.create_bucket(Bucket="bedrock-gateway-results")
+        return {
+            "JOBS_QUEUE_URL": queue_url,
+            "JOBS_DLQ_URL": dlq_url,
+            "JOBS_TABLE_NAME": "bedrock-gateway-jobs",
+            "IDEMPOTENCY_TABLE_NAME": "bedrock-gateway-idempotency",
+            "RESULTS_BUCKET_NAME": "bedrock-gateway-results",
+            "MAX_RECEIVE_COUNT": str(self.settings.max_receive_count),
+            "RETRY_BASE_SECONDS": str(self.settings.retry_base_seconds),
+        }
+
+    def stop(self) -> None:
+        self._server.stop()

@@ -1,0 +1,472 @@
+"""The targets CLI without AWS: ``explain`` on every identifier kind, output, errors, and ``check`` logic
+against an in-memory control plane."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from botocore.exceptions import ClientError
+
+from bedrock_gateway.cli import main
+from bedrock_gateway.cli import account as account_mod
+from bedrock_gateway.cli.account import Account, geo_serves
+from bedrock_gateway.cli.check import PROBLEM, WARNING, Checker, Finding
+from bedrock_gateway.cli.explain import explain
+from bedrock_gateway.cli.main import table
+from bedrock_gateway.core import bedrock
+from bedrock_gateway.core.model_ids import parse_model_id
+from bedrock_gateway.core.targets import Target, parse_targets
+
+ROOT = Path(__file__).resolve().parents[2]
+ACCOUNT = "123456789012"
+SONNET = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+SONNET_37 = "anthropic.claude-3-7-sonnet-20250219-v1:0"
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def fm_arn(model_id: str, region: str = "us-east-1") -> str:
+    return f"arn:aws:bedrock:{region}::foundation-model/{model_id}"
+
+
+# ---- explain, offline ----
+
+EXPLAIN_CASES = {
+    "base model ID": (
+        "anthropic.claude-v2",
+        dict(kind="foundation-model", form="ID", region=None, account=None, foundationModel="anthropic.claude-v2"),
+        [fm_arn("anthropic.claude-v2")],
+    ),
+    "base model ARN": (
+        fm_arn("anthropic.claude-v2", "us-west-2"),
+        dict(kind="foundation-model", form="ARN", region="us-west-2", account=None, foundationModel="anthropic.claude-v2"),
+        [fm_arn("anthropic.claude-v2", "us-west-2")],
+    ),
+    "system profile ID": (
+        f"us.{SONNET}",
+        dict(kind="inference-profile", form="ID", geo="us", foundationModel=SONNET,
+             routesTo=["us-east-1", "us-east-2", "us-west-2"]),
+        [f"arn:aws:bedrock:us-east-1:<account>:inference-profile/us.{SONNET}",
+         fm_arn(SONNET), fm_arn(SONNET, "us-east-2"), fm_arn(SONNET, "us-west-2")],
+    ),
+    "global profile ID": (
+        f"global.{SONNET}",
+        dict(kind="inference-profile", form="ID", geo="global", foundationModel=SONNET),
+        [f"arn:aws:bedrock:us-east-1:<account>:inference-profile/global.{SONNET}",
+         f"arn:aws:bedrock:::foundation-model/{SONNET}"],
+    ),
+    "system profile ARN": (
+        f"arn:aws:bedrock:eu-west-1:{ACCOUNT}:inference-profile/eu.{SONNET}",
+        dict(kind="inference-profile", form="ARN", region="eu-west-1", account=ACCOUNT, geo="eu",
+             foundationModel=SONNET),
+        [f"arn:aws:bedrock:eu-west-1:{ACCOUNT}:inference-profile/eu.{SONNET}", fm_arn(SONNET, "eu-central-1"),
+         fm_arn(SONNET, "eu-west-1"), fm_arn(SONNET, "eu-west-3"), fm_arn(SONNET, "eu-north-1")],
+    ),
+    "application profile ARN": (
+        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:application-inference-profile/a1b2c3d4e5f6",
+        dict(kind="application-inference-profile", form="ARN", region="us-east-1", account=ACCOUNT,
+             foundationModel=None),
+        [f"arn:aws:bedrock:us-east-1:{ACCOUNT}:application-inference-profile/a1b2c3d4e5f6",
+         "+ the foundation-model ARNs it routes to (state `models` in config; --live lists them)"],
+    ),
+    "provisioned throughput ARN": (
+        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:provisioned-model/abcdefghij12",
+        dict(kind="provisioned-throughput", form="ARN", region="us-east-1", account=ACCOUNT, foundationModel=None),
+        [f"arn:aws:bedrock:us-east-1:{ACCOUNT}:provisioned-model/abcdefghij12"],
+    ),
+    "custom model deployment ARN": (
+        f"arn:aws:bedrock:us-west-2:{ACCOUNT}:custom-model-deployment/d3pl0ym3nt01",
+        dict(kind="custom-model-deployment", form="ARN", region="us-west-2", account=ACCOUNT, foundationModel=None),
+        [f"arn:aws:bedrock:us-west-2:{ACCOUNT}:custom-model-deployment/d3pl0ym3nt01"],
+    ),
+    "imported model ARN": (
+        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:imported-model/1mp0rt3dl1am",
+        dict(kind="imported-model", form="ARN", region="us-east-1", account=ACCOUNT, foundationModel=None),
+        [f"arn:aws:bedrock:us-east-1:{ACCOUNT}:imported-model/1mp0rt3dl1am"],
+    ),
+}
+
+
+@pytest.mark.parametrize("identifier, expected, resources", EXPLAIN_CASES.values(), ids=EXPLAIN_CASES)
+def test_explain_every_kind(identifier, expected, resources):
+    info = explain(parse_model_id(identifier), region="us-east-1")
+    assert {key: info[key] for key in expected} == expected
+    assert info["identifier"] == identifier
+    assert info["iamResources"] == resources
+    assert info["iamActions"] == ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+    assert identifier in info["invoke"]
+    assert info["foundationModel"] or info["foundationModelNote"]  # named, or said how it is resolved
+
+
+@pytest.mark.parametrize("identifier, expected, resources", EXPLAIN_CASES.values(), ids=EXPLAIN_CASES)
+def test_explain_command_prints_table_and_json(capsys, monkeypatch, identifier, expected, resources):
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    code, out, err = run(capsys, "targets", "explain", identifier)
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == f"identifier {identifier}"
+    assert f"kind       {expected['kind']} ({expected['form']})" in lines
+    assert lines[-len(resources) - 1] == "iam        bedrock:InvokeModel, bedrock:InvokeModelWithResponseStream on:"
+    assert [line.strip() for line in lines[-len(resources):]] == resources
+
+    code, out, _ = run(capsys, "targets", "explain", identifier, "--json")
+    assert code == 0
+    assert json.loads(out)["kind"] == expected["kind"]
+
+
+def test_explain_says_how_each_kind_is_invoked():
+    invoke = {
+        "anthropic.claude-v2": "called from the caller's region",
+        f"us.{SONNET}": "called from a US region",
+        f"global.{SONNET}": "called from any commercial region",
+        f"arn:aws:bedrock:eu-west-1:{ACCOUNT}:provisioned-model/abcdefghij12": "called from eu-west-1",
+    }
+    for identifier, where in invoke.items():
+        assert explain(parse_model_id(identifier))["invoke"].endswith(where)
+    assert "hidden" in explain(parse_model_id(EXPLAIN_CASES["application profile ARN"][0]))["foundationModelNote"]
+    assert "InService" in explain(parse_model_id(EXPLAIN_CASES["provisioned throughput ARN"][0]))["requires"]
+
+
+def test_explain_placeholders_without_region(monkeypatch):
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    info = explain(parse_model_id("anthropic.claude-v2"))
+    assert info["iamResources"] == ["arn:aws:bedrock:<region>::foundation-model/anthropic.claude-v2"]
+
+
+INVALID = {
+    "empty": ("", "empty"),
+    "whitespace": (" anthropic.claude-v2", "whitespace"),
+    "no dot": ("nodot", "not a Bedrock model identifier"),
+    "custom model ARN": (
+        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:custom-model/amazon.titan-text-express-v1/c0ffee123456",
+        "custom model ARN, which cannot be invoked directly",
+    ),
+    "unknown resource type": (f"arn:aws:bedrock:us-east-1:{ACCOUNT}:agent/ABCDEFGHIJ", "resource type 'agent'"),
+    "not bedrock": ("arn:aws:s3:::bucket/key", "not a Bedrock ARN"),
+    "provisioned without account": ("arn:aws:bedrock:us-east-1::provisioned-model/abcdefghij12", "12-digit account"),
+    "foundation model with account": (
+        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:foundation-model/anthropic.claude-v2",
+        "empty account field",
+    ),
+    "malformed provisioned ID": (f"arn:aws:bedrock:us-east-1:{ACCOUNT}:provisioned-model/ABC", "malformed"),
+    "profile ARN without geo": (
+        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:inference-profile/{SONNET}",
+        "not a system inference profile ID",
+    ),
+}
+
+
+@pytest.mark.parametrize("identifier, message", INVALID.values(), ids=INVALID)
+def test_explain_invalid_ids_exit_2_with_parse_error(capsys, identifier, message):
+    code, out, err = run(capsys, "targets", "explain", identifier)
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_explain_a_configured_target_uses_its_models(capsys):
+    code, out, _ = run(capsys, "targets", "explain", "team-a")
+    assert code == 0
+    assert out.splitlines()[0] == "target     team-a"
+    assert f"model      {SONNET} (per the target's `models`)" in out.splitlines()
+    assert out.rstrip().endswith(fm_arn(SONNET))
+
+
+def test_explain_unknown_name_lists_the_targets(capsys):
+    code, _, err = run(capsys, "targets", "explain", "nosuch")
+    assert code == 2
+    assert "'nosuch' is not a target in" in err and "have: claude," in err
+
+
+# ---- output and arguments ----
+
+def test_table_aligns_columns_without_trailing_padding():
+    assert table(["A", "LONGER", "C"], [["xx", "y", "last"], ["x", "yyyyyyy", "z"]]) == [
+        "A   LONGER   C",
+        "xx  y        last",
+        "x   yyyyyyy  z",
+    ]
+
+
+def test_finding_text_joins_message_and_fix():
+    assert Finding(PROBLEM, "model X can't be invoked on demand", "use inference profile us.X").text() == (
+        "model X can't be invoked on demand; use inference profile us.X"
+    )
+    assert Finding(WARNING, "just this").text() == "just this"
+
+
+def test_common_options_before_or_after_the_command(capsys, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[targets.x]\nmodel = "nope"\n')
+    for argv in (["targets", "--config", str(bad), "check"], ["targets", "check", "--config", str(bad)]):
+        code, out, err = run(capsys, *argv)
+        assert code == 2 and out == ""
+        assert err == f"error: {bad}: target 'x': model 'nope' is invalid: 'nope' is not a Bedrock model identifier: " \
+            "expected a base model ID like 'anthropic.claude-v2', an inference profile ID like " \
+            "'us.anthropic.claude-3-5-sonnet-20240620-v1:0', or a Bedrock ARN\n"
+
+
+def test_config_from_targets_file_env(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("TARGETS_FILE", str(tmp_path / "missing.toml"))
+    code, _, err = run(capsys, "targets", "check")
+    assert code == 2 and "missing.toml: cannot read targets config" in err
+
+
+def test_no_command_prints_help(capsys):
+    assert main(["targets"]) == 2
+    assert "check every target against the account" in capsys.readouterr().err
+
+
+def test_missing_region_is_one_line(capsys, monkeypatch, tmp_path):
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    bedrock.reset_clients()
+    try:
+        code, _, err = run(capsys, "targets", "models")
+    finally:
+        bedrock.reset_clients()
+    assert code == 2 and err == "error: no AWS region configured: pass --region or set AWS_REGION\n"
+
+
+def test_access_denied_is_one_line(capsys, monkeypatch):
+    import boto3
+    from botocore.stub import Stubber
+
+    client = boto3.client("bedrock", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+    stubber = Stubber(client)
+    stubber.add_client_error("list_foundation_models", "AccessDeniedException", "User is not authorized", 403)
+    monkeypatch.setattr(account_mod, "control_client", lambda region=None: client)
+    with stubber:
+        code, out, err = run(capsys, "targets", "models")
+    assert code == 2 and out == ""
+    assert err == "error: ListFoundationModels failed: AccessDeniedException: User is not authorized\n"
+
+
+def test_profiles_use_the_paginator_for_both_types():
+    import boto3
+    from botocore.stub import Stubber
+
+    client = boto3.client("bedrock", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+    stubber = Stubber(client)
+    pages = [
+        ({"typeEquals": "SYSTEM_DEFINED"}, [profile(f"us.{SONNET}", SONNET)], "t1"),
+        ({"typeEquals": "SYSTEM_DEFINED", "nextToken": "t1"}, [profile(f"us.{SONNET_37}", SONNET_37)], None),
+        ({"typeEquals": "APPLICATION"}, [profile("a1b2c3d4e5f6", SONNET, kind="APPLICATION")], None),
+    ]
+    for params, items, token in pages:
+        response = {"inferenceProfileSummaries": items, **({"nextToken": token} if token else {})}
+        stubber.add_response("list_inference_profiles", response, params)
+    with stubber:
+        ids = [p["inferenceProfileId"] for p in Account(client).profiles()]
+    assert ids == [f"us.{SONNET}", f"us.{SONNET_37}", "a1b2c3d4e5f6"]
+    stubber.assert_no_pending_responses()
+
+
+def test_importing_the_cli_does_not_import_boto3():
+    code = "import sys, bedrock_gateway.cli; assert not {'boto3', 'botocore'} & set(sys.modules), sys.modules.keys()"
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "lambda_src"))
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+def test_runs_as_a_module():
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "lambda_src"))
+    done = subprocess.run(
+        [sys.executable, "-m", "bedrock_gateway.cli", "targets", "explain", "anthropic.claude-v2", "--json"],
+        env=env, capture_output=True, text=True, check=True,
+    )
+    assert json.loads(done.stdout)["kind"] == "foundation-model"
+
+
+# ---- check, against an in-memory control plane ----
+
+def profile(pid: str, model: str, regions=("us-east-1", "us-east-2", "us-west-2"), kind="SYSTEM_DEFINED",
+            status="ACTIVE", home="us-east-1") -> dict:
+    resource = "inference-profile" if kind == "SYSTEM_DEFINED" else "application-inference-profile"
+    return {
+        "inferenceProfileName": pid, "inferenceProfileId": pid, "type": kind, "status": status,
+        "inferenceProfileArn": f"arn:aws:bedrock:{home}:{ACCOUNT}:{resource}/{pid}",
+        "models": [{"modelArn": fm_arn(model, r)} for r in regions],
+    }
+
+
+def model(model_id: str, types=("ON_DEMAND",), streaming=True, lifecycle="ACTIVE") -> dict:
+    return {"modelId": model_id, "inferenceTypesSupported": list(types), "responseStreamingSupported": streaming,
+            "modelLifecycle": {"status": lifecycle}}
+
+
+class FakeBedrock:
+    """Just enough of the ``bedrock`` client, with nextToken paging (no boto3 paginators)."""
+
+    def __init__(self, region="us-east-1", models=(), profiles=(), throughputs=()):
+        self.meta = SimpleNamespace(region_name=region)
+        self.models, self.profile_list, self.throughputs = list(models), list(profiles), list(throughputs)
+        self.calls: list[str] = []
+
+    def can_paginate(self, operation):
+        return False
+
+    @staticmethod
+    def _missing(operation):
+        return ClientError({"Error": {"Code": "ResourceNotFoundException", "Message": "not found"}}, operation)
+
+    def list_foundation_models(self):
+        self.calls.append("ListFoundationModels")
+        return {"modelSummaries": self.models}
+
+    def get_foundation_model(self, modelIdentifier):
+        for m in self.models:
+            if m["modelId"] == modelIdentifier:
+                return {"modelDetails": m}
+        raise self._missing("GetFoundationModel")
+
+    def list_inference_profiles(self, typeEquals, nextToken="0"):
+        self.calls.append(f"ListInferenceProfiles {typeEquals} {nextToken}")
+        items = [p for p in self.profile_list if p["type"] == typeEquals]
+        start = int(nextToken)
+        page = {"inferenceProfileSummaries": items[start:start + 1]}
+        if start + 1 < len(items):
+            page["nextToken"] = str(start + 1)
+        return page
+
+    def get_inference_profile(self, inferenceProfileIdentifier):
+        for p in self.profile_list:
+            if inferenceProfileIdentifier in (p["inferenceProfileId"], p["inferenceProfileArn"]):
+                return p
+        raise self._missing("GetInferenceProfile")
+
+    def get_provisioned_model_throughput(self, provisionedModelId):
+        for pt in self.throughputs:
+            if pt["provisionedModelArn"] == provisionedModelId:
+                return pt
+        raise self._missing("GetProvisionedModelThroughput")
+
+
+US_ACCOUNT = dict(
+    models=[model("anthropic.claude-v2"), model(SONNET), model(SONNET_37, types=("INFERENCE_PROFILE",)),
+            model("ai21.j2-mid-v1", streaming=False, lifecycle="LEGACY"), model("old.model-v1", lifecycle="EOL")],
+    profiles=[profile(f"us.{SONNET}", SONNET), profile(f"global.{SONNET_37}", SONNET_37, regions=("us-east-1",)),
+              profile(f"us.{SONNET_37}", SONNET_37), profile("app1", SONNET, regions=("us-east-1",), kind="APPLICATION")],
+    throughputs=[
+        {"provisionedModelArn": f"arn:aws:bedrock:us-east-1:{ACCOUNT}:provisioned-model/{pid}",
+         "provisionedModelName": name, "status": status, "foundationModelArn": fm_arn("anthropic.claude-v2")}
+        for pid, name, status in [("inservice001", "pt-ok", "InService"), ("updating0001", "pt-upd", "Updating"),
+                                  ("creating0001", "pt-new", "Creating")]
+    ],
+)
+
+
+def check(toml: str, region: str = "us-east-1", **account) -> list[tuple[str, str]]:
+    target = next(iter(parse_targets(toml).targets.values()))
+    client = FakeBedrock(region=region, **(account or US_ACCOUNT))
+    return [(f.level, f.text()) for f in Checker(Account(client)).check(target).findings]
+
+
+def t(model_id: str, extra: str = "") -> str:
+    return f'[targets.t]\nmodel = "{model_id}"\n{extra}'
+
+
+def test_check_clean_targets_have_no_findings():
+    assert check(t("anthropic.claude-v2")) == []
+    assert check(t(f"us.{SONNET}")) == []
+    assert check(t(f"arn:aws:bedrock:us-east-1:{ACCOUNT}:provisioned-model/inservice001", "streaming = true")) == []
+
+
+def test_check_on_demand_only_names_the_geo_profile_before_global():
+    assert check(t(SONNET_37)) == [
+        (PROBLEM, f"model {SONNET_37} can't be invoked on demand; use inference profile us.{SONNET_37} "
+                  "(found with ListInferenceProfiles)")
+    ]
+
+
+def test_check_lifecycle_and_streaming():
+    assert check(t("ai21.j2-mid-v1", "streaming = true")) == [
+        (WARNING, "model ai21.j2-mid-v1 is LEGACY; plan a move to a current model before its end of life"),
+        (PROBLEM, "streaming = true, but ai21.j2-mid-v1 can't stream (responseStreamingSupported is false); "
+                  "set streaming = false or remove it (/stream then sends one InvokeModel answer as a single chunk)"),
+    ]
+    assert check(t("anthropic.claude-v2", "streaming = false"))[0][0] == WARNING
+    assert check(t("old.model-v1")) == [(PROBLEM, "model old.model-v1 is EOL; move the target to an ACTIVE model")]
+
+
+def test_check_missing_model_and_profiles():
+    assert check(t("anthropic.claude-9"))[0][1].startswith("model anthropic.claude-9 is not offered in us-east-1")
+    missing_profile = check(t("us.anthropic.claude-3-haiku-20240307-v1:0"))
+    assert missing_profile[0][1].startswith("inference profile us.anthropic.claude-3-haiku-20240307-v1:0 does not "
+                                            "exist in us-east-1")
+
+
+def test_check_provisioned_status():
+    pt = f"arn:aws:bedrock:us-east-1:{ACCOUNT}:provisioned-model/"
+    assert check(t(pt + "creating0001")) == [
+        (PROBLEM, "provisioned throughput pt-new is Creating, not InService; "
+                  "wait until `targets provisioned` shows it InService before deploying")
+    ]
+    assert check(t(pt + "updating0001"))[0][0] == WARNING
+    assert check(t(pt + "zzzzzzzzzzzz"))[0][1].startswith(f"provisioned throughput {pt}zzzzzzzzzzzz does not exist")
+
+
+def test_check_region_of_arns_and_geo_of_profiles():
+    west = f"arn:aws:bedrock:us-west-2:{ACCOUNT}:provisioned-model/inservice001"
+    assert check(t(west)) == [(PROBLEM, f"provisioned-throughput ARN {west} is in us-west-2, but the region being "
+                                        "checked is us-east-1; use the us-east-1 ARN of the resource, or check "
+                                        "us-west-2 with --region us-west-2")]
+    eu = dict(models=[model(SONNET)], profiles=[profile(f"eu.{SONNET}", SONNET, regions=("eu-west-1",))])
+    assert check(t(f"us.{SONNET}"), region="eu-west-1", **eu) == [
+        (PROBLEM, f"us. inference profile us.{SONNET} is for US regions, but the region being checked is "
+                  f"eu-west-1; use inference profile eu.{SONNET}")
+    ]
+
+
+def test_check_application_profile_models_both_directions():
+    arn = f"arn:aws:bedrock:us-east-1:{ACCOUNT}:application-inference-profile/app1"
+    assert check(t(arn, f'models = ["{fm_arn(SONNET)}"]')) == []
+    findings = check(t(arn, f'models = ["{fm_arn(SONNET, "us-west-2")}"]'))
+    assert [level for level, _ in findings] == [PROBLEM, PROBLEM]
+    assert f"the profile routes to {fm_arn(SONNET)}, which `models` does not list" in findings[0][1]
+    assert f"`models` lists {fm_arn(SONNET, 'us-west-2')}, which the profile does not route to" in findings[1][1]
+    gone = f"arn:aws:bedrock:us-east-1:{ACCOUNT}:application-inference-profile/gone00000000"
+    assert "does not exist in us-east-1" in check(t(gone, f'models = ["{fm_arn(SONNET)}"]'))[0][1]
+
+
+def test_check_warns_when_a_profile_routes_beyond_the_builtin_region_table():
+    wide = dict(models=[model(SONNET)], profiles=[profile(f"us.{SONNET}", SONNET, regions=("us-east-1", "us-west-1"))])
+    [(level, text)] = check(t(f"us.{SONNET}"), **wide)
+    assert level == WARNING and fm_arn(SONNET, "us-west-1") in text and "state models" in text
+
+
+def test_account_follows_next_token_and_lists_each_type_once():
+    client = FakeBedrock(**US_ACCOUNT)
+    account = Account(client)
+    assert [p["inferenceProfileId"] for p in account.profiles("SYSTEM_DEFINED")] == [
+        f"us.{SONNET}", f"global.{SONNET_37}", f"us.{SONNET_37}"]
+    account.profiles()
+    assert client.calls == ["ListInferenceProfiles SYSTEM_DEFINED 0", "ListInferenceProfiles SYSTEM_DEFINED 1",
+                            "ListInferenceProfiles SYSTEM_DEFINED 2", "ListInferenceProfiles APPLICATION 0"]
+
+
+@pytest.mark.parametrize("geo, region, serves", [
+    ("us", "us-east-1", True), ("us", "us-gov-west-1", False), ("us", "eu-west-1", False),
+    ("eu", "eu-north-1", True), ("apac", "ap-south-1", True), ("jp", "ap-northeast-3", True),
+    ("jp", "ap-south-1", False), ("global", "sa-east-1", True), ("us-gov", "us-gov-east-1", True),
+])
+def test_geo_serves(geo, region, serves):
+    assert geo_serves(geo, region) is serves
+
+
+def test_check_target_built_in_code_matches_config_target():
+    ref = parse_model_id("anthropic.claude-v2")
+    client = FakeBedrock(**US_ACCOUNT)
+    report = Checker(Account(client)).check(Target(name="x", ref=ref))
+    assert report.status == "ok" and report.summary() == "ACTIVE, on demand, streams"
