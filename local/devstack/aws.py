@@ -24,7 +24,11 @@ class LocalAws:
     """moto server plus the stack's resources; ``env`` holds what the handlers need to find them."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, settings: QueueSettings | None = None):
+        import logging
+
         from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per SQS poll otherwise
 
         self.settings = settings or QueueSettings()
         self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)

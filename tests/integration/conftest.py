@@ -80,3 +80,64 @@ def call_api(api_module, emu):
         return ApiResponse(status, {k.lower(): v for k, v in response_headers}, payload)
 
     return call
+
+
+@pytest.fixture(scope="session")
+def stream_url(bedrock_env):
+    """The stream ASGI app served by uvicorn on a free port, as the Lambda Web Adapter runs it."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from bedrock_gateway.handlers.stream_app import app
+    from devstack.stack import bind
+
+    sock = bind("127.0.0.1", 0)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server.should_exit = True
+    thread.join(5)
+    sock.close()
+
+
+@pytest.fixture(scope="session")
+def local_aws(bedrock_env):
+    """moto in server mode with the stack's queue, DLQ, tables and bucket; env set for the handlers."""
+    import os
+
+    from devstack.aws import LocalAws, QueueSettings
+
+    saved = dict(os.environ)
+    aws = LocalAws(settings=QueueSettings(visibility_timeout=1, max_receive_count=3, retry_base_seconds=0)).start()
+    yield aws
+    aws.stop()
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def worker_module(local_aws):
+    import bedrock_gateway.handlers.worker as worker
+
+    return worker
+
+
+@pytest.fixture
+def aws(local_aws, emu):
+    """A clean queue, DLQ, jobs and idempotency tables for each test."""
+    sqs, dynamodb = local_aws.client("sqs"), local_aws.client("dynamodb")
+    for queue in ("JOBS_QUEUE_URL", "JOBS_DLQ_URL"):  # PurgeQueue allows one call a minute: drain instead
+        while messages := sqs.receive_message(QueueUrl=local_aws.env[queue], MaxNumberOfMessages=10,
+                                              WaitTimeSeconds=0).get("Messages", []):
+            sqs.delete_message_batch(QueueUrl=local_aws.env[queue], Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+    for table, key in (("JOBS_TABLE_NAME", "jobId"), ("IDEMPOTENCY_TABLE_NAME", "id")):
+        name = local_aws.env[table]
+        for item in dynamodb.scan(TableName=name)["Items"]:
+            dynamodb.delete_item(TableName=name, Key={key: item[key]})
+    return local_aws

@@ -44,49 +44,102 @@ def fm_arn(model_id: str, region: str = "us-east-1") -> str:
 EXPLAIN_CASES = {
     "base model ID": (
         "anthropic.claude-v2",
-        dict(kind="foundation-model", form="ID", region=None, account=None, foundationModel="anthropic.claude-v2"),
+        dict(
+            kind="foundation-model",
+            form="ID",
+            region=None,
+            account=None,
+            foundationModel="anthropic.claude-v2",
+        ),
         [fm_arn("anthropic.claude-v2")],
     ),
     "base model ARN": (
         fm_arn("anthropic.claude-v2", "us-west-2"),
-        dict(kind="foundation-model", form="ARN", region="us-west-2", account=None, foundationModel="anthropic.claude-v2"),
+        dict(
+            kind="foundation-model",
+            form="ARN",
+            region="us-west-2",
+            account=None,
+            foundationModel="anthropic.claude-v2",
+        ),
         [fm_arn("anthropic.claude-v2", "us-west-2")],
     ),
     "system profile ID": (
         f"us.{SONNET}",
-        dict(kind="inference-profile", form="ID", geo="us", foundationModel=SONNET,
-             routesTo=["us-east-1", "us-east-2", "us-west-2"]),
-        [f"arn:aws:bedrock:us-east-1:<account>:inference-profile/us.{SONNET}",
-         fm_arn(SONNET), fm_arn(SONNET, "us-east-2"), fm_arn(SONNET, "us-west-2")],
+        dict(
+            kind="inference-profile",
+            form="ID",
+            geo="us",
+            foundationModel=SONNET,
+            routesTo=["us-east-1", "us-east-2", "us-west-2"],
+        ),
+        [
+            f"arn:aws:bedrock:us-east-1:<account>:inference-profile/us.{SONNET}",
+            fm_arn(SONNET),
+            fm_arn(SONNET, "us-east-2"),
+            fm_arn(SONNET, "us-west-2"),
+        ],
     ),
     "global profile ID": (
         f"global.{SONNET}",
         dict(kind="inference-profile", form="ID", geo="global", foundationModel=SONNET),
-        [f"arn:aws:bedrock:us-east-1:<account>:inference-profile/global.{SONNET}",
-         f"arn:aws:bedrock:::foundation-model/{SONNET}"],
+        [
+            f"arn:aws:bedrock:us-east-1:<account>:inference-profile/global.{SONNET}",
+            f"arn:aws:bedrock:::foundation-model/{SONNET}",
+        ],
     ),
     "system profile ARN": (
         f"arn:aws:bedrock:eu-west-1:{ACCOUNT}:inference-profile/eu.{SONNET}",
-        dict(kind="inference-profile", form="ARN", region="eu-west-1", account=ACCOUNT, geo="eu",
-             foundationModel=SONNET),
-        [f"arn:aws:bedrock:eu-west-1:{ACCOUNT}:inference-profile/eu.{SONNET}", fm_arn(SONNET, "eu-central-1"),
-         fm_arn(SONNET, "eu-west-1"), fm_arn(SONNET, "eu-west-3"), fm_arn(SONNET, "eu-north-1")],
+        dict(
+            kind="inference-profile",
+            form="ARN",
+            region="eu-west-1",
+            account=ACCOUNT,
+            geo="eu",
+            foundationModel=SONNET,
+        ),
+        [
+            f"arn:aws:bedrock:eu-west-1:{ACCOUNT}:inference-profile/eu.{SONNET}",
+            fm_arn(SONNET, "eu-central-1"),
+            fm_arn(SONNET, "eu-west-1"),
+            fm_arn(SONNET, "eu-west-3"),
+            fm_arn(SONNET, "eu-north-1"),
+        ],
     ),
     "application profile ARN": (
         f"arn:aws:bedrock:us-east-1:{ACCOUNT}:application-inference-profile/a1b2c3d4e5f6",
-        dict(kind="application-inference-profile", form="ARN", region="us-east-1", account=ACCOUNT,
-             foundationModel=None),
-        [f"arn:aws:bedrock:us-east-1:{ACCOUNT}:application-inference-profile/a1b2c3d4e5f6",
-         "+ the foundation-model ARNs it routes to (state `models` in config; --live lists them)"],
+        dict(
+            kind="application-inference-profile",
+            form="ARN",
+            region="us-east-1",
+            account=ACCOUNT,
+            foundationModel=None,
+        ),
+        [
+            f"arn:aws:bedrock:us-east-1:{ACCOUNT}:application-inference-profile/a1b2c3d4e5f6",
+            "+ the foundation-model ARNs it routes to (state `models` in config; --live lists them)",
+        ],
     ),
     "provisioned throughput ARN": (
         f"arn:aws:bedrock:us-east-1:{ACCOUNT}:provisioned-model/abcdefghij12",
-        dict(kind="provisioned-throughput", form="ARN", region="us-east-1", account=ACCOUNT, foundationModel=None),
+        dict(
+            kind="provisioned-throughput",
+            form="ARN",
+            region="us-east-1",
+            account=ACCOUNT,
+            foundationModel=None,
+        ),
         [f"arn:aws:bedrock:us-east-1:{ACCOUNT}:provisioned-model/abcdefghij12"],
     ),
     "custom model deployment ARN": (
         f"arn:aws:bedrock:us-west-2:{ACCOUNT}:custom-model-deployment/d3pl0ym3nt01",
-        dict(kind="custom-model-deployment", form="ARN", region="us-west-2", account=ACCOUNT, foundationModel=None),
+        dict(
+            kind="custom-model-deployment",
+            form="ARN",
+            region="us-west-2",
+            account=ACCOUNT,
+            foundationModel=None,
+        ),
         [f"arn:aws:bedrock:us-west-2:{ACCOUNT}:custom-model-deployment/d3pl0ym3nt01"],
     ),
     "imported model ARN": (
@@ -116,8 +169,11 @@ def test_explain_command_prints_table_and_json(capsys, monkeypatch, identifier, 
     lines = out.splitlines()
     assert lines[0] == f"identifier {identifier}"
     assert f"kind       {expected['kind']} ({expected['form']})" in lines
-    assert lines[-len(resources) - 1] == "iam        bedrock:InvokeModel, bedrock:InvokeModelWithResponseStream on:"
-    assert [line.strip() for line in lines[-len(resources):]] == resources
+    assert (
+        lines[-len(resources) - 1]
+        == "iam        bedrock:InvokeModel, bedrock:InvokeModelWithResponseStream on:"
+    )
+    assert [line.strip() for line in lines[-len(resources) :]] == resources
 
     code, out, _ = run(capsys, "targets", "explain", identifier, "--json")
     assert code == 0
@@ -133,7 +189,10 @@ def test_explain_says_how_each_kind_is_invoked():
     }
     for identifier, where in invoke.items():
         assert explain(parse_model_id(identifier))["invoke"].endswith(where)
-    assert "hidden" in explain(parse_model_id(EXPLAIN_CASES["application profile ARN"][0]))["foundationModelNote"]
+    assert (
+        "hidden"
+        in explain(parse_model_id(EXPLAIN_CASES["application profile ARN"][0]))["foundationModelNote"]
+    )
     assert "InService" in explain(parse_model_id(EXPLAIN_CASES["provisioned throughput ARN"][0]))["requires"]
 
 
@@ -152,9 +211,15 @@ INVALID = {
         f"arn:aws:bedrock:us-east-1:{ACCOUNT}:custom-model/amazon.titan-text-express-v1/c0ffee123456",
         "custom model ARN, which cannot be invoked directly",
     ),
-    "unknown resource type": (f"arn:aws:bedrock:us-east-1:{ACCOUNT}:agent/ABCDEFGHIJ", "resource type 'agent'"),
+    "unknown resource type": (
+        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:agent/ABCDEFGHIJ",
+        "resource type 'agent'",
+    ),
     "not bedrock": ("arn:aws:s3:::bucket/key", "not a Bedrock ARN"),
-    "provisioned without account": ("arn:aws:bedrock:us-east-1::provisioned-model/abcdefghij12", "12-digit account"),
+    "provisioned without account": (
+        "arn:aws:bedrock:us-east-1::provisioned-model/abcdefghij12",
+        "12-digit account",
+    ),
     "foundation model with account": (
         f"arn:aws:bedrock:us-east-1:{ACCOUNT}:foundation-model/anthropic.claude-v2",
         "empty account field",
@@ -191,6 +256,7 @@ def test_explain_unknown_name_lists_the_targets(capsys):
 
 # ---- output and arguments ----
 
+
 def test_table_aligns_columns_without_trailing_padding():
     assert table(["A", "LONGER", "C"], [["xx", "y", "last"], ["x", "yyyyyyy", "z"]]) == [
         "A   LONGER   C",
@@ -212,9 +278,12 @@ def test_common_options_before_or_after_the_command(capsys, tmp_path):
     for argv in (["targets", "--config", str(bad), "check"], ["targets", "check", "--config", str(bad)]):
         code, out, err = run(capsys, *argv)
         assert code == 2 and out == ""
-        assert err == f"error: {bad}: target 'x': model 'nope' is invalid: 'nope' is not a Bedrock model identifier: " \
-            "expected a base model ID like 'anthropic.claude-v2', an inference profile ID like " \
+        assert (
+            err
+            == f"error: {bad}: target 'x': model 'nope' is invalid: 'nope' is not a Bedrock model identifier: "
+            "expected a base model ID like 'anthropic.claude-v2', an inference profile ID like "
             "'us.anthropic.claude-3-5-sonnet-20240620-v1:0', or a Bedrock ARN\n"
+        )
 
 
 def test_config_from_targets_file_env(capsys, monkeypatch, tmp_path):
@@ -244,7 +313,9 @@ def test_access_denied_is_one_line(capsys, monkeypatch):
     import boto3
     from botocore.stub import Stubber
 
-    client = boto3.client("bedrock", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+    client = boto3.client(
+        "bedrock", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y"
+    )
     stubber = Stubber(client)
     stubber.add_client_error("list_foundation_models", "AccessDeniedException", "User is not authorized", 403)
     monkeypatch.setattr(account_mod, "control_client", lambda region=None: client)
@@ -258,7 +329,9 @@ def test_profiles_use_the_paginator_for_both_types():
     import boto3
     from botocore.stub import Stubber
 
-    client = boto3.client("bedrock", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+    client = boto3.client(
+        "bedrock", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y"
+    )
     stubber = Stubber(client)
     pages = [
         ({"typeEquals": "SYSTEM_DEFINED"}, [profile(f"us.{SONNET}", SONNET)], "t1"),
@@ -284,26 +357,43 @@ def test_runs_as_a_module():
     env = dict(os.environ, PYTHONPATH=str(ROOT / "lambda_src"))
     done = subprocess.run(
         [sys.executable, "-m", "bedrock_gateway.cli", "targets", "explain", "anthropic.claude-v2", "--json"],
-        env=env, capture_output=True, text=True, check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert json.loads(done.stdout)["kind"] == "foundation-model"
 
 
 # ---- check, against an in-memory control plane ----
 
-def profile(pid: str, model: str, regions=("us-east-1", "us-east-2", "us-west-2"), kind="SYSTEM_DEFINED",
-            status="ACTIVE", home="us-east-1") -> dict:
+
+def profile(
+    pid: str,
+    model: str,
+    regions=("us-east-1", "us-east-2", "us-west-2"),
+    kind="SYSTEM_DEFINED",
+    status="ACTIVE",
+    home="us-east-1",
+) -> dict:
     resource = "inference-profile" if kind == "SYSTEM_DEFINED" else "application-inference-profile"
     return {
-        "inferenceProfileName": pid, "inferenceProfileId": pid, "type": kind, "status": status,
+        "inferenceProfileName": pid,
+        "inferenceProfileId": pid,
+        "type": kind,
+        "status": status,
         "inferenceProfileArn": f"arn:aws:bedrock:{home}:{ACCOUNT}:{resource}/{pid}",
         "models": [{"modelArn": fm_arn(model, r)} for r in regions],
     }
 
 
 def model(model_id: str, types=("ON_DEMAND",), streaming=True, lifecycle="ACTIVE") -> dict:
-    return {"modelId": model_id, "inferenceTypesSupported": list(types), "responseStreamingSupported": streaming,
-            "modelLifecycle": {"status": lifecycle}}
+    return {
+        "modelId": model_id,
+        "inferenceTypesSupported": list(types),
+        "responseStreamingSupported": streaming,
+        "modelLifecycle": {"status": lifecycle},
+    }
 
 
 class FakeBedrock:
@@ -319,7 +409,9 @@ class FakeBedrock:
 
     @staticmethod
     def _missing(operation):
-        return ClientError({"Error": {"Code": "ResourceNotFoundException", "Message": "not found"}}, operation)
+        return ClientError(
+            {"Error": {"Code": "ResourceNotFoundException", "Message": "not found"}}, operation
+        )
 
     def list_foundation_models(self):
         self.calls.append("ListFoundationModels")
@@ -335,7 +427,7 @@ class FakeBedrock:
         self.calls.append(f"ListInferenceProfiles {typeEquals} {nextToken}")
         items = [p for p in self.profile_list if p["type"] == typeEquals]
         start = int(nextToken)
-        page = {"inferenceProfileSummaries": items[start:start + 1]}
+        page = {"inferenceProfileSummaries": items[start : start + 1]}
         if start + 1 < len(items):
             page["nextToken"] = str(start + 1)
         return page
@@ -354,15 +446,31 @@ class FakeBedrock:
 
 
 US_ACCOUNT = dict(
-    models=[model("anthropic.claude-v2"), model(SONNET), model(SONNET_37, types=("INFERENCE_PROFILE",)),
-            model("ai21.j2-mid-v1", streaming=False, lifecycle="LEGACY"), model("old.model-v1", lifecycle="EOL")],
-    profiles=[profile(f"us.{SONNET}", SONNET), profile(f"global.{SONNET_37}", SONNET_37, regions=("us-east-1",)),
-              profile(f"us.{SONNET_37}", SONNET_37), profile("app1", SONNET, regions=("us-east-1",), kind="APPLICATION")],
+    models=[
+        model("anthropic.claude-v2"),
+        model(SONNET),
+        model(SONNET_37, types=("INFERENCE_PROFILE",)),
+        model("ai21.j2-mid-v1", streaming=False, lifecycle="LEGACY"),
+        model("old.model-v1", lifecycle="EOL"),
+    ],
+    profiles=[
+        profile(f"us.{SONNET}", SONNET),
+        profile(f"global.{SONNET_37}", SONNET_37, regions=("us-east-1",)),
+        profile(f"us.{SONNET_37}", SONNET_37),
+        profile("app1", SONNET, regions=("us-east-1",), kind="APPLICATION"),
+    ],
     throughputs=[
-        {"provisionedModelArn": f"arn:aws:bedrock:us-east-1:{ACCOUNT}:provisioned-model/{pid}",
-         "provisionedModelName": name, "status": status, "foundationModelArn": fm_arn("anthropic.claude-v2")}
-        for pid, name, status in [("inservice001", "pt-ok", "InService"), ("updating0001", "pt-upd", "Updating"),
-                                  ("creating0001", "pt-new", "Creating")]
+        {
+            "provisionedModelArn": f"arn:aws:bedrock:us-east-1:{ACCOUNT}:provisioned-model/{pid}",
+            "provisionedModelName": name,
+            "status": status,
+            "foundationModelArn": fm_arn("anthropic.claude-v2"),
+        }
+        for pid, name, status in [
+            ("inservice001", "pt-ok", "InService"),
+            ("updating0001", "pt-upd", "Updating"),
+            ("creating0001", "pt-new", "Creating"),
+        ]
     ],
 )
 
@@ -380,52 +488,79 @@ def t(model_id: str, extra: str = "") -> str:
 def test_check_clean_targets_have_no_findings():
     assert check(t("anthropic.claude-v2")) == []
     assert check(t(f"us.{SONNET}")) == []
-    assert check(t(f"arn:aws:bedrock:us-east-1:{ACCOUNT}:provisioned-model/inservice001", "streaming = true")) == []
+    assert (
+        check(t(f"arn:aws:bedrock:us-east-1:{ACCOUNT}:provisioned-model/inservice001", "streaming = true"))
+        == []
+    )
 
 
 def test_check_on_demand_only_names_the_geo_profile_before_global():
     assert check(t(SONNET_37)) == [
-        (PROBLEM, f"model {SONNET_37} can't be invoked on demand; use inference profile us.{SONNET_37} "
-                  "(found with ListInferenceProfiles)")
+        (
+            PROBLEM,
+            f"model {SONNET_37} can't be invoked on demand; use inference profile us.{SONNET_37} "
+            "(found with ListInferenceProfiles)",
+        )
     ]
 
 
 def test_check_lifecycle_and_streaming():
     assert check(t("ai21.j2-mid-v1", "streaming = true")) == [
         (WARNING, "model ai21.j2-mid-v1 is LEGACY; plan a move to a current model before its end of life"),
-        (PROBLEM, "streaming = true, but ai21.j2-mid-v1 can't stream (responseStreamingSupported is false); "
-                  "set streaming = false or remove it (/stream then sends one InvokeModel answer as a single chunk)"),
+        (
+            PROBLEM,
+            "streaming = true, but ai21.j2-mid-v1 can't stream (responseStreamingSupported is false); "
+            "set streaming = false or remove it (/stream then sends one InvokeModel answer as a single chunk)",
+        ),
     ]
     assert check(t("anthropic.claude-v2", "streaming = false"))[0][0] == WARNING
-    assert check(t("old.model-v1")) == [(PROBLEM, "model old.model-v1 is EOL; move the target to an ACTIVE model")]
+    assert check(t("old.model-v1")) == [
+        (PROBLEM, "model old.model-v1 is EOL; move the target to an ACTIVE model")
+    ]
 
 
 def test_check_missing_model_and_profiles():
-    assert check(t("anthropic.claude-9"))[0][1].startswith("model anthropic.claude-9 is not offered in us-east-1")
+    assert check(t("anthropic.claude-9"))[0][1].startswith(
+        "model anthropic.claude-9 is not offered in us-east-1"
+    )
     missing_profile = check(t("us.anthropic.claude-3-haiku-20240307-v1:0"))
-    assert missing_profile[0][1].startswith("inference profile us.anthropic.claude-3-haiku-20240307-v1:0 does not "
-                                            "exist in us-east-1")
+    assert missing_profile[0][1].startswith(
+        "inference profile us.anthropic.claude-3-haiku-20240307-v1:0 does not exist in us-east-1"
+    )
 
 
 def test_check_provisioned_status():
     pt = f"arn:aws:bedrock:us-east-1:{ACCOUNT}:provisioned-model/"
     assert check(t(pt + "creating0001")) == [
-        (PROBLEM, "provisioned throughput pt-new is Creating, not InService; "
-                  "wait until `targets provisioned` shows it InService before deploying")
+        (
+            PROBLEM,
+            "provisioned throughput pt-new is Creating, not InService; "
+            "wait until `targets provisioned` shows it InService before deploying",
+        )
     ]
     assert check(t(pt + "updating0001"))[0][0] == WARNING
-    assert check(t(pt + "zzzzzzzzzzzz"))[0][1].startswith(f"provisioned throughput {pt}zzzzzzzzzzzz does not exist")
+    assert check(t(pt + "zzzzzzzzzzzz"))[0][1].startswith(
+        f"provisioned throughput {pt}zzzzzzzzzzzz does not exist"
+    )
 
 
 def test_check_region_of_arns_and_geo_of_profiles():
     west = f"arn:aws:bedrock:us-west-2:{ACCOUNT}:provisioned-model/inservice001"
-    assert check(t(west)) == [(PROBLEM, f"provisioned-throughput ARN {west} is in us-west-2, but the region being "
-                                        "checked is us-east-1; use the us-east-1 ARN of the resource, or check "
-                                        "us-west-2 with --region us-west-2")]
+    assert check(t(west)) == [
+        (
+            PROBLEM,
+            f"provisioned-throughput ARN {west} is in us-west-2, but the region being "
+            "checked is us-east-1; use the us-east-1 ARN of the resource, or check "
+            "us-west-2 with --region us-west-2",
+        )
+    ]
     eu = dict(models=[model(SONNET)], profiles=[profile(f"eu.{SONNET}", SONNET, regions=("eu-west-1",))])
     assert check(t(f"us.{SONNET}"), region="eu-west-1", **eu) == [
-        (PROBLEM, f"us. inference profile us.{SONNET} is for US regions, but the region being checked is "
-                  f"eu-west-1; use inference profile eu.{SONNET}")
+        (
+            PROBLEM,
+            f"us. inference profile us.{SONNET} is for US regions, but the region being checked is "
+            f"eu-west-1; use inference profile eu.{SONNET}",
+        )
     ]
 
 
@@ -435,13 +570,17 @@ def test_check_application_profile_models_both_directions():
     findings = check(t(arn, f'models = ["{fm_arn(SONNET, "us-west-2")}"]'))
     assert [level for level, _ in findings] == [PROBLEM, PROBLEM]
     assert f"the profile routes to {fm_arn(SONNET)}, which `models` does not list" in findings[0][1]
-    assert f"`models` lists {fm_arn(SONNET, 'us-west-2')}, which the profile does not route to" in findings[1][1]
+    assert (
+        f"`models` lists {fm_arn(SONNET, 'us-west-2')}, which the profile does not route to" in findings[1][1]
+    )
     gone = f"arn:aws:bedrock:us-east-1:{ACCOUNT}:application-inference-profile/gone00000000"
     assert "does not exist in us-east-1" in check(t(gone, f'models = ["{fm_arn(SONNET)}"]'))[0][1]
 
 
 def test_check_warns_when_a_profile_routes_beyond_the_builtin_region_table():
-    wide = dict(models=[model(SONNET)], profiles=[profile(f"us.{SONNET}", SONNET, regions=("us-east-1", "us-west-1"))])
+    wide = dict(
+        models=[model(SONNET)], profiles=[profile(f"us.{SONNET}", SONNET, regions=("us-east-1", "us-west-1"))]
+    )
     [(level, text)] = check(t(f"us.{SONNET}"), **wide)
     assert level == WARNING and fm_arn(SONNET, "us-west-1") in text and "state models" in text
 
@@ -450,17 +589,33 @@ def test_account_follows_next_token_and_lists_each_type_once():
     client = FakeBedrock(**US_ACCOUNT)
     account = Account(client)
     assert [p["inferenceProfileId"] for p in account.profiles("SYSTEM_DEFINED")] == [
-        f"us.{SONNET}", f"global.{SONNET_37}", f"us.{SONNET_37}"]
+        f"us.{SONNET}",
+        f"global.{SONNET_37}",
+        f"us.{SONNET_37}",
+    ]
     account.profiles()
-    assert client.calls == ["ListInferenceProfiles SYSTEM_DEFINED 0", "ListInferenceProfiles SYSTEM_DEFINED 1",
-                            "ListInferenceProfiles SYSTEM_DEFINED 2", "ListInferenceProfiles APPLICATION 0"]
+    assert client.calls == [
+        "ListInferenceProfiles SYSTEM_DEFINED 0",
+        "ListInferenceProfiles SYSTEM_DEFINED 1",
+        "ListInferenceProfiles SYSTEM_DEFINED 2",
+        "ListInferenceProfiles APPLICATION 0",
+    ]
 
 
-@pytest.mark.parametrize("geo, region, serves", [
-    ("us", "us-east-1", True), ("us", "us-gov-west-1", False), ("us", "eu-west-1", False),
-    ("eu", "eu-north-1", True), ("apac", "ap-south-1", True), ("jp", "ap-northeast-3", True),
-    ("jp", "ap-south-1", False), ("global", "sa-east-1", True), ("us-gov", "us-gov-east-1", True),
-])
+@pytest.mark.parametrize(
+    "geo, region, serves",
+    [
+        ("us", "us-east-1", True),
+        ("us", "us-gov-west-1", False),
+        ("us", "eu-west-1", False),
+        ("eu", "eu-north-1", True),
+        ("apac", "ap-south-1", True),
+        ("jp", "ap-northeast-3", True),
+        ("jp", "ap-south-1", False),
+        ("global", "sa-east-1", True),
+        ("us-gov", "us-gov-east-1", True),
+    ],
+)
 def test_geo_serves(geo, region, serves):
     assert geo_serves(geo, region) is serves
 

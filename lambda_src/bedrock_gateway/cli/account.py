@@ -9,8 +9,15 @@ from ..core import bedrock
 from ..core.model_ids import GEO_DESTINATION_REGIONS
 
 PROFILE_TYPES = ("SYSTEM_DEFINED", "APPLICATION")
-GEO_NAMES = {"us": "US", "us-gov": "GovCloud (US)", "eu": "EU", "apac": "Asia Pacific", "jp": "Japan",
-             "au": "Australia", "ca": "Canada"}
+GEO_NAMES = {
+    "us": "US",
+    "us-gov": "GovCloud (US)",
+    "eu": "EU",
+    "apac": "Asia Pacific",
+    "jp": "Japan",
+    "au": "Australia",
+    "ca": "Canada",
+}
 
 
 def control_client(region: str | None = None):
@@ -20,7 +27,9 @@ def control_client(region: str | None = None):
     import boto3
     from botocore.config import Config
 
-    return boto3.session.Session(region_name=region).client("bedrock", config=Config(**bedrock._PURPOSES["control"]))
+    return boto3.session.Session(region_name=region).client(
+        "bedrock", config=Config(**bedrock._PURPOSES["control"])
+    )
 
 
 def model_id_of(arn: str) -> str:
@@ -82,19 +91,21 @@ class Account:
         return {m["modelId"]: m for m in self._all("list_foundation_models", "modelSummaries")}
 
     def foundation_model(self, model_id: str) -> dict[str, Any] | None:
-        """A base model from the list, else from GetFoundationModel (profiles may hide models listed elsewhere)."""
+        """A base model from the list, else from GetFoundationModel (a profile may route to unlisted ones)."""
         if model_id in self.foundation_models:
             return self.foundation_models[model_id]
         found = self._get("get_foundation_model", modelIdentifier=model_id)
         return found and found.get("modelDetails")
 
     def profiles(self, kind: str | None = None) -> list[dict[str, Any]]:
-        """Inference profiles of one type, or both (asked for one by one: AWS lists only system ones by default)."""
+        """Inference profiles of one type, or both (asked for separately: AWS defaults to system ones)."""
         return [p for t in PROFILE_TYPES if kind in (None, t) for p in self._profiles(t)]
 
     def _profiles(self, kind: str) -> list[dict[str, Any]]:
         if kind not in self._profile_lists:
-            self._profile_lists[kind] = self._all("list_inference_profiles", "inferenceProfileSummaries", typeEquals=kind)
+            self._profile_lists[kind] = self._all(
+                "list_inference_profiles", "inferenceProfileSummaries", typeEquals=kind
+            )
         return self._profile_lists[kind]
 
     def profile(self, identifier: str) -> dict[str, Any] | None:

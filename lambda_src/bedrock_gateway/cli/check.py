@@ -79,7 +79,8 @@ class Checker:
         if ref.is_arn and ref.region and ref.region != self.region:
             report.problem(
                 f"{ref.kind} ARN {ref.raw} is in {ref.region}, but the region being checked is {self.region}",
-                f"use the {self.region} ARN of the resource, or check {ref.region} with --region {ref.region}",
+                f"use the {self.region} ARN of the resource, or check {ref.region} with "
+                f"--region {ref.region}",
             )
             return report
         check_kind = {
@@ -124,20 +125,29 @@ class Checker:
         if not geo_serves(ref.geo or "", self.region):
             alternative = self.account.system_profile_for(model_id)
             report.problem(
-                f"{ref.geo}. inference profile {ref.resource_id} is for {GEO_NAMES.get(ref.geo or '', ref.geo)} "
-                f"regions, but the region being checked is {self.region}",
-                f"use inference profile {alternative}" if alternative
-                else f"call it from a {ref.geo}-* region (--region), or pick a profile from `targets profiles`",
+                f"{ref.geo}. inference profile {ref.resource_id} is for {GEO_NAMES.get(ref.geo or '', ref.geo)}"
+                f" regions, but the region being checked is {self.region}",
+                f"use inference profile {alternative}"
+                if alternative
+                else f"call it from a {ref.geo}-* region (--region), or pick one from `targets profiles`",
             )
             return model_id
         profile = next(
-            (p for p in self.account.profiles("SYSTEM_DEFINED") if p["inferenceProfileId"] == ref.resource_id), None
+            (
+                p
+                for p in self.account.profiles("SYSTEM_DEFINED")
+                if p["inferenceProfileId"] == ref.resource_id
+            ),
+            None,
         )
         if profile is None:
             alternative = self.account.system_profile_for(model_id)
             report.problem(
-                f"inference profile {ref.resource_id} does not exist in {self.region} (ListInferenceProfiles)",
-                f"use inference profile {alternative}" if alternative else "pick a profile from `targets profiles`",
+                f"inference profile {ref.resource_id} does not exist in {self.region} "
+                "(ListInferenceProfiles)",
+                f"use inference profile {alternative}"
+                if alternative
+                else "pick a profile from `targets profiles`",
             )
             return model_id
         self._profile(target, report, profile)
@@ -161,7 +171,9 @@ class Checker:
         report.facts["status"] = status
         report.facts["arn"] = profile.get("inferenceProfileArn")
         if status != "ACTIVE":
-            report.problem(f"inference profile {target.model_id} is {status}, not ACTIVE", "wait or pick another")
+            report.problem(
+                f"inference profile {target.model_id} is {status}, not ACTIVE", "wait or pick another"
+            )
         routes = [m["modelArn"] for m in profile.get("models", [])]
         report.facts["routesTo"] = routes
         if target.models:
@@ -172,7 +184,8 @@ class Checker:
                 )
             for arn in (a for a in target.models if a not in routes):
                 report.problem(
-                    f"`models` lists {arn}, which the profile does not route to", f"remove {arn!r} from models"
+                    f"`models` lists {arn}, which the profile does not route to",
+                    f"remove {arn!r} from models",
                 )
         elif target.kind is ModelKind.INFERENCE_PROFILE:
             derived = set(target.iam_invoke_resources(self.region, "000000000000")[1:])
@@ -195,12 +208,14 @@ class Checker:
         status, name = pt.get("status", "?"), pt.get("provisionedModelName", target.model_id)
         report.facts["status"] = status
         if status == "Updating":
-            report.warning(f"provisioned throughput {name} is Updating", "it serves meanwhile; recheck when InService")
+            report.warning(
+                f"provisioned throughput {name} is Updating", "it serves meanwhile; recheck when InService"
+            )
         elif status != "InService":
             reason = f" ({pt['failureMessage']})" if pt.get("failureMessage") else ""
             fix = {
                 "Creating": "wait until `targets provisioned` shows it InService before deploying",
-                "Failed": "recreate it, or point the target at an InService throughput (`targets provisioned`)",
+                "Failed": "recreate it, or point the target at an InService one (`targets provisioned`)",
             }.get(status, "point the target at an InService throughput (`targets provisioned`)")
             report.problem(f"provisioned throughput {name} is {status}, not InService{reason}", fix)
         base = pt.get("foundationModelArn")
@@ -209,11 +224,15 @@ class Checker:
     def _deployment(self, target: Target, report: Report) -> str | None:
         deployment = self.account.deployment(target.model_id)
         if deployment is None:
-            report.problem(f"custom model deployment {target.model_id} does not exist in {self.region}", "fix the ARN")
+            report.problem(
+                f"custom model deployment {target.model_id} does not exist in {self.region}", "fix the ARN"
+            )
             return None
         report.facts["status"] = status = deployment.get("status", "?")
         if status != "Active":
-            report.problem(f"custom model deployment {target.model_id} is {status}, not Active", "wait until Active")
+            report.problem(
+                f"custom model deployment {target.model_id} is {status}, not Active", "wait until Active"
+            )
         custom = self.account.custom_model(deployment["modelArn"]) if deployment.get("modelArn") else None
         base = (custom or {}).get("baseModelArn")
         return model_id_of(base) if base else None
@@ -234,7 +253,9 @@ class Checker:
         lifecycle = model.get("modelLifecycle", {}).get("status", "ACTIVE")
         report.facts["lifecycle"] = lifecycle
         if lifecycle == "LEGACY":
-            report.warning(f"model {model_id} is LEGACY", "plan a move to a current model before its end of life")
+            report.warning(
+                f"model {model_id} is LEGACY", "plan a move to a current model before its end of life"
+            )
         elif lifecycle != "ACTIVE":
             report.problem(f"model {model_id} is {lifecycle}", "move the target to an ACTIVE model")
         streams = model.get("responseStreamingSupported")
@@ -244,7 +265,8 @@ class Checker:
         if target.streaming:
             report.problem(
                 f"streaming = true, but {model_id} can't stream (responseStreamingSupported is false)",
-                "set streaming = false or remove it (/stream then sends one InvokeModel answer as a single chunk)",
+                "set streaming = false or remove it "
+                "(/stream then sends one InvokeModel answer as a single chunk)",
             )
         else:
             report.warning(

@@ -16,7 +16,7 @@ _HIDDEN = {
     ModelKind.IMPORTED_MODEL: "its own weights: GetImportedModel gives the architecture and body format",
 }
 _NEEDS = {
-    ModelKind.FOUNDATION_MODEL: "ON_DEMAND in the model's inferenceTypesSupported (else use an inference profile)",
+    ModelKind.FOUNDATION_MODEL: "ON_DEMAND in the model's inferenceTypesSupported, else an inference profile",
     ModelKind.INFERENCE_PROFILE: "the profile to exist in the calling region",
     ModelKind.APPLICATION_INFERENCE_PROFILE: "the profile to be ACTIVE; body format is its model's",
     ModelKind.PROVISIONED_THROUGHPUT: "status InService; body format is the base model's",
@@ -25,19 +25,28 @@ _NEEDS = {
 }
 
 
-def explain(ref: ModelRef, region: str | None = None, account: str | None = None,
-            models: tuple[str, ...] = (), target: str | None = None) -> dict[str, Any]:
-    """What the identifier's shape alone says: kind, form, where it lives, its model, call and IAM resources."""
+def explain(
+    ref: ModelRef,
+    region: str | None = None,
+    account: str | None = None,
+    models: tuple[str, ...] = (),
+    target: str | None = None,
+) -> dict[str, Any]:
+    """What the ID's shape alone says: kind, form, where it lives, its model, the call, IAM resources."""
     region = ref.region or region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if ref.geo:
-        calls_from = f"a {GEO_NAMES.get(ref.geo, ref.geo)} region" if ref.geo != "global" else "any commercial region"
+        calls_from = (
+            f"a {GEO_NAMES.get(ref.geo, ref.geo)} region" if ref.geo != "global" else "any commercial region"
+        )
     else:
         calls_from = ref.region or "the caller's region"
     resources = Target(name="explain", ref=ref, models=models).iam_invoke_resources(
         region or "<region>", ref.account or account or "<account>", ref.partition
     )
     if ref.kind is ModelKind.APPLICATION_INFERENCE_PROFILE and not models:
-        resources.append("+ the foundation-model ARNs it routes to (state `models` in config; --live lists them)")
+        resources.append(
+            "+ the foundation-model ARNs it routes to (state `models` in config; --live lists them)"
+        )
     return {
         "target": target,
         "identifier": ref.raw,
@@ -90,7 +99,9 @@ def render(info: dict[str, Any]) -> list[str]:
         ("requires", info["requires"]),
     ]
     rows += [(key, {True: "yes", False: "no"}.get(value, value)) for key, value in facts.items()]
-    rows += [(f["level"], f["message"] + (f"; {f['fix']}" if f["fix"] else "")) for f in live.get("findings", [])]
+    rows += [
+        (f["level"], f["message"] + (f"; {f['fix']}" if f["fix"] else "")) for f in live.get("findings", [])
+    ]
     lines = [f"{label:<11}{value}" for label, value in rows if value not in (None, "")]
     lines.append(f"{'iam':<11}{', '.join(info['iamActions'])} on:")
     lines += [f"{'':<13}{arn}" for arn in info["iamResources"]]

@@ -31,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args)
     except (CliError, ConfigError) as exc:
         return _fail(str(exc))
-    except Exception as exc:  # noqa: BLE001 - AWS errors become one line; anything else is a bug
+    except Exception as exc:  # AWS errors become one line; anything else is a bug
         message = _aws_error(exc)
         if message is None:
             raise
@@ -63,16 +63,24 @@ def _aws_error(exc: Exception) -> str | None:
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
-                        help="targets file (default: $TARGETS_FILE, else config/targets.toml)")
+    common.add_argument(
+        "--config",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="targets file (default: $TARGETS_FILE, else config/targets.toml)",
+    )
     common.add_argument("--region", default=argparse.SUPPRESS, help="AWS region (default: the boto3 chain)")
-    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="JSON output for scripts")
+    common.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="JSON output for scripts"
+    )
 
     parser = argparse.ArgumentParser(prog=PROG, description="Bedrock gateway tools.")
     parser.set_defaults(help_parser=parser)
     groups = parser.add_subparsers(title="commands", metavar="COMMAND")
     targets = groups.add_parser(
-        "targets", parents=[common], help="inspect Bedrock and check the targets config",
+        "targets",
+        parents=[common],
+        help="inspect Bedrock and check the targets config",
         description="Inspect Bedrock models and resources, and check the targets config.",
         epilog="examples:\n  targets check                    # before deploy; exit 1 on problems\n"
         "  targets models --provider anthropic --inference-type ON_DEMAND\n"
@@ -92,10 +100,15 @@ def _parser() -> argparse.ArgumentParser:
     models.add_argument("--provider", help="provider name or ID prefix, e.g. anthropic")
     models.add_argument("--modality", type=str.upper, help="output modality: TEXT, IMAGE, EMBEDDING")
     models.add_argument("--input-modality", type=str.upper, help="input modality, e.g. IMAGE")
-    models.add_argument("--streaming", action=argparse.BooleanOptionalAction, default=None,
-                        help="only models that can (--streaming) or cannot (--no-streaming) stream")
-    models.add_argument("--inference-type", type=str.upper, metavar="TYPE",
-                        help="ON_DEMAND, INFERENCE_PROFILE or PROVISIONED")
+    models.add_argument(
+        "--streaming",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="only models that can (--streaming) or cannot (--no-streaming) stream",
+    )
+    models.add_argument(
+        "--inference-type", type=str.upper, choices=["ON_DEMAND", "INFERENCE_PROFILE", "PROVISIONED"]
+    )
     profiles = command("profiles", _profiles, "list inference profiles, system and application")
     profiles.add_argument("--type", type=str.upper, choices=["SYSTEM_DEFINED", "APPLICATION"])
     provisioned = command("provisioned", _provisioned, "list provisioned throughputs with their status")
@@ -117,7 +130,9 @@ def _models(args: argparse.Namespace) -> int:
     items = list(_account(args).foundation_models.values())
     if args.provider:
         wanted = args.provider.lower()
-        items = [m for m in items if wanted in (m.get("providerName", "").lower(), m["modelId"].split(".", 1)[0])]
+        items = [
+            m for m in items if wanted in (m.get("providerName", "").lower(), m["modelId"].split(".", 1)[0])
+        ]
     if args.modality:
         items = [m for m in items if args.modality in m.get("outputModalities", [])]
     if args.input_modality:
@@ -127,14 +142,23 @@ def _models(args: argparse.Namespace) -> int:
     if args.inference_type:
         items = [m for m in items if args.inference_type in m.get("inferenceTypesSupported", [])]
     items.sort(key=lambda m: m["modelId"])
-    return _output(args, items, ["MODEL ID", "PROVIDER", "IN", "OUT", "STREAM", "INFERENCE", "LIFECYCLE"], [
+    return _output(
+        args,
+        items,
+        ["MODEL ID", "PROVIDER", "IN", "OUT", "STREAM", "INFERENCE", "LIFECYCLE"],
         [
-            m["modelId"], m.get("providerName", ""), ",".join(m.get("inputModalities", [])),
-            ",".join(m.get("outputModalities", [])), _yes_no(m.get("responseStreamingSupported")),
-            ",".join(m.get("inferenceTypesSupported", [])), m.get("modelLifecycle", {}).get("status", ""),
-        ]
-        for m in items
-    ])
+            [
+                m["modelId"],
+                m.get("providerName", ""),
+                ",".join(m.get("inputModalities", [])),
+                ",".join(m.get("outputModalities", [])),
+                _yes_no(m.get("responseStreamingSupported")),
+                ",".join(m.get("inferenceTypesSupported", [])),
+                m.get("modelLifecycle", {}).get("status", ""),
+            ]
+            for m in items
+        ],
+    )
 
 
 def _profiles(args: argparse.Namespace) -> int:
@@ -145,17 +169,26 @@ def _profiles(args: argparse.Namespace) -> int:
     for p in items:
         arns = [m["modelArn"] for m in p.get("models", [])]
         use = p["inferenceProfileId"] if p.get("type") == "SYSTEM_DEFINED" else p["inferenceProfileArn"]
-        rows.append([
-            use, p.get("type", ""), p.get("status", ""),
-            ",".join(dict.fromkeys(model_id_of(a) for a in arns)), ",".join(dict.fromkeys(region_of(a) for a in arns)),
-        ])
+        rows.append(
+            [
+                use,
+                p.get("type", ""),
+                p.get("status", ""),
+                ",".join(dict.fromkeys(model_id_of(a) for a in arns)),
+                ",".join(dict.fromkeys(region_of(a) for a in arns)),
+            ]
+        )
     return _output(args, items, ["PROFILE (modelId)", "TYPE", "STATUS", "MODEL", "REGIONS"], rows)
 
 
 def _provisioned(args: argparse.Namespace) -> int:
     from .account import model_id_of
 
-    items = [p for p in _account(args).provisioned_throughputs(args.status) if args.status in (None, p.get("status"))]
+    items = [
+        p
+        for p in _account(args).provisioned_throughputs(args.status)
+        if args.status in (None, p.get("status"))
+    ]
     rows = []
     for p in items:
         model = model_id_of(p.get("foundationModelArn", ""))
@@ -164,7 +197,9 @@ def _provisioned(args: argparse.Namespace) -> int:
         units = str(p.get("modelUnits", ""))
         if p.get("desiredModelUnits") not in (None, p.get("modelUnits")):
             units += f"->{p['desiredModelUnits']}"
-        rows.append([p.get("provisionedModelName", ""), p.get("status", ""), model, units, p["provisionedModelArn"]])
+        rows.append(
+            [p.get("provisionedModelName", ""), p.get("status", ""), model, units, p["provisionedModelArn"]]
+        )
     return _output(args, items, ["NAME", "STATUS", "MODEL", "UNITS", "ARN (modelId)"], rows)
 
 
@@ -176,15 +211,27 @@ def _check(args: argparse.Namespace) -> int:
     reports = Checker(account).check_config(config)
     problems = sum(f.level == PROBLEM for r in reports for f in r.findings)
     warnings = sum(f.level == WARNING for r in reports for f in r.findings)
-    summary = f"checked {len(reports)} targets: {_plural(problems, 'problem')}, {_plural(warnings, 'warning')}"
+    summary = (
+        f"checked {len(reports)} targets: {_plural(problems, 'problem')}, {_plural(warnings, 'warning')}"
+    )
     if args.json:
-        _print_json({"config": config.source, "region": account.region, "ok": problems == 0, "problems": problems,
-                     "warnings": warnings, "targets": [r.to_dict() for r in reports]})
+        _print_json(
+            {
+                "config": config.source,
+                "region": account.region,
+                "ok": problems == 0,
+                "problems": problems,
+                "warnings": warnings,
+                "targets": [r.to_dict() for r in reports],
+            }
+        )
     else:
         print(f"config {config.source}, region {account.region}")
         width = max(len(r.target.name) for r in reports)
         for r in reports:
-            lines = [(f.level, f.text()) for f in r.findings] or [("ok", f"{r.target.model_id}: {r.summary()}")]
+            lines = [(f.level, f.text()) for f in r.findings] or [
+                ("ok", f"{r.target.model_id}: {r.summary()}")
+            ]
             for level, text in lines:
                 print(f"{level:<8} {r.target.name:<{width}}  {text}")
         print(f"{summary} ({account.region})")
@@ -205,8 +252,7 @@ def _explain(args: argparse.Namespace) -> int:
         models = models or tuple(report.facts.get("routesTo") or ())
         arn = report.facts.get("arn") or ""
         account = arn.split(":")[4] if arn.count(":") >= 5 else None
-        live = {"status": report.status, "facts": report.facts,
-                "findings": [{"level": f.level, "message": f.message, "fix": f.fix} for f in report.findings]}
+        live = {k: v for k, v in report.to_dict().items() if k in ("status", "facts", "findings")}
     info = explain(target.ref, region, account, models, target=target.name if configured else None)
     if live is not None:
         info["live"] = live
@@ -228,14 +274,18 @@ def _explain_target(args: argparse.Namespace) -> tuple[Target, bool]:
             config = load_targets(args.config)
         except ConfigError:
             config = None
-        if config is not None and args.id in config.targets:
-            return config.targets[args.id], True
         if config is not None:
-            error = f"{args.id!r} is not a target in {config.source} (have: {', '.join(config.targets)}); {error}"
+            if args.id in config.targets:
+                return config.targets[args.id], True
+            error = (
+                f"{args.id!r} is not a target in {config.source} (have: {', '.join(config.targets)}); {error}"
+            )
     raise CliError(error)
 
 
-def _output(args: argparse.Namespace, items: list[dict[str, Any]], headers: list[str], rows: list[list[str]]) -> int:
+def _output(
+    args: argparse.Namespace, items: list[dict[str, Any]], headers: list[str], rows: list[list[str]]
+) -> int:
     if args.json:
         _print_json(items)
     elif rows:
@@ -249,7 +299,9 @@ def table(headers: list[str], rows: list[list[str]]) -> list[str]:
     """Left-aligned columns separated by two spaces; the last column is not padded."""
     widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
     return [
-        "  ".join(str(cell).ljust(w) for cell, w in zip(row[:-1], widths)) + ("  " if len(row) > 1 else "") + str(row[-1])
+        "  ".join(str(cell).ljust(w) for cell, w in zip(row[:-1], widths))
+        + ("  " if len(row) > 1 else "")
+        + str(row[-1])
         for row in [headers, *rows]
     ]
 

@@ -145,20 +145,24 @@ def _next_chunk(chunks: Iterator[bytes]) -> bytes | None:
 
 async def _forward(call, first: bytes, rest, framing: _Framing, metrics, request_id: str) -> AsyncIterator[bytes]:
     stream, chunks_or_metrics = rest
-    if first:
-        yield framing.event("chunk", first)
+    finished = False
     try:
+        if first:
+            yield framing.event("chunk", first)
         if stream is not None:
             while (chunk := await anyio.to_thread.run_sync(_next_chunk, chunks_or_metrics)) is not None:
                 yield framing.event("chunk", chunk)
         summary = stream.metrics if stream is not None else chunks_or_metrics
         done = dict(summary.to_dict(), target=call.target.name, modelId=call.target.model_id)
         _record_success(metrics, summary)
+        finished = True
         yield framing.event("done", json.dumps(done, separators=(",", ":")).encode())
     except GatewayError as exc:
+        finished = True
         _record_error(metrics, exc, request_id, before_first_byte=False)
         yield framing.event("error", json.dumps(exc.to_dict(request_id), separators=(",", ":")).encode())
     except Exception:  # noqa: BLE001 - after the first byte an error can only be an event
+        finished = True
         logger.exception("unexpected error mid-stream", extra={"request_id": request_id})
         error = GatewayError(ErrorCode.INTERNAL, "internal error")
         _record_error(metrics, error, request_id, before_first_byte=False)
@@ -167,6 +171,9 @@ async def _forward(call, first: bytes, rest, framing: _Framing, metrics, request
         # Also runs when the client disconnects (the generator is closed): stop reading from Bedrock.
         if stream is not None:
             stream.close()
+        if not finished:
+            metrics.add_metric("ClientDisconnects", MetricUnit.Count, 1)
+            logger.info("client disconnected mid-stream", extra={"request_id": request_id})
         metrics.flush_metrics()
 
 

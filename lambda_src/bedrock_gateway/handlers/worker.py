@@ -41,7 +41,9 @@ MAX_RECEIVE_COUNT = int(os.environ.get("MAX_RECEIVE_COUNT", "5"))
 RETRY_BASE_SECONDS = float(os.environ.get("RETRY_BASE_SECONDS", "10"))
 MAX_BACKOFF_SECONDS = 900
 
-processor = AsyncBatchProcessor(event_type=EventType.SQS)
+# A batch whose every record is throttled is routine here, not a function error: report each record
+# as a batch item failure instead of failing the invocation (and paging on Lambda's Errors metric).
+processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 # boto3 is blocking: the batch's records run on these threads, so a batch takes about as long as
 # its slowest call. asyncio's default executor would cap this at cpu_count + 4.
 _executor = ThreadPoolExecutor(max_workers=BATCH_CONCURRENCY, thread_name_prefix="job")

@@ -1,0 +1,124 @@
+"""POST /v1/jobs and GET /v1/jobs/{jobId} through the sync handler, with SQS and DynamoDB in moto."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from devstack.apigw import LambdaContext
+from devstack.poller import to_lambda_record
+
+LLAMA = {"prompt": "hello mars", "max_gen_len": 20}
+
+
+@pytest.fixture
+def jobs(call_api, aws, worker_module):
+    """call_api plus helpers to read the queue and run the worker on what it holds."""
+    sqs = aws.client("sqs")
+
+    def queued() -> list[dict]:
+        return sqs.receive_message(QueueUrl=aws.env["JOBS_QUEUE_URL"], MaxNumberOfMessages=10,
+                                   WaitTimeSeconds=0, VisibilityTimeout=0).get("Messages", [])
+
+    def work() -> dict:
+        messages = sqs.receive_message(QueueUrl=aws.env["JOBS_QUEUE_URL"], MaxNumberOfMessages=10,
+                                       WaitTimeSeconds=0, AttributeNames=["All"]).get("Messages", [])
+        event = {"Records": [to_lambda_record(m, "arn:aws:sqs:us-east-1:123456789012:q") for m in messages]}
+        return worker_module.handler(event, LambdaContext())
+
+    return call_api, queued, work
+
+
+def test_post_then_get_a_job(jobs):
+    call_api, queued, work = jobs
+    response = call_api("POST", "/v1/jobs", {"target": "llama", "body": LLAMA, "jobId": "client-key-1"})
+    assert response.status == 202
+    assert response.json() == {"jobId": "client-key-1", "status": "queued"}
+    assert response.headers["location"] == "/v1/jobs/client-key-1"
+    [message] = queued()
+    assert json.loads(message["Body"]) == {"jobId": "client-key-1", "target": "llama", "body": LLAMA}
+
+    pending = call_api("GET", "/v1/jobs/client-key-1").json()
+    assert pending["status"] == "queued" and pending["attempts"] == 0 and pending["target"] == "llama"
+
+    assert work() == {"batchItemFailures": []}
+    done = call_api("GET", "/v1/jobs/client-key-1").json()
+    assert done["status"] == "succeeded"
+    assert "generation" in done["result"]
+    assert done["usage"]["outputTokens"] > 0
+    for stamp in ("createdAt", "updatedAt", "startedAt", "finishedAt"):
+        assert done[stamp].endswith("Z")
+
+
+def test_job_id_is_generated_when_absent(jobs):
+    call_api, queued, _ = jobs
+    response = call_api("POST", "/v1/jobs", {"target": "llama", "body": LLAMA})
+    assert response.status == 202
+    job_id = response.json()["jobId"]
+    assert len(job_id) == 36 and response.headers["location"] == f"/v1/jobs/{job_id}"
+
+
+def test_the_same_job_id_twice_is_one_job(jobs):
+    call_api, queued, work = jobs
+    request = {"target": "llama", "body": LLAMA, "jobId": "dup"}
+    assert call_api("POST", "/v1/jobs", request).status == 202
+    again = call_api("POST", "/v1/jobs", request)
+    assert again.status == 200 and again.json() == {"jobId": "dup", "status": "queued"}
+    assert len(queued()) == 1
+    work()
+    assert call_api("POST", "/v1/jobs", request).json()["status"] == "succeeded"
+
+
+def test_reusing_a_job_id_for_another_request_is_409(jobs):
+    call_api, _, _ = jobs
+    assert call_api("POST", "/v1/jobs", {"target": "llama", "body": LLAMA, "jobId": "k"}).status == 202
+    response = call_api("POST", "/v1/jobs", {"target": "claude", "body": LLAMA, "jobId": "k"})
+    assert response.status == 409 and response.json()["error"]["code"] == "Conflict"
+
+
+@pytest.mark.parametrize(
+    "payload,status,code",
+    [
+        (b"{nope", 400, "InvalidRequest"),
+        ({"body": LLAMA}, 400, "InvalidRequest"),
+        ({"target": "llama"}, 400, "InvalidRequest"),
+        ({"target": "llama", "body": [1]}, 400, "InvalidRequest"),
+        ({"target": "llama", "body": LLAMA, "jobId": "has spaces"}, 400, "InvalidRequest"),
+        ({"target": "llama", "body": LLAMA, "surprise": True}, 400, "InvalidRequest"),
+        ({"target": "nope", "body": LLAMA}, 404, "TargetNotFound"),
+        ({"target": "anthropic.claude-v2", "body": LLAMA}, 403, "RawModelIdNotAllowed"),
+    ],
+)
+def test_bad_job_requests_are_refused_before_queueing(jobs, payload, status, code):
+    call_api, queued, _ = jobs
+    response = call_api("POST", "/v1/jobs", payload)
+    assert response.status == status and response.json()["error"]["code"] == code
+    assert queued() == []
+
+
+def test_oversize_job_is_413(jobs, api_module, monkeypatch):
+    import dataclasses
+
+    call_api, queued, _ = jobs
+    monkeypatch.setattr(api_module, "CONFIG", dataclasses.replace(api_module.CONFIG, max_body_bytes=100))
+    response = call_api("POST", "/v1/jobs", {"target": "llama", "body": {"prompt": "x" * 200}})
+    assert response.status == 413
+    assert queued() == []
+
+
+def test_unknown_job_is_404(jobs):
+    call_api, _, _ = jobs
+    for job_id in ("never-posted", "bad%20id"):
+        response = call_api("GET", f"/v1/jobs/{job_id}")
+        assert response.status == 404 and response.json()["error"]["code"] == "NotFound"
+
+
+def test_enqueue_failure_leaves_nothing_behind(jobs, monkeypatch):
+    call_api, queued, _ = jobs
+    monkeypatch.setenv("JOBS_QUEUE_URL", "http://127.0.0.1:9/queue/missing")
+    response = call_api("POST", "/v1/jobs", {"target": "llama", "body": LLAMA, "jobId": "retry-me"})
+    assert response.status == 503 and response.json()["error"]["code"] == "ServiceUnavailableException"
+    assert call_api("GET", "/v1/jobs/retry-me").status == 404  # the client can retry with the same jobId
+    monkeypatch.undo()
+    assert call_api("POST", "/v1/jobs", {"target": "llama", "body": LLAMA, "jobId": "retry-me"}).status == 202

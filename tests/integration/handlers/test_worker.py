@@ -1,0 +1,184 @@
+"""The SQS worker through Lambda's SQS event format, moto (SQS, DynamoDB, S3) and the emulator."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+
+import httpx
+import pytest
+
+from devstack.apigw import LambdaContext
+from devstack.poller import SqsPoller, to_lambda_record
+
+LLAMA = {"prompt": "hello mars", "max_gen_len": 20}
+
+
+def job(target="llama", body=None, job_id=None) -> dict:
+    payload = {"target": target, "body": body or dict(LLAMA, prompt=f"job {uuid.uuid4()}")}
+    if job_id:
+        payload["jobId"] = job_id
+    return payload
+
+
+def record(payload, message_id=None, receive_count=1) -> dict:
+    body = payload if isinstance(payload, str) else json.dumps(payload)
+    message = {"MessageId": message_id or str(uuid.uuid4()), "ReceiptHandle": str(uuid.uuid4()), "Body": body,
+               "Attributes": {"ApproximateReceiveCount": str(receive_count)}}
+    return to_lambda_record(message, "arn:aws:sqs:us-east-1:123456789012:bedrock-gateway-jobs")
+
+
+def run(worker_module, *records) -> set[str]:
+    response = worker_module.handler({"Records": list(records)}, LambdaContext(function_name="worker"))
+    return {item["itemIdentifier"] for item in response["batchItemFailures"]}
+
+
+def get_job(worker_module, job_id):
+    return worker_module.job_store().get(job_id)
+
+
+def body_sha(payload: dict) -> str:
+    return hashlib.sha256(json.dumps(payload["body"], separators=(",", ":")).encode()).hexdigest()
+
+
+def test_a_job_runs_to_success_with_result_and_usage(worker_module, aws, emu):
+    payload = job(job_id="job-ok")
+    assert run(worker_module, record(payload)) == set()
+    stored = get_job(worker_module, "job-ok")
+    assert stored["status"] == "succeeded" and stored["attempts"] == 1
+    assert stored["usage"]["inputTokens"] > 0 and stored["usage"]["outputTokens"] > 0
+    assert "generation" in json.loads(stored["result"])
+    assert emu.counters()["bodies"][body_sha(payload)]["succeeded"] == 1
+
+
+def test_job_id_defaults_to_the_message_id(worker_module, aws):
+    assert run(worker_module, record(job(), message_id="m-123")) == set()
+    assert get_job(worker_module, "m-123")["status"] == "succeeded"
+
+
+def test_partial_batch_failure_retries_only_the_transient_record(worker_module, aws, emu):
+    emu.configure(model="mistral.mistral-7b-instruct-v0:2", error={"type": "ThrottlingException", "when": "before"})
+    ok1, throttled, ok2 = (record(job(job_id="a")),
+                           record(job("mistral", {"prompt": "<s>[INST] hi [/INST]"}, job_id="b")),
+                           record(job(job_id="c")))
+    assert run(worker_module, ok1, throttled, ok2) == {throttled["messageId"]}
+    assert get_job(worker_module, "a")["status"] == get_job(worker_module, "c")["status"] == "succeeded"
+    retried = get_job(worker_module, "b")
+    assert retried["status"] == "running" and retried["lastError"]["code"] == "ThrottlingException"
+
+    emu.reset()
+    assert run(worker_module, record(json.loads(throttled["body"]), receive_count=2)) == set()
+    assert get_job(worker_module, "b")["status"] == "succeeded"
+    assert get_job(worker_module, "b")["attempts"] == 2
+
+
+def test_redelivery_after_success_never_invokes_again(worker_module, aws, emu):
+    payload = job(job_id="once")
+    first = record(payload)
+    assert run(worker_module, first) == set()
+    assert run(worker_module, dict(first, receiptHandle="again"), record(payload)) == set()
+    assert emu.counters()["bodies"][body_sha(payload)]["calls"] == 1
+    assert get_job(worker_module, "once")["attempts"] == 1
+
+
+def test_duplicates_inside_one_batch_invoke_once(worker_module, aws, emu):
+    payload = job(job_id="twin")
+    failures = run(worker_module, record(payload), record(payload))
+    # One copy runs; the other either sees the finished job or is retried while the first is in flight.
+    assert emu.counters()["bodies"][body_sha(payload)]["calls"] == 1
+    assert len(failures) <= 1
+    assert get_job(worker_module, "twin")["status"] == "succeeded"
+
+
+@pytest.mark.parametrize(
+    "payload,code",
+    [
+        ("{not json", "InvalidRequest"),
+        ('["a list"]', "InvalidRequest"),
+        (json.dumps({"body": LLAMA}), "InvalidRequest"),
+        (json.dumps({"target": "llama", "body": "text"}), "InvalidRequest"),
+        (json.dumps({"target": "llama", "body": LLAMA, "extra": 1}), "InvalidRequest"),
+        (json.dumps({"target": "nope", "body": LLAMA}), "TargetNotFound"),
+        (json.dumps({"target": "anthropic.claude-v2", "body": LLAMA}), "RawModelIdNotAllowed"),
+        (json.dumps({"target": "llama", "body": {"inputText": "wrong family"}}), "ValidationException"),
+    ],
+)
+def test_permanent_errors_fail_the_job_at_once(worker_module, aws, emu, payload, code):
+    message = record(payload, message_id=f"bad-{uuid.uuid4()}")
+    assert run(worker_module, message) == set()  # not retried
+    stored = get_job(worker_module, message["messageId"])
+    assert stored["status"] == "failed" and stored["error"]["code"] == code
+
+
+def test_poison_message_does_not_block_its_batch(worker_module, aws):
+    good = record(job(job_id="beside-poison"))
+    assert run(worker_module, record("\x00garbage"), good) == set()
+    assert get_job(worker_module, "beside-poison")["status"] == "succeeded"
+
+
+def test_body_too_large_is_permanent(worker_module, aws, monkeypatch):
+    import dataclasses
+
+    monkeypatch.setattr(worker_module, "CONFIG", dataclasses.replace(worker_module.CONFIG, max_body_bytes=100))
+    message = record(job(body={"prompt": "x" * 500, "max_gen_len": 5}, job_id="too-big"))
+    assert run(worker_module, message) == set()
+    assert get_job(worker_module, "too-big")["error"]["code"] == "PayloadTooLarge"
+
+
+def test_transient_error_on_the_last_receive_fails_the_job_and_dead_letters(worker_module, aws, emu):
+    emu.configure(model="meta.llama3-8b-instruct-v1:0", error={"type": "ServiceUnavailableException", "when": "before"})
+    message = record(job(job_id="doomed"), receive_count=worker_module.MAX_RECEIVE_COUNT)
+    assert run(worker_module, message) == {message["messageId"]}  # still failed, so SQS moves it to the DLQ
+    stored = get_job(worker_module, "doomed")
+    assert stored["status"] == "failed"
+    assert stored["error"]["code"] == "ServiceUnavailableException"
+    assert "gave up after 3 attempts" in stored["error"]["message"]
+
+
+def test_large_results_go_to_s3_behind_a_presigned_url(worker_module, aws, monkeypatch):
+    store = worker_module.job_store()
+    monkeypatch.setattr(store, "inline_limit", 50)
+    assert run(worker_module, record(job(job_id="big-result"))) == set()
+    stored = store.get("big-result")
+    assert "result" not in stored and stored["resultKey"] == "results/big-result.json"
+    view = store.public_view(stored)
+    fetched = httpx.get(view["resultUrl"])
+    assert fetched.status_code == 200 and "generation" in fetched.json()
+    head = aws.client("s3").head_object(Bucket=aws.env["RESULTS_BUCKET_NAME"], Key=stored["resultKey"])
+    assert head["ServerSideEncryption"] == "AES256"
+
+
+def test_a_batch_runs_concurrently(worker_module, aws, emu):
+    emu.configure(model="meta.llama3-8b-instruct-v1:0", ttft_ms=500)
+    records = [record(job()) for _ in range(10)]
+    started = time.perf_counter()
+    assert run(worker_module, *records) == set()
+    elapsed = time.perf_counter() - started
+    # Ten 500 ms calls one after another take 5 s; concurrently about 0.5 s. 3 s leaves room for a busy machine.
+    assert elapsed < 3.0, elapsed
+
+
+def test_dlq_after_max_receive_count_through_the_event_source(worker_module, aws, emu):
+    """The local event source mapping: real SQS redelivery, visibility timeout and redrive to the DLQ."""
+    from devstack.lambda_pool import run_handler
+
+    class InProcess:
+        def invoke(self, event):
+            return run_handler("bedrock_gateway.handlers.worker.handler", event, "worker", 60_000)
+
+    emu.configure(model="meta.llama3-8b-instruct-v1:0", error={"type": "ThrottlingException", "when": "before"})
+    sqs = aws.client("sqs")
+    payload = job(job_id="to-dlq")
+    sqs.send_message(QueueUrl=aws.env["JOBS_QUEUE_URL"], MessageBody=json.dumps(payload))
+    poller = SqsPoller(sqs, aws.env["JOBS_QUEUE_URL"], InProcess(), concurrency=1, wait_seconds=1)
+    deadline = time.monotonic() + 30
+    dead = []
+    while time.monotonic() < deadline and not dead:
+        poller.poll_once()
+        dead = sqs.receive_message(QueueUrl=aws.env["JOBS_DLQ_URL"], WaitTimeSeconds=0).get("Messages", [])
+    assert dead and json.loads(dead[0]["Body"])["jobId"] == "to-dlq"
+    stored = get_job(worker_module, "to-dlq")
+    assert stored["status"] == "failed" and stored["attempts"] == 3
+    assert emu.counters()["bodies"][body_sha(payload)]["calls"] == 3
