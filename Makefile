@@ -24,7 +24,7 @@ NPM = $(NODE_BIN)/node $(NODE_BIN)/../lib/node_modules/npm/bin/npm-cli.js
 export CDK_DISABLE_CLI_TELEMETRY := true
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run emulator test test-fast synth invoke targets lock clean
+.PHONY: help setup run emulator test synth invoke targets chaos lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ invoke: $(STAMP) ## replay a sample event through its handler: make invoke EVENT
 
 targets: $(STAMP) ## the targets CLI: make targets ARGS='check'
 	@$(PY) -m bedrock_gateway.cli targets $(ARGS)
+
+chaos: $(STAMP) ## the no-loss test: 1,000 jobs while Bedrock throttles 30% and fails 5%
+	@$(PY) -m devstack.chaos $(ARGS)
 
 lock: ## re-resolve requirements/*.txt from requirements/*.in
 	@rm -rf /tmp/bg-lock && $(PYTHON) -m venv /tmp/bg-lock
