@@ -13,6 +13,7 @@ from pathlib import Path
 
 from devstack.apigw import LambdaContext
 
+RESPONSE_MARKER = "--- handler response ---"  # what the handler logged (as Lambda would) comes before it
 HANDLERS = {
     "api": "bedrock_gateway.handlers.api.handler",
     "sqs": "bedrock_gateway.handlers.worker.handler",
@@ -62,6 +63,7 @@ def main(argv: list[str]) -> int:
             local_aws.stop()
         if emulator:
             emulator.stop()
+    print(RESPONSE_MARKER)
     print(json.dumps(result, indent=2))
     if isinstance(result, dict) and isinstance(result.get("body"), str) and not result.get("isBase64Encoded"):
         try:
