@@ -66,6 +66,12 @@ def reset_clients() -> None:
         cached.cache_clear()
 
 
+def _request(target: Target, body: bytes) -> dict[str, Any]:
+    """InvokeModel / InvokeModelWithResponseStream parameters (they take the same ones)."""
+    return {"modelId": target.model_id, "body": body, "contentType": "application/json",
+            "accept": "application/json", **target.invoke_params()}
+
+
 @dataclass
 class InvokeResult:
     """A finished InvokeModel call."""
@@ -83,13 +89,7 @@ def invoke(target: Target, body: bytes, purpose: str = "sync") -> InvokeResult:
     """Call InvokeModel for ``target`` with the already-prepared ``body``."""
     runtime = client("bedrock-runtime", purpose)
     try:
-        response = runtime.invoke_model(
-            modelId=target.model_id,
-            body=body,
-            contentType="application/json",
-            accept="application/json",
-            **target.invoke_params(),
-        )
+        response = runtime.invoke_model(**_request(target, body))
         payload = response["body"].read()
     except Exception as exc:  # noqa: BLE001 - translated, not swallowed
         raise translate(exc) from exc
@@ -189,13 +189,7 @@ def open_stream(target: Target, body: bytes) -> ChunkStream:
     runtime = client("bedrock-runtime", "stream")
     started = time.perf_counter()
     try:
-        response = runtime.invoke_model_with_response_stream(
-            modelId=target.model_id,
-            body=body,
-            contentType="application/json",
-            accept="application/json",
-            **target.invoke_params(),
-        )
+        response = runtime.invoke_model_with_response_stream(**_request(target, body))
     except Exception as exc:  # noqa: BLE001 - translated, not swallowed
         raise translate(exc) from exc
     return ChunkStream(response, started)

@@ -7,6 +7,7 @@ stored inline when small and in S3 (encrypted, fetched through a presigned URL) 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -236,6 +237,20 @@ class JobStore:
                 "get_object", Params={"Bucket": self.bucket, "Key": record["resultKey"]}, ExpiresIn=RESULT_URL_SECONDS
             )
         return view
+
+
+@functools.cache
+def default_store() -> JobStore:
+    """The container's job store, from ``JOBS_TABLE_NAME`` / ``RESULTS_BUCKET_NAME``."""
+    return JobStore()
+
+
+@functools.cache
+def sqs_client():
+    """The container's SQS client (enqueueing jobs, backing off retries)."""
+    import boto3
+
+    return boto3.client("sqs")
 
 
 def _hash(text: str) -> str:

@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 import os
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from bedrock_gateway.core.errors import ErrorCode, GatewayError
-from bedrock_gateway.core.jobs import JOB_ID, JobStore, parse_job
+from bedrock_gateway.core.jobs import JOB_ID, default_store, parse_job, sqs_client
 from bedrock_gateway.core.service import check_size, parse_json_object, prepare_job_body
 
 router = APIGatewayRouter()
-
-
-@functools.cache
-def job_store() -> JobStore:
-    return JobStore()
-
-
-@functools.cache
-def _sqs():
-    import boto3
-
-    return boto3.client("sqs")
 
 
 def _config():
@@ -41,11 +28,11 @@ def create_job():
     check_size(raw, config.max_body_bytes + 4096)  # the body plus the job envelope
     job = parse_job(parse_json_object(raw))
     prepare_job_body(config, job.target, job.body)  # unknown target, raw ID, size: refuse now, not later
-    store = job_store()
+    store = default_store()
     record, created = store.create(job)
     if created:
         try:
-            _sqs().send_message(QueueUrl=os.environ["JOBS_QUEUE_URL"], MessageBody=job.message())
+            sqs_client().send_message(QueueUrl=os.environ["JOBS_QUEUE_URL"], MessageBody=job.message())
         except Exception as exc:
             store.delete_if_queued(job.job_id)  # nothing half-created: the client can retry the same jobId
             raise GatewayError(ErrorCode.SERVICE_UNAVAILABLE, "could not enqueue the job; retry with the same jobId") from exc
@@ -62,7 +49,7 @@ def create_job():
 def get_job(job_id: str):
     if not JOB_ID.match(job_id):
         raise GatewayError(ErrorCode.NOT_FOUND, f"unknown job {job_id!r}")
-    store = job_store()
+    store = default_store()
     record = store.get(job_id)
     if record is None:
         raise GatewayError(ErrorCode.NOT_FOUND, f"unknown job {job_id!r}")

@@ -27,7 +27,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAl
 
 from bedrock_gateway.core import bedrock
 from bedrock_gateway.core.errors import ErrorCode, GatewayError
-from bedrock_gateway.core.jobs import TERMINAL, JobRequest, JobStore, parse_job
+from bedrock_gateway.core.jobs import TERMINAL, JobRequest, default_store, parse_job, sqs_client
 from bedrock_gateway.core.service import parse_json_object, prepare_job_body
 from bedrock_gateway.core.targets import load_targets
 
@@ -53,18 +53,6 @@ _outcomes_lock = threading.Lock()
 
 
 @functools.cache
-def job_store() -> JobStore:
-    return JobStore()
-
-
-@functools.cache
-def _sqs():
-    import boto3
-
-    return boto3.client("sqs")
-
-
-@functools.cache
 def _idempotent_process():
     # Built on first use: the persistence layer creates a DynamoDB client, which cold start need not pay for.
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
@@ -83,7 +71,7 @@ def _count(outcome: str, amount: int = 1) -> None:
 def _process_job(job: dict) -> dict:
     """Run one job to a final state, or raise a transient GatewayError for SQS to retry it."""
     request = JobRequest(job["jobId"], job["target"], job["body"])
-    store = job_store()
+    store = default_store()
     record = store.get(request.job_id)
     if record is not None and record["status"] in TERMINAL:
         return {"jobId": request.job_id, "status": record["status"], "skipped": True}
@@ -117,7 +105,7 @@ def process_record(record: SQSRecord) -> dict:
         job_id = payload["jobId"] if isinstance(payload.get("jobId"), str) and payload["jobId"] else job_id
         job = parse_job(payload, default_job_id=record.message_id)
     except GatewayError as exc:  # malformed: retrying cannot help
-        job_store().fail(job_id, exc)
+        default_store().fail(job_id, exc)
         _count("malformed")
         logger.warning("malformed job message", extra={"message_id": record.message_id, "detail": exc.message})
         return {"jobId": job_id, "status": "failed", "code": str(exc.code)}
@@ -127,7 +115,7 @@ def process_record(record: SQSRecord) -> dict:
     except Exception as exc:  # noqa: BLE001 - every failure here is retried or dead-lettered, then re-raised
         error = exc if isinstance(exc, GatewayError) else _unexpected(exc)
         if receive_count >= MAX_RECEIVE_COUNT:
-            job_store().fail(job.job_id, GatewayError(
+            default_store().fail(job.job_id, GatewayError(
                 error.code, f"gave up after {receive_count} attempts; last error: {error.message}"), target=job.target)
             _count("dead_lettered")
             logger.warning("job dead-lettered", extra={"job_id": job.job_id, "code": str(error.code)})
@@ -152,7 +140,7 @@ def _backoff(record: SQSRecord, receive_count: int, retry_after: int | None) -> 
     delay = RETRY_BASE_SECONDS * 2 ** (receive_count - 1) * random.uniform(0.5, 1.0)
     delay = int(min(MAX_BACKOFF_SECONDS, max(delay, retry_after or 0)))
     try:
-        _sqs().change_message_visibility(QueueUrl=queue_url, ReceiptHandle=record.receipt_handle,
+        sqs_client().change_message_visibility(QueueUrl=queue_url, ReceiptHandle=record.receipt_handle,
                                          VisibilityTimeout=delay)
     except Exception:  # noqa: BLE001 - without it the queue's own visibility timeout applies
         logger.warning("could not set retry backoff", extra={"message_id": record.message_id})

@@ -36,7 +36,7 @@ def run(worker_module, *records) -> set[str]:
 
 
 def get_job(worker_module, job_id):
-    return worker_module.job_store().get(job_id)
+    return worker_module.default_store().get(job_id)
 
 
 def body_sha(payload: dict) -> str:
@@ -138,7 +138,7 @@ def test_transient_error_on_the_last_receive_fails_the_job_and_dead_letters(work
 
 
 def test_large_results_go_to_s3_behind_a_presigned_url(worker_module, aws, monkeypatch):
-    store = worker_module.job_store()
+    store = worker_module.default_store()
     monkeypatch.setattr(store, "inline_limit", 50)
     assert run(worker_module, record(job(job_id="big-result"))) == set()
     stored = store.get("big-result")
