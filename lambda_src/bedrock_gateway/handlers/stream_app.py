@@ -15,6 +15,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 
 import anyio
 from aws_lambda_powertools import Logger
@@ -75,7 +76,7 @@ async def stream_endpoint(request: Request) -> Response:
         body = await request.body()
         call = prepare_call(CONFIG, request.path_params["target"], body)
         metrics.add_dimension("Target", "raw-model-id" if call.target.raw else call.target.name)
-        first, rest, mode = await anyio.to_thread.run_sync(_open, call)
+        opened = await anyio.to_thread.run_sync(_open, call)
     except GatewayError as exc:
         _record_error(metrics, exc, request_id, before_first_byte=True)
         return _error_response(exc, request_id)
@@ -88,18 +89,29 @@ async def stream_endpoint(request: Request) -> Response:
         "X-Accel-Buffering": "no",
         "X-Target": call.target.name,
         "X-Model-Id": call.target.model_id,
-        "X-Stream-Mode": mode,
+        "X-Stream-Mode": opened.mode,
         "x-amzn-RequestId": request_id,
     }
     return StreamingResponse(
-        _forward(call, first, rest, framing, metrics, request_id),
+        _forward(call, opened, framing, metrics, request_id),
         media_type=framing.media_type,
         headers=headers,
     )
 
 
-def _open(call: PreparedCall) -> tuple[bytes, object, str]:
-    """Blocking part of opening: returns the first chunk, the rest, and the mode used.
+@dataclass
+class _Opened:
+    """A stream ready to forward: its first chunk is in hand, so no early error can surprise us."""
+
+    first: bytes
+    mode: str  # "stream", or "invoke-fallback" for targets that cannot stream
+    metrics: bedrock.StreamMetrics
+    stream: bedrock.ChunkStream | None = None  # None in fallback mode: `first` was the whole answer
+    rest: Iterator[bytes] = field(default_factory=lambda: iter(()))
+
+
+def _open(call: PreparedCall) -> _Opened:
+    """Blocking part of opening: get the first chunk (or the whole fallback answer).
 
     Waiting for the first chunk before answering lets an early Bedrock error (throttling, a bad
     body) still be a normal HTTP error, at no cost: there is nothing to send before it.
@@ -114,16 +126,14 @@ def _open(call: PreparedCall) -> tuple[bytes, object, str]:
         raise
     chunks = iter(stream)
     try:
-        first = next(chunks)
-    except StopIteration:
-        first = b""
+        first = next(chunks, b"")
     except BaseException:
         stream.close()
         raise
-    return first, (stream, chunks), "stream"
+    return _Opened(first, "stream", stream.metrics, stream, chunks)
 
 
-def _fallback(call: PreparedCall) -> tuple[bytes, object, str]:
+def _fallback(call: PreparedCall) -> _Opened:
     """One InvokeModel call whose whole body is sent as a single chunk."""
     started = time.perf_counter()
     result = bedrock.invoke(call.target, call.body, purpose="stream")
@@ -136,25 +146,23 @@ def _fallback(call: PreparedCall) -> tuple[bytes, object, str]:
         time_to_first_chunk_ms=(time.perf_counter() - started) * 1000,
     )
     metrics.total_ms = metrics.time_to_first_chunk_ms
-    return result.body, (None, metrics), "invoke-fallback"
+    return _Opened(result.body, "invoke-fallback", metrics)
 
 
 def _next_chunk(chunks: Iterator[bytes]) -> bytes | None:
     return next(chunks, None)
 
 
-async def _forward(call, first: bytes, rest, framing: _Framing, metrics, request_id: str) -> AsyncIterator[bytes]:
-    stream, chunks_or_metrics = rest
+async def _forward(call: PreparedCall, opened: _Opened, framing: _Framing, metrics, request_id: str
+                   ) -> AsyncIterator[bytes]:
     finished = False
     try:
-        if first:
-            yield framing.event("chunk", first)
-        if stream is not None:
-            while (chunk := await anyio.to_thread.run_sync(_next_chunk, chunks_or_metrics)) is not None:
-                yield framing.event("chunk", chunk)
-        summary = stream.metrics if stream is not None else chunks_or_metrics
-        done = dict(summary.to_dict(), target=call.target.name, modelId=call.target.model_id)
-        _record_success(metrics, summary)
+        if opened.first:
+            yield framing.event("chunk", opened.first)
+        while (chunk := await anyio.to_thread.run_sync(_next_chunk, opened.rest)) is not None:
+            yield framing.event("chunk", chunk)
+        done = dict(opened.metrics.to_dict(), target=call.target.name, modelId=call.target.model_id)
+        _record_success(metrics, opened.metrics)
         finished = True
         yield framing.event("done", json.dumps(done, separators=(",", ":")).encode())
     except GatewayError as exc:
@@ -169,8 +177,8 @@ async def _forward(call, first: bytes, rest, framing: _Framing, metrics, request
         yield framing.event("error", json.dumps(error.to_dict(request_id), separators=(",", ":")).encode())
     finally:
         # Also runs when the client disconnects (the generator is closed): stop reading from Bedrock.
-        if stream is not None:
-            stream.close()
+        if opened.stream is not None:
+            opened.stream.close()
         if not finished:
             metrics.add_metric("ClientDisconnects", MetricUnit.Count, 1)
             logger.info("client disconnected mid-stream", extra={"request_id": request_id})
