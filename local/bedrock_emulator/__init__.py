@@ -1,0 +1,123 @@
+"""An offline, wire-accurate fake of Amazon Bedrock that real boto3 talks to unchanged.
+
+One HTTP server answers the ``bedrock-runtime`` API (``InvokeModel``,
+``InvokeModelWithResponseStream``), the read side of the ``bedrock`` control plane, and its own
+control endpoint under ``/_emulator``::
+
+    from bedrock_emulator import Emulator, emulator_env
+    with Emulator() as emu:                      # port 0 = a free port
+        emu.configure(model="anthropic.claude-v2", ttft_ms=200, chunk_delay_ms=20)
+        os.environ.update(emulator_env(emu.url))  # boto3 now talks to the emulator
+
+Control endpoint (JSON):
+
+- ``POST /_emulator/config`` ``{"model": "<URL modelId, resolved model ID or *>", <settings>}``;
+  settings: ``ttft_ms``, ``chunk_delay_ms``, ``output_tokens``, ``tokens_per_chunk``,
+  ``throttle_rate`` (+ ``seed``), ``throttle_every``, ``error`` =
+  ``{"type": "<modeled error>", "when": "before"|"after_chunks", "after_chunks": N, "rate": p,
+  "message": "..."}``. A ``null`` value removes that setting. Same as ``Emulator.configure``.
+- ``GET /_emulator/config``, ``POST /_emulator/reset``, ``GET /_emulator/health``.
+- ``GET /_emulator/counters``: ``{"calls", "succeeded", "operations": {op: n},
+  "models": {url modelId: {"calls", "succeeded"}}, "resolved_models": {model ID: {...}},
+  "bodies": {sha256 of the raw body: {"calls", "succeeded"}}, "errors": {type: n},
+  "control_plane": {op: n}}``. ``calls`` counts every attempt, ``succeeded`` every invocation
+  that returned a whole model response.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from .catalog import Catalog
+from .faults import State
+from .server import App, _Server
+
+__all__ = ["Emulator", "emulator_env"]
+
+
+def emulator_env(url: str, region: str = "us-east-1") -> dict[str, str]:
+    """Environment variables that point boto3 (and the AWS CLI/SDKs) at the emulator."""
+    return {
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": url,
+        "AWS_ENDPOINT_URL_BEDROCK": url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": region,
+    }
+
+
+class Emulator:
+    """The Bedrock emulator, served from a background thread.
+
+    ``region`` is the default when a request carries no SigV4 credential scope; ``account`` owns
+    the application profiles, provisioned throughputs and custom/imported models of the catalog.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, region: str = "us-east-1",
+                 account: str = "123456789012", catalog_path: str | Path | None = None,
+                 verbose: bool = False) -> None:
+        self.host = host
+        self.port = port
+        self.region = region
+        self.account = account
+        self.catalog = Catalog.load(region, account, catalog_path)
+        self.state = State()
+        self._verbose = verbose
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """``http://host:port`` once started."""
+        if self._server is None:
+            raise RuntimeError("the emulator is not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> Emulator:
+        """Start listening (non-blocking); returns ``self``."""
+        if self._server is None:
+            app = App(self.catalog, self.state, self.region, self.account)
+            self._server = _Server((self.host, self.port), app, verbose=self._verbose)
+            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
+                                            name="bedrock-emulator", daemon=True)
+            self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until interrupted (the CLI's mode)."""
+        self.start()
+        assert self._thread is not None
+        try:
+            while self._thread.is_alive():
+                self._thread.join(0.5)
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        """Stop serving and close every kept-alive connection."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server.close_connections()
+            self._server = None
+            self._thread = None
+
+    def configure(self, model: str = "*", **settings) -> dict:
+        """Set latency/fault settings for ``model`` (see the module docstring); returns them."""
+        return self.state.configure(model, **settings)
+
+    def reset(self) -> None:
+        """Clear every fault/latency setting and zero the counters."""
+        self.state.reset()
+
+    def counters(self) -> dict:
+        """The same snapshot as ``GET /_emulator/counters``."""
+        return self.state.counters()
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
