@@ -1,0 +1,93 @@
+"""A Lambda function with the project's common settings and its own least-privilege role."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra import lambda_platform
+from infra.nag import acknowledge
+
+SERVICE_NAME = "bedrock-gateway"
+METRICS_NAMESPACE = "BedrockGateway"
+LOG_LEVEL = "INFO"
+
+
+class GatewayFunction(Construct):
+    """arm64, the current Python runtime, active X-Ray tracing, JSON logs into a log group with
+    retention, Powertools settings, and a role that starts with nothing but its own log group.
+
+    The role is created here rather than by ``lambda.Function`` so that it carries no AWS managed
+    policy (AWSLambdaBasicExecutionRole allows writing to any log group).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        code: lambda_.Code,
+        handler: str,
+        description: str,
+        memory_size: int,
+        timeout: Duration,
+        environment: Mapping[str, str],
+        log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+        layers: Sequence[lambda_.ILayerVersion] = (),
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=removal_policy)
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=description,
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="WriteOwnLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self.log_group.log_group_arn],
+            )
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=description,
+            runtime=lambda_platform.RUNTIME,
+            architecture=lambda_platform.ARCHITECTURE,
+            code=code,
+            handler=handler,
+            memory_size=memory_size,
+            timeout=timeout,
+            role=self.role,
+            layers=list(layers),
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            environment={
+                "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                "POWERTOOLS_LOG_LEVEL": LOG_LEVEL,
+                **environment,
+            },
+        )
+        acknowledge(
+            self.role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Only X-Ray's xray:PutTraceSegments and xray:PutTelemetryRecords use Resource '*' (added by "
+            "active tracing): X-Ray has no resource-level permissions. Bedrock, data and queue statements "
+            "are scoped to ARNs, which the infra tests assert.",
+        )
+
+    def allow(self, *statements: iam.PolicyStatement) -> None:
+        for statement in statements:
+            self.role.add_to_principal_policy(statement)

@@ -1,0 +1,84 @@
+"""The SQS worker: invokes the model for each job and stores the result."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.bedrock_access import BedrockResources
+from infra.components.data_table import DataTable
+from infra.components.gateway_function import GatewayFunction
+from infra.components.job_queue import JobQueue
+from infra.components.results_bucket import ResultsBucket
+
+HANDLER = "bedrock_gateway.handlers.worker.handler"
+BATCH_SIZE = 10
+#: The worker's Bedrock client waits up to 300 s for a response and does not retry (SQS does);
+#: a minute more covers the DynamoDB and S3 writes around it.
+TIMEOUT = Duration.minutes(6)
+#: A batch runs its records on BATCH_SIZE threads, each holding a whole model response.
+MEMORY_MB = 1024
+
+
+class JobWorker(Construct):
+    """SQS event source with partial batch responses and a maximum concurrency that caps how many
+    batches (and so Bedrock calls: concurrency x batch size) run at once, to stay within quotas."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        code: lambda_.Code,
+        targets_file_env: str,
+        bedrock: BedrockResources,
+        queue: JobQueue,
+        jobs_table: DataTable,
+        idempotency_table: DataTable,
+        results: ResultsBucket,
+        max_concurrency: int,
+        log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.gateway_function = GatewayFunction(
+            self,
+            "Handler",
+            code=code,
+            handler=HANDLER,
+            description="Bedrock gateway: SQS job worker",
+            memory_size=MEMORY_MB,
+            timeout=TIMEOUT,
+            log_retention=log_retention,
+            removal_policy=removal_policy,
+            environment={
+                "TARGETS_FILE": targets_file_env,
+                "JOBS_TABLE_NAME": jobs_table.table.table_name,
+                "IDEMPOTENCY_TABLE_NAME": idempotency_table.table.table_name,
+                "RESULTS_BUCKET_NAME": results.bucket.bucket_name,
+                "JOBS_QUEUE_URL": queue.queue.queue_url,  # backoff through ChangeMessageVisibility
+                # The worker fails a job on its last delivery before the DLQ: same number as the redrive.
+                "MAX_RECEIVE_COUNT": str(queue.max_receive_count),
+                "WORKER_BATCH_CONCURRENCY": str(BATCH_SIZE),
+            },
+        )
+        self.gateway_function.allow(
+            *bedrock.invoke_statements(streaming=False),
+            jobs_table.item_access("TrackJobs", "GetItem", "UpdateItem"),
+            idempotency_table.item_access(
+                "IdempotencyRecords", "GetItem", "PutItem", "UpdateItem", "DeleteItem"
+            ),
+        )
+        results.grant_write_results(self.gateway_function.role)
+        self.function = self.gateway_function.function
+        # Grants receive/delete/change-visibility on the queue, scoped to its ARN.
+        self.event_source = event_sources.SqsEventSource(
+            queue.queue,
+            batch_size=BATCH_SIZE,
+            report_batch_item_failures=True,
+            max_concurrency=max_concurrency,
+        )
+        self.function.add_event_source(self.event_source)

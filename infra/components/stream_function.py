@@ -1,0 +1,69 @@
+"""The stream function: the ASGI stream app under uvicorn, behind the Lambda Web Adapter."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra import lambda_platform
+from infra.bedrock_access import BedrockResources
+from infra.components.gateway_function import GatewayFunction
+from infra.lambda_asset import RUN_SCRIPT_NAME
+
+APP_PORT = "8000"
+READINESS_PATH = "/v1/health"
+#: API Gateway's limit for a streamed response is 15 minutes; long generations need all of it.
+TIMEOUT = Duration.minutes(15)
+#: uvicorn, the adapter and the boto3 event-stream parser share the CPU; 1 GB keeps chunk
+#: forwarding from queueing behind parsing.
+MEMORY_MB = 1024
+
+
+class StreamFunction(Construct):
+    """``POST /v1/targets/{target}/stream`` with Lambda response streaming."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        code: lambda_.Code,
+        targets_file_env: str,
+        bedrock: BedrockResources,
+        log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        adapter = lambda_.LayerVersion.from_layer_version_arn(
+            self,
+            "WebAdapterLayer",
+            lambda_platform.web_adapter_layer_arn(),
+        )
+        self.gateway_function = GatewayFunction(
+            self,
+            "Handler",
+            code=code,
+            handler=RUN_SCRIPT_NAME,
+            description="Bedrock gateway: streaming invoke (Lambda Web Adapter, response streaming)",
+            memory_size=MEMORY_MB,
+            timeout=TIMEOUT,
+            log_retention=log_retention,
+            removal_policy=removal_policy,
+            layers=[adapter],
+            environment={
+                "TARGETS_FILE": targets_file_env,
+                "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
+                "AWS_LWA_INVOKE_MODE": "response_stream",
+                "AWS_LWA_PORT": APP_PORT,
+                "AWS_LWA_READINESS_CHECK_PATH": READINESS_PATH,
+            },
+        )
+        self.gateway_function.allow(
+            *bedrock.invoke_statements(
+                streaming=True
+            ),  # InvokeModel too: the fallback for models that cannot stream
+            *bedrock.lookup_statements(),
+        )
+        self.function = self.gateway_function.function

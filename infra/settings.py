@@ -1,0 +1,162 @@
+"""Deployment settings from CDK context (``cdk synth -c key=value`` or ``cdk.json``), validated.
+
+| context key          | default             | meaning                                                   |
+| -------------------- | ------------------- | --------------------------------------------------------- |
+| stage                | dev                 | environment: stack BedrockGateway-<stage>, API stage name |
+| auth                 | iam                 | iam (SigV4), apiKey (usage plan + key) or none            |
+| targetsFile          | see below           | the targets config: shipped, and the source of IAM        |
+| workerMaxConcurrency | 5                   | SQS event source maximum concurrency (Bedrock quotas)     |
+| maxReceiveCount      | 5                   | deliveries before a job message moves to the DLQ          |
+| apiRateLimit         | 50                  | stage throttling: steady requests per second              |
+| apiBurstLimit        | 100                 | stage throttling: burst                                   |
+| logRetentionDays     | 30                  | CloudWatch Logs retention of every log group              |
+| alarmEmail           | unset               | subscribe this address to the alarm topic                 |
+| skipAssetDeps        | false               | asset without runtime dependencies (tests only)           |
+
+``targetsFile`` defaults to ``$TARGETS_FILE``, else ``config/targets.toml`` (relative to the project).
+
+A bad value, or a bad targets file, raises before any construct is built, with a message that
+names the key (or the target) and the value.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_logs as logs
+from bedrock_gateway.core.targets import TargetsConfig, load_targets
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_TARGETS_FILE = "config/targets.toml"
+AUTH_MODES = ("iam", "apiKey", "none")
+PRODUCTION_STAGES = ("prod", "production")
+_STAGE = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_RETENTION_DAYS = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    731: logs.RetentionDays.TWO_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
+
+
+class SettingsError(ValueError):
+    """A context value is invalid; the message names the key and the value."""
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    """Everything the stack needs to know about one deployment."""
+
+    stage: str
+    auth: str
+    targets_file: Path
+    targets: TargetsConfig
+    worker_max_concurrency: int
+    max_receive_count: int
+    api_rate_limit: int
+    api_burst_limit: int
+    log_retention_days: int
+    alarm_email: str | None
+    skip_asset_deps: bool
+
+    @property
+    def is_production(self) -> bool:
+        return self.stage in PRODUCTION_STAGES
+
+    @property
+    def removal_policy(self) -> RemovalPolicy:
+        """Production keeps its data when the stack goes; other stages clean up after themselves."""
+        return RemovalPolicy.RETAIN if self.is_production else RemovalPolicy.DESTROY
+
+    @property
+    def log_retention(self) -> logs.RetentionDays:
+        return _RETENTION_DAYS[self.log_retention_days]
+
+    @classmethod
+    def from_context(cls, get: Any) -> GatewaySettings:
+        """Read settings through ``get(key) -> value | None`` (e.g. ``app.node.try_get_context``)."""
+        stage = _text(get, "stage", "dev")
+        if not _STAGE.match(stage):
+            raise SettingsError(
+                f"context stage={stage!r}: use lowercase letters, digits and '-' (max 24, letter first)"
+            )
+        auth = _text(get, "auth", "iam")
+        if auth not in AUTH_MODES:
+            raise SettingsError(f"context auth={auth!r}: must be one of {', '.join(AUTH_MODES)}")
+        targets_file = resolve_targets_file(get("targetsFile"))
+        alarm_email = get("alarmEmail") or None
+        if alarm_email is not None and not _EMAIL.match(str(alarm_email)):
+            raise SettingsError(f"context alarmEmail={alarm_email!r} is not an email address")
+        retention = _integer(get, "logRetentionDays", 30, 1, 3653)
+        if retention not in _RETENTION_DAYS:
+            raise SettingsError(
+                f"context logRetentionDays={retention}: CloudWatch Logs accepts {sorted(_RETENTION_DAYS)}"
+            )
+        burst = _integer(get, "apiBurstLimit", 100, 1, 5000)
+        rate = _integer(get, "apiRateLimit", 50, 1, 10000)
+        return cls(
+            stage=stage,
+            auth=auth,
+            targets_file=targets_file,
+            # Raises ConfigError naming the target and the value: a bad config never synthesizes.
+            targets=load_targets(targets_file),
+            # SQS event sources accept a maximum concurrency from 2 to 1000.
+            worker_max_concurrency=_integer(get, "workerMaxConcurrency", 5, 2, 1000),
+            max_receive_count=_integer(get, "maxReceiveCount", 5, 1, 1000),
+            api_rate_limit=rate,
+            api_burst_limit=burst,
+            log_retention_days=retention,
+            alarm_email=str(alarm_email) if alarm_email else None,
+            skip_asset_deps=_flag(get, "skipAssetDeps"),
+        )
+
+
+def resolve_targets_file(value: str | None) -> Path:
+    """Context ``targetsFile``, else ``$TARGETS_FILE``, else the default; relative to the project root."""
+    raw = value or os.environ.get("TARGETS_FILE") or DEFAULT_TARGETS_FILE
+    path = Path(raw).expanduser()
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def _text(get: Any, key: str, default: str) -> str:
+    value = get(key)
+    return default if value is None or value == "" else str(value)
+
+
+def _integer(get: Any, key: str, default: int, low: int, high: int) -> int:
+    value = get(key)
+    if value is None or value == "":
+        return default
+    try:
+        number = int(str(value), 10)
+    except ValueError:
+        raise SettingsError(f"context {key}={value!r} is not a whole number") from None
+    if not low <= number <= high:
+        raise SettingsError(f"context {key}={number} must be between {low} and {high}")
+    return number
+
+
+def _flag(get: Any, key: str) -> bool:
+    value = get(key)
+    if isinstance(value, bool):
+        return value
+    if value is None or str(value).lower() in ("", "false", "0", "no"):
+        return False
+    if str(value).lower() in ("true", "1", "yes"):
+        return True
+    raise SettingsError(f"context {key}={value!r} must be true or false")

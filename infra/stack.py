@@ -1,0 +1,161 @@
+"""The production stack: API Gateway + SQS in front of Bedrock, per SPEC."""
+
+from __future__ import annotations
+
+from aws_cdk import Annotations, CfnOutput, Stack
+from bedrock_gateway.core.jobs import JOB_SCHEMA
+from constructs import Construct
+
+from infra.bedrock_access import BedrockResources
+from infra.components import job_worker, stream_function, sync_api_function
+from infra.components.alarms import GatewayAlarms, MonitoredFunction
+from infra.components.dashboard import GatewayDashboard
+from infra.components.data_table import DataTable
+from infra.components.gateway_api import GatewayApi
+from infra.components.job_queue import JobQueue
+from infra.components.job_worker import JobWorker
+from infra.components.results_bucket import ResultsBucket
+from infra.components.stream_function import StreamFunction
+from infra.components.sync_api_function import SyncApiFunction
+from infra.lambda_asset import TARGETS_FILE_NAME, lambda_code
+from infra.settings import GatewaySettings
+
+#: Where the asset's targets file lands in the function (the asset root is /var/task).
+DEPLOYED_TARGETS_FILE = f"/var/task/{TARGETS_FILE_NAME}"
+SYNC_INVOKE_PATH = "/v1/targets/{target}/invoke"
+
+
+class BedrockGatewayStack(Stack):
+    """Environment-agnostic: region, account and partition stay CloudFormation pseudo parameters, so
+    synth needs no credentials and no look-ups."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, settings: GatewaySettings, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.settings = settings
+        retention, removal = settings.log_retention, settings.removal_policy
+        code = lambda_code(settings.targets_file, include_dependencies=not settings.skip_asset_deps)
+        bedrock = BedrockResources.for_config(settings.targets)
+        if settings.targets.allow_raw_model_ids:
+            Annotations.of(self).add_warning_v2(
+                "bedrock-gateway:rawModelIds",
+                "allow_raw_model_ids is true, but IAM only allows the configured targets' models: a raw "
+                "model ID outside them is refused by Bedrock with AccessDeniedException (502).",
+            )
+
+        self.jobs_table = DataTable(
+            self,
+            "JobsTable",
+            partition_key="jobId",
+            ttl_attribute="expiresAt",
+            removal_policy=removal,
+            deletion_protection=settings.is_production,
+        )
+        # Powertools idempotency's DynamoDB layout: key "id", TTL "expiration".
+        self.idempotency_table = DataTable(
+            self,
+            "IdempotencyTable",
+            partition_key="id",
+            ttl_attribute="expiration",
+            removal_policy=removal,
+            deletion_protection=settings.is_production,
+        )
+        self.results = ResultsBucket(self, "Results", removal_policy=removal)
+        self.jobs = JobQueue(
+            self,
+            "Jobs",
+            consumer_timeout=job_worker.TIMEOUT,
+            max_receive_count=settings.max_receive_count,
+        )
+
+        self.sync_api = SyncApiFunction(
+            self,
+            "SyncApi",
+            code=code,
+            targets_file_env=DEPLOYED_TARGETS_FILE,
+            bedrock=bedrock,
+            jobs_table=self.jobs_table,
+            queue=self.jobs,
+            results=self.results,
+            log_retention=retention,
+            removal_policy=removal,
+        )
+        self.stream = StreamFunction(
+            self,
+            "Stream",
+            code=code,
+            targets_file_env=DEPLOYED_TARGETS_FILE,
+            bedrock=bedrock,
+            log_retention=retention,
+            removal_policy=removal,
+        )
+        self.worker = JobWorker(
+            self,
+            "Worker",
+            code=code,
+            targets_file_env=DEPLOYED_TARGETS_FILE,
+            bedrock=bedrock,
+            queue=self.jobs,
+            jobs_table=self.jobs_table,
+            idempotency_table=self.idempotency_table,
+            results=self.results,
+            max_concurrency=settings.worker_max_concurrency,
+            log_retention=retention,
+            removal_policy=removal,
+        )
+        self.api = GatewayApi(
+            self,
+            "Api",
+            stage_name=settings.stage,
+            auth=settings.auth,
+            sync_function=self.sync_api.function,
+            stream_function=self.stream.function,
+            job_request_schema=JOB_SCHEMA,
+            rate_limit=settings.api_rate_limit,
+            burst_limit=settings.api_burst_limit,
+            log_retention=retention,
+            removal_policy=removal,
+        )
+
+        monitored = [
+            MonitoredFunction("SyncApi", self.sync_api.function, sync_api_function.TIMEOUT),
+            MonitoredFunction("Stream", self.stream.function, stream_function.TIMEOUT),
+            MonitoredFunction("Worker", self.worker.function, job_worker.TIMEOUT),
+        ]
+        self.alarms = GatewayAlarms(
+            self,
+            "Alarms",
+            api=self.api.api,
+            sync_resource_path=SYNC_INVOKE_PATH,
+            functions=monitored,
+            queue=self.jobs.queue,
+            dead_letter_queue=self.jobs.dead_letter_queue,
+            alarm_email=settings.alarm_email,
+            removal_policy=removal,
+        )
+        self.dashboard = GatewayDashboard(
+            self,
+            "Dashboard",
+            api=self.api.api,
+            functions=monitored,
+            queue=self.jobs.queue,
+            dead_letter_queue=self.jobs.dead_letter_queue,
+            alarms=self.alarms.alarms,
+        )
+
+        CfnOutput(
+            self,
+            "JobsQueueUrl",
+            value=self.jobs.queue.queue_url,
+            description="Producers may send SPEC job messages here directly",
+        )
+        CfnOutput(self, "DeadLetterQueueUrl", value=self.jobs.dead_letter_queue.queue_url)
+        CfnOutput(self, "JobsTableName", value=self.jobs_table.table.table_name)
+        CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
+        CfnOutput(self, "DashboardName", value=self.dashboard.dashboard.dashboard_name)
+        if settings.auth == "apiKey":
+            CfnOutput(
+                self,
+                "ApiKeyId",
+                value=self.api.api_key.key_id,
+                description="aws apigateway get-api-key --include-value --api-key <id>",
+            )

