@@ -24,7 +24,7 @@ NPM = $(NODE_BIN)/node $(NODE_BIN)/../lib/node_modules/npm/bin/npm-cli.js
 export CDK_DISABLE_CLI_TELEMETRY := true
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run emulator test synth invoke targets chaos lock clean
+.PHONY: help setup run emulator test synth deploy invoke targets chaos lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -54,6 +54,10 @@ test: $(STAMP) $(CDK) ## everything CI checks
 
 synth: $(STAMP) $(CDK) ## cdk synth, offline, no Docker, no credentials
 	@PATH="$(NODE_BIN):$$PATH" $(CDK) synth --no-notices --no-version-reporting -q $(CDK_ARGS) && echo ">> template(s) in cdk.out/"
+
+STAGE ?= dev
+deploy: $(STAMP) $(CDK) ## cdk deploy with the standard AWS credential chain: make deploy STAGE=staging
+	@PATH="$(NODE_BIN):$$PATH" $(CDK) deploy --context stage=$(STAGE) --no-notices --no-version-reporting $(CDK_ARGS)
 
 invoke: $(STAMP) ## replay a sample event through its handler: make invoke EVENT=events/invoke-claude.json
 	@test -n "$(EVENT)" || { echo "usage: make invoke EVENT=events/<file>.json"; exit 2; }

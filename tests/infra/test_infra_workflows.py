@@ -62,7 +62,6 @@ def test_deploy_uses_oidc_per_environment_with_production_last():
         assert credentials["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
         runs = [s.get("run", "") for s in steps]
         assert "make setup" in runs
-        deploy_step = next(r for r in runs if "deploy" in r and "cdk" in r.lower())
-        assert "--require-approval never" in deploy_step and "stage=$STAGE" in deploy_step
+        deploy_step = next(r for r in runs if "make deploy" in r)
+        assert "--require-approval never" in deploy_step and 'STAGE="$STAGE"' in deploy_step
         assert jobs[name]["env"]["STAGE"] == name
-    assert deploy["env"]["CDK"] == "tools/cdk/node_modules/.bin/cdk"
