@@ -28,6 +28,10 @@ _PURPOSES: dict[str, dict[str, Any]] = {
     "control": {"retries": {"mode": "standard", "total_max_attempts": 3}, "connect_timeout": 2, "read_timeout": 10},
 }
 _clients: dict[tuple[str, str], Any] = {}
+# One session for every client made here (created under _clients_lock): clients of one session share
+# its loaded endpoint and model data, so a container's second client (the stream path's control-plane
+# lookup, say) is built in about half the time.
+_session: Any = None
 
 
 def _config_for(purpose: str) -> dict[str, Any]:
@@ -44,6 +48,7 @@ _clients_lock = threading.Lock()
 
 def client(service: str = "bedrock-runtime", purpose: str = "sync"):
     """The container's cached boto3 client for ``service`` with the retry budget of ``purpose``."""
+    global _session
     key = (service, purpose)
     cached = _clients.get(key)
     if cached is not None:
@@ -53,15 +58,19 @@ def client(service: str = "bedrock-runtime", purpose: str = "sync"):
             import boto3  # imported here so modules that never call Bedrock do not pay for it
             from botocore.config import Config
 
+            if _session is None:
+                _session = boto3.session.Session()
             config = Config(tcp_keepalive=True, max_pool_connections=32, **_config_for(purpose))
-            _clients[key] = boto3.session.Session().client(service, config=config)
+            _clients[key] = _session.client(service, config=config)
     return _clients[key]
 
 
 def reset_clients() -> None:
     """Forget cached clients and capabilities (tests that move the endpoint use this)."""
+    global _session
     with _clients_lock:
         _clients.clear()
+        _session = None
     for cached in (_foundation_model_streams, _profile_model_id):
         cached.cache_clear()
 

@@ -55,13 +55,15 @@ def list_targets():
 def invoke(target: str):
     call = prepare_call(CONFIG, unquote(target), raw_body(app.current_event))
     dimension = "raw-model-id" if call.target.raw else call.target.name
-    metrics.add_dimension("Target", dimension)
     tracer.put_annotation("target", dimension)
     started = time.perf_counter()
     result = bedrock.invoke(call.target, call.body, purpose="sync")
     elapsed_ms = (time.perf_counter() - started) * 1000
     latency_ms = result.latency_ms if result.latency_ms is not None else round(elapsed_ms)
 
+    # Only once there are metrics to publish: Powertools keeps the dimensions of an invocation that
+    # published none, and they would leak into the next one.
+    metrics.add_dimension("Target", dimension)
     metrics.add_metric("Invocations", MetricUnit.Count, 1)
     metrics.add_metric("LatencyMs", MetricUnit.Milliseconds, latency_ms)
     headers = {"X-Target": call.target.name, "X-Model-Id": call.target.model_id, "X-Bedrock-Latency-Ms": str(latency_ms)}
