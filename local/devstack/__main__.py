@@ -5,6 +5,9 @@ import os
 
 from devstack.stack import DevStack
 
+# So that `curl -N .../stream` visibly streams, as it does against Bedrock.
+REALISTIC_LATENCY = {"ttft_ms": 250, "chunk_delay_ms": 20}
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="devstack", description=__doc__)
@@ -14,11 +17,14 @@ def main() -> None:
     parser.add_argument("--bedrock", choices=("emulator", "aws"), default=os.environ.get("BEDROCK", "emulator"))
     parser.add_argument("--concurrency", type=int, default=4, help="Lambda-like processes per function")
     parser.add_argument("--verbose", action="store_true", help="access log and INFO logs")
+    parser.add_argument("--latency", choices=("realistic", "none"), default=os.environ.get("EMULATOR_LATENCY", "realistic"),
+                        help="emulated model latency: realistic (250 ms to first token, 20 ms per chunk) or none")
     args = parser.parse_args()
     if args.verbose:
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO")
     stack = DevStack(args.host, args.port, args.emulator_port, bedrock=args.bedrock,
-                     concurrency=args.concurrency, quiet=not args.verbose)
+                     concurrency=args.concurrency, quiet=not args.verbose,
+                     emulator_latency=REALISTIC_LATENCY if args.latency == "realistic" else None)
     try:
         stack.serve_forever()
     except KeyboardInterrupt:

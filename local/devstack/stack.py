@@ -53,11 +53,12 @@ class DevStack:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 8080, emulator_port: int = 8090, *,
                  bedrock: str = "emulator", concurrency: int = 4, worker_concurrency: int = 2, quiet: bool = True,
-                 queue_settings=None, log_dir: str = ".local/logs"):
+                 queue_settings=None, log_dir: str = ".local/logs", emulator_latency: dict | None = None):
         self.host, self.bedrock, self.concurrency, self.quiet = host, bedrock, concurrency, quiet
         self.worker_concurrency = worker_concurrency
         self.queue_settings = queue_settings
         self.log_dir = Path(log_dir)
+        self.emulator_latency = emulator_latency
         self.aws = None
         self.poller = None
         self._socket = bind(host, port)
@@ -82,6 +83,8 @@ class DevStack:
             from bedrock_emulator import Emulator
 
             self.emulator = Emulator(host=self.host, port=self._emulator_port).start()
+            if self.emulator_latency:
+                self.emulator.configure(model="*", **self.emulator_latency)
             configure_environment(self.emulator.url)
         elif self.bedrock == "aws":
             configure_environment(None)
@@ -165,8 +168,13 @@ def banner(stack: DevStack) -> str:
 
     config = load_targets()
     names = ", ".join(f"{n} (default)" if n == config.default_target else n for n in config.targets)
-    bedrock = stack.emulator.url + "  (embedded emulator; faults: POST /_emulator/config)" if stack.emulator \
-        else "real Amazon Bedrock via the AWS credential chain"
+    bedrock = "real Amazon Bedrock via the AWS credential chain"
+    if stack.emulator:
+        latency = stack.emulator_latency
+        bedrock = (f"{stack.emulator.url}  (embedded emulator, "
+                   + (f"{latency['ttft_ms']} ms to first token, {latency['chunk_delay_ms']} ms per chunk; "
+                      if latency else "no added latency; ")
+                   + "faults: POST /_emulator/config)")
     body = r'{"prompt": "\n\nHuman: write an essay for living on mars in 1000 words\n\nAssistant:", "max_tokens_to_sample": 4000}'
     return f"""
 Bedrock Gateway, local stack

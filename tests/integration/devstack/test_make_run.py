@@ -54,11 +54,17 @@ def test_invoke_with_the_reference_body(stack_url):
     assert response.headers["x-amzn-requestid"]
 
 
-def test_stream_with_the_reference_body(stack_url):
+def test_stream_with_the_reference_body_arrives_progressively(stack_url):
+    started = time.perf_counter()
+    arrivals, text = [], ""
     with httpx.stream("POST", f"{stack_url}/v1/targets/claude/stream", json=CLAUDE_BODY, timeout=30) as response:
         assert response.status_code == 200
-        text = "".join(response.iter_text())
+        for piece in response.iter_text():
+            text += piece
+            arrivals.append(time.perf_counter() - started)
     assert text.count("event: chunk") > 3 and "event: done" in text
+    # make run emulates 20 ms per chunk: the essay must not arrive in one piece at the end.
+    assert arrivals[-1] - arrivals[0] > 0.2, arrivals
 
 
 def test_jobs_round_trip_through_sqs(stack_url):
