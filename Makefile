@@ -78,3 +78,15 @@ lock: ## re-resolve requirements/*.txt from requirements/*.in
 
 clean: ## remove the venv, node modules and build output
 	rm -rf $(VENV) $(CDK_DIR)/node_modules cdk.out .reports .bench .pytest_cache
+
+# --- benchmarks, fuzzing and load (issue 8) ---
+.PHONY: bench fuzz load
+
+bench: $(STAMP) ## performance figures vs same-run baselines -> .bench/results.json (~75 s)
+	@$(PY) -m bench.run $(ARGS)
+
+fuzz: $(STAMP) ## schemathesis on the local API's generated OpenAPI: no 5xx, SPEC error shape (~1 min)
+	@$(PY) -m bench.fuzz $(ARGS)
+
+load: $(STAMP) ## 200 concurrent streams + 500 concurrent sync calls on the local stack, p50/p99 (~30 s)
+	@$(PY) -m bench.load $(ARGS)

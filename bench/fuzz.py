@@ -1,0 +1,173 @@
+"""``make fuzz``: schemathesis against the local stack's HTTP API, from its generated OpenAPI document.
+
+Starts the local stack (``DevStack``: the real sync handler behind the API Gateway proxy adapter,
+the stream app, SQS + worker, the Bedrock emulator), writes ``.bench/openapi.json`` from the routes
+(:mod:`bench.openapi`), and runs schemathesis over HTTP with a fixed seed and a bounded number of
+examples per operation. Passes only with zero 5xx responses and every error in SPEC's JSON shape
+(plus schemathesis' own conformance checks). Prints one summary line, e.g.::
+
+    fuzz: 6 operations (48 method/path pairs tried), 1234 requests, statuses {...}, 5xx=0, bad_error_bodies=0, ... -> OK
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.common import BENCH_DIR, REPO, StackOutput, child_env
+
+CHECKS = (
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_headers_conformance",
+    "response_schema_conformance",
+    "negative_data_rejection",
+    "spec_error_shape",
+)
+
+
+_STACK_TRACE = re.compile(r'Traceback \(most recent call last\)|File "[^"]+", line \d+')
+
+
+def error_shape_problem(
+    status: int, content_type: str, body: bytes, retry_after: str | None = None
+) -> str | None:
+    """What is wrong with an error response by SPEC's rules, or None (also None for non-errors)."""
+    if status < 400:
+        return None
+    if "json" not in (content_type or "").lower():
+        return f"content type {content_type or '(none)'!r} is not JSON"
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return "body is not JSON"
+    error = document.get("error") if isinstance(document, dict) else None
+    if not isinstance(error, dict) or set(document) != {"error"}:
+        return 'body is not {"error": {...}}'
+    if not isinstance(error.get("code"), str) or not error["code"]:
+        return "error.code missing or not a string"
+    if not isinstance(error.get("message"), str):
+        return "error.message missing or not a string"
+    if "requestId" not in error or not (error["requestId"] is None or isinstance(error["requestId"], str)):
+        return "error.requestId missing"
+    if _STACK_TRACE.search(error["message"]):
+        return "error.message carries a stack trace"
+    if status in (429, 503) and not (retry_after or "").strip().isdigit():
+        return f"{status} without a Retry-After header"
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make fuzz", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--max-examples", type=int, default=200, help="per operation and phase")
+    parser.add_argument("--seed", type=int, default=20261125)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="more than 1 trips a CPython 3.11 bug (concurrent ast use in hypothesis)",
+    )
+    parser.add_argument("--timeout", type=float, default=300, help="seconds before the run is stopped")
+    parser.add_argument("--phases", default="examples,coverage,fuzzing")
+    args = parser.parse_args(argv)
+
+    from devstack.stack import DevStack
+
+    from bench import openapi
+    from bench.common import configure_emulator
+
+    started = time.monotonic()
+    BENCH_DIR.mkdir(exist_ok=True)
+    schema_path = BENCH_DIR / "openapi.json"
+    tally_path = BENCH_DIR / "fuzz-tally.json"
+    log_path = BENCH_DIR / "fuzz.log"
+    tally_path.unlink(missing_ok=True)
+    stack_log = BENCH_DIR / "fuzz-stack.log"
+    stack_log.unlink(missing_ok=True)
+    with (
+        StackOutput(stack_log) as out,
+        DevStack(
+            port=0, emulator_port=0, concurrency=2, worker_concurrency=1, log_dir=".local/logs/fuzz"
+        ) as stack,
+    ):
+        # Short model answers whatever max_tokens the fuzzer picks; no latency: this run is about answers.
+        configure_emulator(stack.emulator.url, "*", output_tokens=8)
+        schema_path.write_text(json.dumps(openapi.build(), indent=2) + "\n")
+        command = [
+            str(Path(sys.executable).with_name("schemathesis")),
+            "run",
+            str(schema_path),
+            "--url",
+            stack.url,
+            "--checks",
+            ",".join(CHECKS),
+            "--phases",
+            args.phases,
+            "--max-examples",
+            str(args.max_examples),
+            "--seed",
+            str(args.seed),
+            "--workers",
+            str(args.workers),
+            "--request-timeout",
+            "30",
+            "--generation-database",
+            "none",
+            "--suppress-health-check",
+            "all",
+            "--no-color",
+            "--warnings",
+            "off",
+        ]
+        env = child_env(
+            {"SCHEMATHESIS_HOOKS": "bench.fuzz_checks", "BENCH_FUZZ_TALLY": str(tally_path)},
+            lambda_like=False,
+        )
+        out.say(
+            f"fuzz: schemathesis against {stack.url} ({args.phases}; <= {args.max_examples} examples per "
+            f"operation; seed {args.seed}); its log: {log_path.relative_to(REPO)}, the stack's: "
+            f"{stack_log.relative_to(REPO)}"
+        )
+        with open(log_path, "w") as log:
+            try:
+                completed = subprocess.run(
+                    command,
+                    cwd=BENCH_DIR,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    timeout=args.timeout,
+                )
+                returncode = completed.returncode
+            except subprocess.TimeoutExpired:
+                returncode = -1
+                log.write(f"\n*** stopped after {args.timeout:.0f} s\n")
+    tally = json.loads(tally_path.read_text()) if tally_path.exists() else {"statuses": {}, "operations": {}}
+    statuses = {int(k): v for k, v in sorted(tally["statuses"].items(), key=lambda i: int(i[0]))}
+    server_errors = sum(v for k, v in statuses.items() if k >= 500)
+    bad = tally.get("problem_count", 0)
+    requests = sum(statuses.values())
+    ok = returncode == 0 and server_errors == 0 and bad == 0 and requests > 0
+    if returncode != 0:
+        tail = log_path.read_text().splitlines()[-60:]
+        print("\n".join(tail))
+    for problem in tally.get("problems", [])[:10]:
+        print(f"  bad error body: {problem}")
+    documented = sum(len(item) for item in json.loads(schema_path.read_text())["paths"].values())
+    print(
+        f"fuzz: {documented} operations ({len(tally['operations'])} method/path pairs tried), {requests} requests, "
+        f"statuses {statuses}, "
+        f"5xx={server_errors}, bad_error_bodies={bad}, schemathesis exit {returncode}, "
+        f"{time.monotonic() - started:.0f}s -> {'OK' if ok else 'FAILED'}"
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

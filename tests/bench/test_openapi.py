@@ -1,0 +1,71 @@
+"""The generated OpenAPI document describes every real route, with SPEC's error shape."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bench import openapi
+
+
+@pytest.fixture(scope="module")
+def document():
+    return openapi.build()
+
+
+def test_every_route_of_both_front_doors_is_described(document):
+    from bedrock_gateway.handlers import stream_app
+    from bedrock_gateway.handlers.api import app
+
+    expected = {
+        (r.method.lower(), re.sub(r"<(\w+)>", r"{\1}", r.path))
+        for r in [*app._static_routes, *app._dynamic_routes]
+    }
+    expected |= {
+        (m.lower(), re.sub(r"\{(\w+)(:\w+)?\}", r"{\1}", r.path))
+        for r in stream_app.app.routes
+        for m in (r.methods or ())
+        if m != "HEAD"
+    }
+    described = {(method, path) for path, item in document["paths"].items() for method in item}
+    assert described == expected
+    assert ("post", "/v1/targets/{target}/stream") in described
+    generic = [
+        (m, p)
+        for p, item in document["paths"].items()
+        for m, op in item.items()
+        if op.get("x-generic-contract")
+    ]
+    assert generic == [], "describe these routes in bench/openapi.py CONTRACTS"
+
+
+def test_errors_use_specs_shape_and_retry_after(document):
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            for status, response in operation["responses"].items():
+                if int(status) >= 400:
+                    schema = response["content"]["application/json"]["schema"]
+                    assert schema == {"$ref": "#/components/schemas/Error"}, (method, path, status)
+                if status in ("429", "503"):
+                    assert response["headers"]["Retry-After"]["required"] is True
+    error = document["components"]["schemas"]["Error"]["properties"]["error"]
+    assert error["required"] == ["code", "message", "requestId"]
+
+
+def test_bodies_come_from_the_real_schemas(document):
+    from bedrock_gateway.core.jobs import JOB_SCHEMA
+    from bedrock_gateway.core.targets import load_targets
+
+    jobs = document["paths"]["/v1/jobs"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert jobs == JOB_SCHEMA
+    target = document["paths"]["/v1/targets/{target}/invoke"]["post"]["parameters"][0]
+    assert set(target["schema"]["anyOf"][0]["enum"]) == set(load_targets().targets)
+
+
+def test_schemathesis_loads_it(document):
+    schemathesis = pytest.importorskip("schemathesis")
+
+    schema = schemathesis.openapi.from_dict(document)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) == sum(len(item) for item in document["paths"].values())

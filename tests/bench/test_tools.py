@@ -1,0 +1,101 @@
+"""The fuzz check, the asset measurement and a tiny load run work (no timing is asserted)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+from bench.common import PYTHONPATH, REPO
+from bench.fuzz import error_shape_problem
+
+
+def test_error_shape_check():
+    good = json.dumps(
+        {"error": {"code": "TargetNotFound", "message": "unknown target", "requestId": "r-1"}}
+    ).encode()
+    assert error_shape_problem(200, "text/plain", b"anything") is None
+    assert error_shape_problem(404, "application/json", good) is None
+    assert error_shape_problem(404, "text/plain", b"Not Found")
+    assert error_shape_problem(400, "application/json", b'{"message": "Bad Request"}')
+    assert error_shape_problem(400, "application/json", b"{broken")
+    assert error_shape_problem(429, "application/json", good, None)  # Retry-After missing
+    assert error_shape_problem(429, "application/json", good, "2") is None
+    traced = json.dumps(
+        {
+            "error": {
+                "code": "InternalError",
+                "requestId": None,
+                "message": 'Traceback (most recent call last):\n  File "x.py", line 3, in f',
+            }
+        }
+    )
+    assert error_shape_problem(500, "application/json", traced.encode())
+    echoed = json.dumps(
+        {
+            "error": {
+                "code": "ValidationException",
+                "requestId": "r",
+                "message": "extraneous key [Traceback] is not permitted",
+            }
+        }
+    )
+    assert error_shape_problem(400, "application/json", echoed.encode()) is None
+
+
+def test_asset_platform_and_files(tmp_path):
+    from bench import asset
+
+    python, platforms, source = asset.lambda_platform()
+    assert re.fullmatch(r"3\.\d+", python) and platforms and source
+    deps = tmp_path / "deps"
+    (deps / "pkg" / "__pycache__").mkdir(parents=True)
+    (deps / "pkg" / "__init__.py").write_text("x = 1\n")
+    (deps / "pkg" / "__pycache__" / "__init__.cpython-311.pyc").write_bytes(b"\0" * 10)
+    names = {name for _, name in asset.asset_files(deps)}
+    assert "pkg/__init__.py" in names and "bedrock_gateway/__init__.py" in names and "targets.toml" in names
+    assert not any("__pycache__" in name or name.endswith(".pyc") for name in names)
+    size = asset.measure(deps)
+    assert size["zipped_mb"] <= size["unzipped_mb"] and size["files"] == len(names)
+
+
+def test_a_tiny_load_run_has_no_errors(tmp_path):
+    env = dict(os.environ, PYTHONPATH=PYTHONPATH)
+    for key in [k for k in env if k.startswith("AWS_ENDPOINT_URL")]:
+        del env[key]
+    out = tmp_path / "load.json"
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.load",
+            "--streams",
+            "2",
+            "--sync",
+            "3",
+            "--concurrency",
+            "1",
+            "--ttft-ms",
+            "0",
+            "--chunk-delay-ms",
+            "0",
+            "--output-tokens",
+            "3",
+            "--out",
+            str(out),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "errors=0" in completed.stdout
+    document = json.loads(out.read_text())
+    assert [(p["phase"], p["requests"], p["errors"]) for p in document["phases"]] == [
+        ("streams", 2, 0),
+        ("sync", 3, 0),
+    ]
