@@ -27,7 +27,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAl
 
 from bedrock_gateway.core import bedrock
 from bedrock_gateway.core.errors import ErrorCode, GatewayError
-from bedrock_gateway.core.jobs import TERMINAL, JobRequest, default_store, parse_job, sqs_client
+from bedrock_gateway.core.jobs import JobRequest, default_store, parse_job, sqs_client
 from bedrock_gateway.core.service import parse_json_object, prepare_job_body
 from bedrock_gateway.core.targets import load_targets
 
@@ -57,7 +57,8 @@ def _idempotent_process():
     # Built on first use: the persistence layer creates a DynamoDB client, which cold start need not pay for.
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-    persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE_NAME"])
+    persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE_NAME"],
+                                           boto3_client=default_store().dynamodb)  # one client for both tables
     return idempotent_function(data_keyword_argument="job", persistence_store=persistence, config=IDEMPOTENCY)(
         _process_job
     )
@@ -72,10 +73,7 @@ def _process_job(job: dict) -> dict:
     """Run one job to a final state, or raise a transient GatewayError for SQS to retry it."""
     request = JobRequest(job["jobId"], job["target"], job["body"])
     store = default_store()
-    record = store.get(request.job_id)
-    if record is not None and record["status"] in TERMINAL:
-        return {"jobId": request.job_id, "status": record["status"], "skipped": True}
-    if not store.start_attempt(request):
+    if not store.start_attempt(request):  # conditional: refused once the job has finished
         return {"jobId": request.job_id, "status": "finished", "skipped": True}
     try:
         call = prepare_job_body(CONFIG, request.target, request.body)
@@ -154,8 +152,7 @@ def _build_shared_clients() -> None:
     (e.g. a missing table name) nothing changes: each record meets the error as before.
     """
     try:
-        default_store().dynamodb  # noqa: B018 - the property builds the client
-        _idempotent_process()
+        _idempotent_process()  # builds the job store's DynamoDB client, shared with idempotency
     except Exception:  # noqa: BLE001, S110 - records report it themselves
         pass
 
