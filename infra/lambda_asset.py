@@ -89,6 +89,7 @@ class LocalAssetBundler:
         """A hash of everything that goes into the asset, so an unchanged asset is never rebuilt."""
         digest = hashlib.sha256()
         digest.update(f"format={ASSET_FORMAT};deps={self.include_dependencies};".encode())
+        digest.update(f"bytecode={runtime_interpreter() is not None};".encode())
         digest.update(dependencies_key().encode() if self.include_dependencies else b"-")
         digest.update(RUN_SCRIPT.encode())
         digest.update(self.targets_file.read_bytes())
@@ -111,7 +112,30 @@ def build_asset(
     run_script = output_dir / RUN_SCRIPT_NAME
     run_script.write_text(RUN_SCRIPT, encoding="utf-8")
     run_script.chmod(0o755)
+    compile_bytecode(output_dir)
     return output_dir
+
+
+def runtime_interpreter() -> str | None:
+    """A Python matching the Lambda runtime on this machine (``$LAMBDA_PYTHON``, else ``python3.X``)."""
+    return os.environ.get("LAMBDA_PYTHON") or shutil.which(f"python{lambda_platform.python_version()}")
+
+
+def compile_bytecode(output_dir: Path) -> bool:
+    """Ship bytecode for the runtime's Python, when such an interpreter is here.
+
+    /var/task is read-only, so without it every cold start compiles boto3, botocore and Powertools
+    from source (measured: 2-3x the cold start). ``unchecked-hash`` pyc files stay valid whatever
+    mtimes the zip keeps. Without the interpreter the asset still works, only slower to start.
+    """
+    interpreter = runtime_interpreter()
+    if interpreter is None:
+        print(f"lambda asset: no python{lambda_platform.python_version()} on PATH, so the asset ships without "
+              "bytecode and cold starts compile it (set LAMBDA_PYTHON, or install that Python)", file=sys.stderr)
+        return False
+    subprocess.run([interpreter, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash",
+                    str(output_dir)], check=True)
+    return True
 
 
 def dependencies_key() -> str:

@@ -36,10 +36,27 @@ NEVER_SHIPPED = (
 
 @pytest.fixture(scope="module")
 def bundled(tmp_path_factory) -> Path:
-    """The real bundling (pip for the Lambda platform; cached by the requirements' hash)."""
-    return lambda_asset.build_asset(
-        tmp_path_factory.mktemp("asset"), PROJECT_ROOT / "config" / "targets.toml"
-    )
+    """The real bundling (pip for the Lambda platform; cached by the requirements' hash), as on a
+    machine without the runtime's Python: no bytecode."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(lambda_asset, "runtime_interpreter", lambda: None)
+        return lambda_asset.build_asset(
+            tmp_path_factory.mktemp("asset"), PROJECT_ROOT / "config" / "targets.toml"
+        )
+
+
+def test_asset_ships_unchecked_hash_bytecode_when_the_runtime_python_is_here(tmp_path, monkeypatch):
+    import importlib.util
+    import sys
+
+    # This machine's Python stands in for the runtime's: the code path is what is under test.
+    monkeypatch.setenv("LAMBDA_PYTHON", sys.executable)
+    asset = lambda_asset.build_asset(tmp_path, PROJECT_ROOT / "config" / "targets.toml", include_dependencies=False)
+    compiled = asset / "bedrock_gateway" / "core" / "__pycache__" / f"targets.{sys.implementation.cache_tag}.pyc"
+    assert compiled.is_file()
+    flags = int.from_bytes(compiled.read_bytes()[4:8], "little")
+    assert flags == 0b01  # hash-based, unchecked: valid whatever mtimes the zip keeps
+    assert importlib.util.MAGIC_NUMBER == compiled.read_bytes()[:4]
 
 
 def _top_level(asset: Path) -> set[str]:
