@@ -71,22 +71,19 @@ EXPLANATIONS = {
         "lookup."
     ),
     "cold_start_worker": (
-        "The worker's first job does work the baseline has no equivalent of: two more boto3 clients (job "
-        "store and idempotency store) and five DynamoDB calls around the one InvokeModel, plus "
-        "Powertools' batch and idempotency imports. Fix: SnapStart or provisioned concurrency; one "
-        "DynamoDB client shared by the job store and the idempotency layer; fewer calls per job (the "
-        "conditional, forward-only job states already make a redelivery safe)."
+        "The worker's first job does work the baseline has no equivalent of: a DynamoDB client (shared by "
+        "the job store and the idempotency layer) and four DynamoDB calls around the one InvokeModel, "
+        "plus Powertools' batch and idempotency imports. Fix: SnapStart or provisioned concurrency."
     ),
     "sqs_batch_10": (
         "The model calls do overlap (a batch of 1 is one call plus ~30 ms); the rest is CPU. Each job "
-        "makes five DynamoDB calls (job record and idempotency record) besides its InvokeModel, and the "
-        "worker spends ~10 ms of CPU per job on them (detail.worker_cpu_ms_batch10: botocore request "
-        "building, signing and parsing, plus compiling the job JSON schema on every job), which one "
+        "makes four DynamoDB calls (the conditional job-state updates and Powertools' idempotency record) "
+        "besides its InvokeModel, and the worker spends several ms of CPU per job on them "
+        "(detail.worker_cpu_ms_batch10: botocore request building, signing and parsing), which one "
         "process's GIL serializes; locally DynamoDB is moto, whose ~100 ms for 50 concurrent calls "
-        "(detail.dynamodb_50_concurrent_calls_ms) runs on the other core. Fix: fewer DynamoDB calls per "
-        "job (drop the read before the conditional start update, or the separate idempotency record: the "
-        "conditional, forward-only job states already make redelivery safe), compile the schema once; in "
-        "Lambda, more memory means more CPU."
+        "(detail.dynamodb_50_concurrent_calls_ms) runs on the other core. Fix: in Lambda, more memory "
+        "means more CPU; dropping the separate idempotency record (the conditional, forward-only job "
+        "states already make redelivery safe) would save two calls per job."
     ),
 }
 
