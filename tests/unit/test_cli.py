@@ -85,6 +85,7 @@ EXPLAIN_CASES = {
         dict(kind="inference-profile", form="ID", geo="global", foundationModel=SONNET),
         [
             f"arn:aws:bedrock:us-east-1:<account>:inference-profile/global.{SONNET}",
+            fm_arn(SONNET),
             f"arn:aws:bedrock:::foundation-model/{SONNET}",
         ],
     ),
@@ -100,8 +101,8 @@ EXPLAIN_CASES = {
         ),
         [
             f"arn:aws:bedrock:eu-west-1:{ACCOUNT}:inference-profile/eu.{SONNET}",
+            fm_arn(SONNET, "eu-west-1"),  # the source region first
             fm_arn(SONNET, "eu-central-1"),
-            fm_arn(SONNET, "eu-west-1"),
             fm_arn(SONNET, "eu-west-3"),
             fm_arn(SONNET, "eu-north-1"),
         ],

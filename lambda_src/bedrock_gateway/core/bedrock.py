@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import random
 import threading
 import time
 from collections.abc import Iterator
@@ -18,32 +19,39 @@ from .errors import ErrorCode, GatewayError, from_bedrock_code
 from .model_ids import ModelKind, ModelRef
 from .targets import Target
 
-# Retry and timeout budgets by caller. The sync path must answer inside API Gateway's 29 s
-# integration timeout; the worker lets SQS do the retrying (so throttled calls are not retried
-# twice); the stream path may wait long between events but never retries mid-stream.
+# Retry and timeout budgets by caller. The worker lets SQS do the retrying (so a throttled call is
+# not retried twice over); the stream path may wait long between events but never retries mid-stream.
+# The sync path retries in :func:`invoke` itself, because botocore cannot bound the total time and
+# API Gateway gives up at 29 s: its client makes one attempt per call.
 _PURPOSES: dict[str, dict[str, Any]] = {
-    "sync": {"retries": {"mode": "adaptive", "total_max_attempts": 3}, "connect_timeout": 2, "read_timeout": 25},
+    "sync": {"retries": {"mode": "standard", "total_max_attempts": 1}, "connect_timeout": 2, "read_timeout": 25},
     "stream": {"retries": {"mode": "adaptive", "total_max_attempts": 3}, "connect_timeout": 2, "read_timeout": 120},
     "worker": {"retries": {"mode": "standard", "total_max_attempts": 1}, "connect_timeout": 2, "read_timeout": 300},
-    "control": {"retries": {"mode": "standard", "total_max_attempts": 3}, "connect_timeout": 2, "read_timeout": 10},
+    "control": {"retries": {"mode": "standard", "total_max_attempts": 2}, "connect_timeout": 2, "read_timeout": 5},
 }
+SYNC_ATTEMPTS = 3
 _clients: dict[tuple[str, str], Any] = {}
+_clients_lock = threading.Lock()
 # One session for every client made here (created under _clients_lock): clients of one session share
 # its loaded endpoint and model data, so a container's second client (the stream path's control-plane
 # lookup, say) is built in about half the time.
 _session: Any = None
 
 
+def _attempts_cap() -> int | None:
+    """``BEDROCK_MAX_ATTEMPTS`` caps every caller's attempts (tests, tight latency budgets)."""
+    cap = os.environ.get("BEDROCK_MAX_ATTEMPTS")
+    return max(1, int(cap)) if cap else None
+
+
 def _config_for(purpose: str) -> dict[str, Any]:
     settings = dict(_PURPOSES[purpose])
-    # BEDROCK_MAX_ATTEMPTS caps every purpose's attempts (tests and tight latency budgets).
-    cap = os.environ.get("BEDROCK_MAX_ATTEMPTS")
+    cap = _attempts_cap()
     if cap:
         retries = dict(settings["retries"])
-        retries["total_max_attempts"] = min(retries["total_max_attempts"], max(1, int(cap)))
+        retries["total_max_attempts"] = min(retries["total_max_attempts"], cap)
         settings["retries"] = retries
     return settings
-_clients_lock = threading.Lock()
 
 
 def client(service: str = "bedrock-runtime", purpose: str = "sync"):
@@ -94,8 +102,31 @@ class InvokeResult:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def invoke(target: Target, body: bytes, purpose: str = "sync") -> InvokeResult:
-    """Call InvokeModel for ``target`` with the already-prepared ``body``."""
+def invoke(target: Target, body: bytes, purpose: str = "sync", deadline: float | None = None) -> InvokeResult:
+    """Call InvokeModel for ``target`` with the already-prepared ``body``.
+
+    The sync path retries transient errors that came back fast (throttling, not ready, 5xx), with
+    jittered backoff, and only while a whole new attempt still fits before ``deadline`` (a
+    ``time.monotonic()`` value): a caller is never held past API Gateway's timeout. A read timeout is
+    not retried: the model was already given all the time there was.
+    """
+    attempts = SYNC_ATTEMPTS if purpose == "sync" else 1
+    attempts = min(attempts, _attempts_cap() or attempts)
+    read_timeout = _PURPOSES[purpose]["read_timeout"]
+    for attempt in range(1, attempts + 1):
+        try:
+            return _invoke_once(target, body, purpose)
+        except GatewayError as exc:
+            delay = min(2.0, 0.25 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+            time_left = float("inf") if deadline is None else deadline - time.monotonic()
+            if (not exc.transient or exc.code is ErrorCode.MODEL_TIMEOUT or attempt == attempts
+                    or time_left < delay + read_timeout):
+                raise
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def _invoke_once(target: Target, body: bytes, purpose: str) -> InvokeResult:
     runtime = client("bedrock-runtime", purpose)
     try:
         response = runtime.invoke_model(**_request(target, body))
@@ -245,16 +276,21 @@ def translate(exc: BaseException) -> GatewayError:
         return exc
     from botocore import exceptions as bex
 
-    if isinstance(exc, bex.EventStreamError):  # a subclass of ClientError, raised mid-stream
+    if isinstance(exc, bex.ClientError):  # EventStreamError (mid-stream) is one too
         error = exc.response.get("Error", {})
-        return from_bedrock_code(error.get("Code", ""), error.get("Message", ""))
-    if isinstance(exc, bex.ClientError):
-        error = exc.response.get("Error", {})
-        return from_bedrock_code(error.get("Code", ""), error.get("Message", ""))
+        translated = from_bedrock_code(error.get("Code", ""), error.get("Message", ""))
+        if translated.code is ErrorCode.INTERNAL:  # an unmodeled code: its HTTP status says if it is worth a retry
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if status == 429:
+                return GatewayError(ErrorCode.THROTTLING, translated.message)
+            if status >= 500:
+                return GatewayError(ErrorCode.INTERNAL_SERVER, translated.message)
+        return translated
     if isinstance(exc, bex.ReadTimeoutError):
         return GatewayError(ErrorCode.MODEL_TIMEOUT, "Bedrock did not answer in time")
-    if isinstance(exc, (bex.EndpointConnectionError, bex.ConnectionClosedError, bex.ConnectTimeoutError)):
-        return GatewayError(ErrorCode.BEDROCK_UNREACHABLE, "cannot reach Bedrock")
+    if isinstance(exc, (bex.ConnectionError, bex.HTTPClientError, bex.IncompleteReadError)):
+        # refused, reset, TLS or proxy failures, a body cut short: the network, not the request
+        return GatewayError(ErrorCode.BEDROCK_UNREACHABLE, "lost the connection to Bedrock")
     if isinstance(exc, bex.NoCredentialsError):
         return GatewayError(ErrorCode.INTERNAL, "no AWS credentials available to call Bedrock")
     return GatewayError(ErrorCode.INTERNAL, "unexpected error calling Bedrock")

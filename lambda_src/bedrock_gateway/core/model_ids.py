@@ -40,7 +40,9 @@ GEO_DESTINATION_REGIONS: dict[str, tuple[str, ...]] = {
 }
 
 _SEGMENT = r"[a-z0-9-]{1,63}"
-_BASE_MODEL_ID = re.compile(rf"^{_SEGMENT}\.{_SEGMENT}(?:[.:]?{_SEGMENT})*$")
+# Every extra segment needs its separator: with an optional one, a long run of letters could be
+# split in exponentially many ways, and target names are user input (ReDoS).
+_BASE_MODEL_ID = re.compile(rf"^{_SEGMENT}\.{_SEGMENT}(?:[.:]{_SEGMENT})*$")
 _PROFILE_ID = re.compile(rf"^(?P<geo>{'|'.join(sorted(GEO_DESTINATION_REGIONS, key=len, reverse=True))}|global)\.(?P<model>.+)$")
 _ARN = re.compile(
     r"^arn:(?P<partition>aws(?:-[a-z-]+)?):bedrock:(?P<region>[a-z0-9-]{1,20}):(?P<account>\d{12})?:"

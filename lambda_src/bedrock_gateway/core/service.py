@@ -26,6 +26,8 @@ def parse_json_object(raw: bytes | str, what: str = "request body") -> dict[str,
         parsed = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise GatewayError(ErrorCode.INVALID_REQUEST, f"{what} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise GatewayError(ErrorCode.INVALID_REQUEST, f"{what} is nested too deeply") from None
     if not isinstance(parsed, dict):
         raise GatewayError(
             ErrorCode.INVALID_REQUEST, f"{what} must be a JSON object, got {type(parsed).__name__}"

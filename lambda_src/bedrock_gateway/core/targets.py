@@ -123,6 +123,10 @@ class Target:
         else:  # system inference profile ID
             own = f"arn:{partition}:bedrock:{region}:{account}:inference-profile/{ref.resource_id}"
         resources = [own]
+        if ref.kind is ModelKind.INFERENCE_PROFILE:
+            # AWS's cross-region policy: the profile, the model in the source (calling) region, and
+            # the model in every destination region.
+            resources.append(foundation_model_arn(ref.foundation_model_id or "", ref.region or region, partition))
         if ref.kind in (ModelKind.INFERENCE_PROFILE, ModelKind.APPLICATION_INFERENCE_PROFILE):
             resources.extend(self.models or self._derived_profile_models(partition))
         return list(dict.fromkeys(resources))

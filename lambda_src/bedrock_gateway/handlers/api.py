@@ -57,7 +57,9 @@ def invoke(target: str):
     dimension = "raw-model-id" if call.target.raw else call.target.name
     tracer.put_annotation("target", dimension)
     started = time.perf_counter()
-    result = bedrock.invoke(call.target, call.body, purpose="sync")
+    # Leave a second to answer: past the function's timeout the caller gets API Gateway's own error.
+    deadline = time.monotonic() + app.lambda_context.get_remaining_time_in_millis() / 1000 - 1.0
+    result = bedrock.invoke(call.target, call.body, purpose="sync", deadline=deadline)
     elapsed_ms = (time.perf_counter() - started) * 1000
     latency_ms = result.latency_ms if result.latency_ms is not None else round(elapsed_ms)
 

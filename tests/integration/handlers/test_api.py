@@ -243,19 +243,55 @@ def test_bedrock_errors_map_to_spec_statuses(call_api, emu, error_type, status, 
         assert int(response.headers["retry-after"]) > 0
 
 
-def test_throttling_is_retried_within_the_sync_budget(call_api, emu, monkeypatch):
+def test_throttling_is_retried_within_the_sync_budget(call_api, emu, sync_attempts):
+    emu.configure(model="anthropic.claude-v2", throttle_every=2)  # calls 2, 4, ... are throttled
+    statuses = [call_api("POST", "/v1/targets/claude/invoke", CLAUDE_BODY).status for _ in range(3)]
+    assert statuses == [200, 200, 200]
+    assert emu.counters()["models"]["anthropic.claude-v2"]["calls"] == 5  # two throttled, retried
+
+
+def test_persistent_throttling_gives_up_after_three_attempts(call_api, emu, sync_attempts):
+    emu.configure(model="anthropic.claude-v2", throttle_every=1)
+    _assert_error(call_api("POST", "/v1/targets/claude/invoke", CLAUDE_BODY), 429, "ThrottlingException")
+    assert emu.counters()["models"]["anthropic.claude-v2"]["calls"] == 3
+
+
+@pytest.mark.parametrize("body", [b'{"a":' * 100_000 + b"1" + b"}" * 100_000, b"[" * 50_000 + b"]" * 50_000])
+def test_deeply_nested_json_is_400(call_api, api_module, monkeypatch, body):
+    monkeypatch.setattr(api_module, "CONFIG", dataclasses.replace(api_module.CONFIG, max_body_bytes=1_000_000))
+    _assert_error(call_api("POST", "/v1/targets/claude/invoke", body), 400, "InvalidRequest")
+
+
+@pytest.fixture
+def sync_attempts(monkeypatch):
+    """Let the sync path use its real retry budget (the session caps it at one attempt)."""
     from bedrock_gateway.core import bedrock
 
     monkeypatch.setenv("BEDROCK_MAX_ATTEMPTS", "3")
     bedrock.reset_clients()
-    try:
-        emu.configure(model="anthropic.claude-v2", throttle_every=2)  # calls 2, 4, ... are throttled
-        statuses = [call_api("POST", "/v1/targets/claude/invoke", CLAUDE_BODY).status for _ in range(3)]
-        assert statuses == [200, 200, 200]
-        assert emu.counters()["models"]["anthropic.claude-v2"]["calls"] == 5  # two throttled, retried
-    finally:
-        monkeypatch.setenv("BEDROCK_MAX_ATTEMPTS", "1")
-        bedrock.reset_clients()
+    yield bedrock
+    monkeypatch.setenv("BEDROCK_MAX_ATTEMPTS", "1")
+    bedrock.reset_clients()
+
+
+def test_a_read_timeout_is_a_504_and_never_retried(call_api, emu, sync_attempts, monkeypatch):
+    monkeypatch.setitem(sync_attempts._PURPOSES["sync"], "read_timeout", 1)
+    sync_attempts.reset_clients()
+    emu.configure(model="anthropic.claude-v2", ttft_ms=1500)
+    _assert_error(call_api("POST", "/v1/targets/claude/invoke", CLAUDE_BODY), 504, "ModelTimeoutException")
+    assert emu.counters()["models"]["anthropic.claude-v2"]["calls"] == 1
+
+
+def test_no_retry_starts_that_could_outlive_the_function(api_module, emu, sync_attempts):
+    from devstack.apigw import LambdaContext, build_event, response_parts
+
+    emu.configure(model="anthropic.claude-v2", throttle_every=1)
+    event = build_event("POST", "/v1/targets/claude/invoke", "", [("Content-Type", "application/json")],
+                        json.dumps(CLAUDE_BODY).encode())
+    # 10 s left: a retry (25 s read timeout) could not finish in time, so the 429 comes back at once.
+    status, _, _ = response_parts(api_module.handler(event, LambdaContext(timeout_ms=10_000)))
+    assert status == 429
+    assert emu.counters()["models"]["anthropic.claude-v2"]["calls"] == 1
 
 
 def test_unexpected_failure_is_500_without_a_stack_trace(call_api, api_module, monkeypatch, caplog):

@@ -137,6 +137,7 @@ IAM_CASES = {
         'model = "us.meta.llama3-1-70b-instruct-v1:0"',
         [
             "arn:aws:bedrock:eu-west-1:111122223333:inference-profile/us.meta.llama3-1-70b-instruct-v1:0",
+            "arn:aws:bedrock:eu-west-1::foundation-model/meta.llama3-1-70b-instruct-v1:0",
             "arn:aws:bedrock:us-east-1::foundation-model/meta.llama3-1-70b-instruct-v1:0",
             "arn:aws:bedrock:us-east-2::foundation-model/meta.llama3-1-70b-instruct-v1:0",
             "arn:aws:bedrock:us-west-2::foundation-model/meta.llama3-1-70b-instruct-v1:0",
@@ -147,6 +148,7 @@ IAM_CASES = {
         'models = ["arn:aws:bedrock:us-east-1::foundation-model/meta.llama3-1-70b-instruct-v1:0"]',
         [
             "arn:aws:bedrock:eu-west-1:111122223333:inference-profile/us.meta.llama3-1-70b-instruct-v1:0",
+            "arn:aws:bedrock:eu-west-1::foundation-model/meta.llama3-1-70b-instruct-v1:0",
             "arn:aws:bedrock:us-east-1::foundation-model/meta.llama3-1-70b-instruct-v1:0",
         ],
     ),
@@ -154,6 +156,7 @@ IAM_CASES = {
         'model = "global.anthropic.claude-sonnet-4-20250514-v1:0"',
         [
             "arn:aws:bedrock:eu-west-1:111122223333:inference-profile/global.anthropic.claude-sonnet-4-20250514-v1:0",
+            "arn:aws:bedrock:eu-west-1::foundation-model/anthropic.claude-sonnet-4-20250514-v1:0",
             "arn:aws:bedrock:::foundation-model/anthropic.claude-sonnet-4-20250514-v1:0",
         ],
     ),
@@ -183,3 +186,11 @@ def test_iam_resources_are_exact(case):
 def test_list_marks_default():
     cfg = config('default_target = "b"\n[targets.a]\nmodel = "anthropic.claude-v2"\n[targets.b]\nmodel = "amazon.nova-lite-v1:0"')
     assert [(t["name"], t["default"]) for t in cfg.list()] == [("a", False), ("b", True)]
+
+
+def test_model_id_parsing_does_not_backtrack_on_hostile_input():
+    from bedrock_gateway.core.model_ids import looks_like_model_id
+
+    # With exponential backtracking, n=60 alone would run for years (pytest-timeout ends the run).
+    for n in (30, 60, 2000):
+        assert not looks_like_model_id("anthropic." + "a" * n + "_")
