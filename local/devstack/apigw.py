@@ -95,7 +95,8 @@ def build_event(
             "httpMethod": method,
             "extendedRequestId": request_id,
             "requestTime": formatdate(now, usegmt=True),
-            "path": f"/{STAGE}{path}",
+            # As behind a custom domain: the local URLs carry no stage (the default execute-api URL would).
+            "path": path,
             "accountId": "123456789012",
             "protocol": "HTTP/1.1",
             "stage": STAGE,

@@ -15,7 +15,10 @@ REGION = "us-east-1"
 
 @dataclass
 class QueueSettings:
-    visibility_timeout: int = 5  # seconds; the deployed queue uses 6x the worker timeout
+    # Seconds. At least the worker's timeout (300 s), as AWS requires of an event source's queue, or a
+    # slow model call would be delivered again while it runs; the deployed queue uses 6x. Retries come
+    # sooner anyway: the worker sets each failed message's visibility to its backoff.
+    visibility_timeout: int = 360
     max_receive_count: int = 5
     retry_base_seconds: float = 1.0  # worker backoff base; 10 s in AWS
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -30,9 +29,11 @@ def job_body(index: int) -> dict:
 
 
 def sent_body(body: dict) -> str:
-    """The sha256 of the bytes the worker sends to Bedrock for ``body`` (target defaults merged, compact)."""
-    merged = {"max_tokens_to_sample": 512, **body}  # the claude target's defaults, under the body
-    return hashlib.sha256(json.dumps(merged, separators=(",", ":")).encode()).hexdigest()
+    """The sha256 of the bytes the worker sends to Bedrock for ``body`` (computed by the worker's own code)."""
+    from bedrock_gateway.core.service import prepare_job_body
+    from bedrock_gateway.core.targets import load_targets
+
+    return hashlib.sha256(prepare_job_body(load_targets(), "claude", body).body).hexdigest()
 
 
 def main(argv: list[str] | None = None) -> int:

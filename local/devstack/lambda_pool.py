@@ -12,6 +12,7 @@ import multiprocessing
 import sys
 import traceback
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from devstack.apigw import LambdaContext
@@ -58,9 +59,12 @@ class LambdaFunction:
         self.function_name = function_name or handler.rsplit(".", 2)[-2]
         self.timeout_ms = timeout_ms
         self.log_file = log_file
-        self._pool = ProcessPoolExecutor(max_workers=concurrency, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_redirect_output, initargs=(log_file,))
         self.concurrency = concurrency
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=self.concurrency, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_redirect_output, initargs=(self.log_file,))
 
     def warm(self) -> None:
         """Start every process and import the handler (so the first requests do not pay cold starts)."""
@@ -68,7 +72,13 @@ class LambdaFunction:
             future.result()
 
     def submit(self, event: dict[str, Any]) -> Future:
-        return self._pool.submit(run_handler, self.handler, event, self.function_name, self.timeout_ms)
+        try:
+            return self._pool.submit(run_handler, self.handler, event, self.function_name, self.timeout_ms)
+        except BrokenProcessPool:
+            # A process died (killed, out of memory, os._exit): as Lambda does, start fresh ones.
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new_pool()
+            return self._pool.submit(run_handler, self.handler, event, self.function_name, self.timeout_ms)
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         return self.submit(event).result()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Awaitable, Callable
 
 from devstack.apigw import API_GATEWAY_MAX_PAYLOAD, build_event, response_parts
@@ -63,7 +64,9 @@ def create_app(sync_function: LambdaFunction, stream_app: ASGIApp | None) -> ASG
                     return
         if scope["type"] != "http":
             return
-        if STREAM_ROUTE.match(scope["path"]) and stream_app is not None:
+        # The raw path: an ARN target's %2F must not split it into segments.
+        raw_path = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
+        if STREAM_ROUTE.match(raw_path) and stream_app is not None:
             return await stream_app(scope, receive, send)
 
         body = await _read_body(receive, API_GATEWAY_MAX_PAYLOAD)
@@ -74,9 +77,12 @@ def create_app(sync_function: LambdaFunction, stream_app: ASGIApp | None) -> ASG
                                json.dumps({"message": "Request Too Long"}).encode())
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         client = scope.get("client") or ("127.0.0.1", 0)
-        event = build_event(scope["method"], scope.get("raw_path", scope["path"].encode()).decode("latin-1"),
+        event = build_event(scope["method"], raw_path,
                             scope.get("query_string", b"").decode("latin-1"), headers, body, client[0])
-        outcome = await asyncio.wrap_future(sync_function.submit(event))
+        try:
+            outcome = await asyncio.wrap_future(sync_function.submit(event))
+        except BrokenProcessPool:  # the process died mid-request: a function error, as in Lambda
+            outcome = {"ok": False}
         request_id = event["requestContext"]["requestId"]
         if not outcome["ok"]:
             # What API Gateway answers when the Lambda function itself fails.

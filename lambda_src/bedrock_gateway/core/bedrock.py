@@ -75,10 +75,11 @@ def client(service: str = "bedrock-runtime", purpose: str = "sync"):
 
 def reset_clients() -> None:
     """Forget cached clients and capabilities (tests that move the endpoint use this)."""
-    global _session
+    global _session, _lookups_paused_until
     with _clients_lock:
         _clients.clear()
         _session = None
+    _lookups_paused_until = 0.0
     for cached in (_foundation_model_streams, _profile_model_id):
         cached.cache_clear()
 
@@ -258,7 +259,14 @@ def streaming_supported(target: Target) -> bool | None:
     return _looked_up_streaming(target.ref, target.models)
 
 
+_lookups_paused_until = 0.0  # after a failed lookup, skip them for a while (a listing must stay fast)
+LOOKUP_PAUSE_SECONDS = 60
+
+
 def _looked_up_streaming(ref: ModelRef, models: tuple[str, ...]) -> bool | None:
+    global _lookups_paused_until
+    if time.monotonic() < _lookups_paused_until:
+        return None
     try:
         model_id = ref.foundation_model_id
         if model_id is None and ref.kind is ModelKind.APPLICATION_INFERENCE_PROFILE:
@@ -266,7 +274,8 @@ def _looked_up_streaming(ref: ModelRef, models: tuple[str, ...]) -> bool | None:
         if model_id is None and models:
             model_id = models[0].rsplit("/", 1)[1]
         return _foundation_model_streams(model_id) if model_id else None
-    except Exception:  # noqa: BLE001 - best effort; failures are not cached, so the next call asks again
+    except Exception:  # noqa: BLE001 - best effort; failures are not cached, the pause bounds their cost
+        _lookups_paused_until = time.monotonic() + LOOKUP_PAUSE_SECONDS
         return None
 
 

@@ -162,12 +162,17 @@ class JobStore:
         return {k: _plain(self._deserialize(v)) for k, v in item.items()}
 
     def _update(self, job_id: str, values: dict[str, Any], allowed_from: tuple[str, ...], *,
-                increment_attempts: bool = False, create: bool = False) -> bool:
-        """Set ``values`` if the job's status is in ``allowed_from`` (or it does not exist and ``create``)."""
+                increment_attempts: bool = False, create: bool = False, also_from_dead_letter: bool = False,
+                remove: tuple[str, ...] = ()) -> bool:
+        """Set ``values`` (and remove ``remove``) if the job's status is in ``allowed_from``.
+
+        ``create``: also when the job does not exist yet. ``also_from_dead_letter``: also when it
+        failed by running out of deliveries (a DLQ redrive starts it again). False when refused.
+        """
         from botocore.exceptions import ClientError
 
         values = dict(values, updatedAt=_now())
-        names = {f"#{k}": k for k in values}
+        names = {f"#{k}": k for k in (*values, *remove)}
         names["#status"] = "status"
         expression_values = {f":{k}": v for k, v in values.items()}
         expression_values.update({f":from{i}": s for i, s in enumerate(allowed_from)})
@@ -184,13 +189,22 @@ class JobStore:
             expression_values[":expiresAt"] = int(time.time()) + RETENTION_SECONDS
             sets.append("#createdAt = if_not_exists(#createdAt, :createdAt)")
             sets.append("#expiresAt = if_not_exists(#expiresAt, :expiresAt)")
-        allowed = " OR ".join(f"#status = :from{i}" for i in range(len(allowed_from)))
-        condition = f"attribute_not_exists(jobId) OR {allowed}" if create else f"attribute_exists(jobId) AND ({allowed})"
+        allowed = [f"#status = :from{i}" for i in range(len(allowed_from))]
+        if also_from_dead_letter:
+            names["#deadLettered"] = "deadLettered"
+            expression_values[":failed"] = FAILED
+            expression_values[":true"] = True
+            allowed.append("(#status = :failed AND #deadLettered = :true)")
+        if create:
+            condition = " OR ".join(["attribute_not_exists(jobId)", *allowed])
+        else:
+            condition = f"attribute_exists(jobId) AND ({' OR '.join(allowed)})"
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(f"#{k}" for k in remove) if remove else "")
         try:
             self.dynamodb.update_item(
                 TableName=self.table,
                 Key=self._key(job_id),
-                UpdateExpression="SET " + ", ".join(sets),
+                UpdateExpression=expression,
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=self._values(expression_values),
@@ -202,32 +216,47 @@ class JobStore:
             raise
 
     def start_attempt(self, job: JobRequest) -> bool:
-        """Mark the job running and count the attempt; False if it already finished."""
+        """Mark the job running and count the attempt; False once it has finished for good.
+
+        A job failed by the DLQ path can start again (a redrive of its message), clean of that failure.
+        """
         return self._update(job.job_id, {"status": RUNNING, "target": job.target, "startedAt": _now()},
-                            (QUEUED, RUNNING), increment_attempts=True, create=True)
+                            (QUEUED, RUNNING), increment_attempts=True, create=True, also_from_dead_letter=True,
+                            remove=("error", "finishedAt", "deadLettered"))
 
     def note_transient_error(self, job_id: str, error: GatewayError) -> None:
         """Record why the latest attempt failed; the job stays running and will be retried."""
         self._update(job_id, {"lastError": {"code": str(error.code), "message": error.message}}, (RUNNING,))
 
-    def succeed(self, job_id: str, result: bytes, usage: dict[str, int | None]) -> bool:
+    def put_result(self, job_id: str, result: bytes) -> str:
+        """Store a large result in S3 (encrypted); returns its key."""
+        key = f"results/{job_id}.json"
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=result, ContentType="application/json",
+                           ServerSideEncryption="aws:kms" if os.environ.get("RESULTS_KMS") else "AES256")
+        return key
+
+    def succeed(self, job_id: str, usage: dict[str, int | None], *, result: str | None = None,
+                result_key: str | None = None) -> bool:
+        """Finish the job with its result inline (``result``) or in S3 (``result_key``)."""
         values: dict[str, Any] = {"status": SUCCEEDED, "finishedAt": _now(),
                                   "usage": {k: v for k, v in usage.items() if v is not None}}
-        if len(result) <= self.inline_limit:
-            values["result"] = result.decode("utf-8", errors="replace")
+        if result_key is not None:
+            values["resultKey"] = result_key
         else:
-            key = f"results/{job_id}.json"
-            self.s3.put_object(Bucket=self.bucket, Key=key, Body=result, ContentType="application/json",
-                               ServerSideEncryption="aws:kms" if os.environ.get("RESULTS_KMS") else "AES256")
-            values["resultKey"] = key
-        return self._update(job_id, values, (QUEUED, RUNNING))
+            values["result"] = result
+        return self._update(job_id, values, (QUEUED, RUNNING), remove=("lastError",))
 
-    def fail(self, job_id: str, error: GatewayError, target: str | None = None) -> bool:
+    def fail(self, job_id: str, error: GatewayError, target: str | None = None, *, dead_lettered: bool = False,
+             only_if_new: bool = False) -> bool:
+        """Finish the job as failed. ``dead_lettered``: its message goes to the DLQ (a redrive may
+        restart it). ``only_if_new``: never touch an existing job (a malformed message naming one)."""
         values: dict[str, Any] = {"status": FAILED, "finishedAt": _now(),
                                   "error": {"code": str(error.code), "message": error.message}}
         if target is not None:
             values["target"] = target
-        return self._update(job_id, values, (QUEUED, RUNNING), create=True)
+        if dead_lettered:
+            values["deadLettered"] = True
+        return self._update(job_id, values, () if only_if_new else (QUEUED, RUNNING), create=True)
 
     def public_view(self, record: dict[str, Any]) -> dict[str, Any]:
         """SPEC's GET /v1/jobs/{jobId} document."""

@@ -27,7 +27,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAl
 
 from bedrock_gateway.core import bedrock
 from bedrock_gateway.core.errors import ErrorCode, GatewayError
-from bedrock_gateway.core.jobs import JobRequest, default_store, parse_job, sqs_client
+from bedrock_gateway.core.jobs import FAILED, JOB_ID, SUCCEEDED, JobRequest, default_store, parse_job, sqs_client
 from bedrock_gateway.core.service import parse_json_object, prepare_job_body
 from bedrock_gateway.core.targets import load_targets
 
@@ -53,14 +53,14 @@ _outcomes_lock = threading.Lock()
 
 
 @functools.cache
-def _idempotent_process():
-    # Built on first use: the persistence layer creates a DynamoDB client, which cold start need not pay for.
+def _idempotent_invoke():
+    # Built on first use: the persistence layer needs a DynamoDB client, which cold start need not pay for.
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
     persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE_NAME"],
                                            boto3_client=default_store().dynamodb)  # one client for both tables
     return idempotent_function(data_keyword_argument="job", persistence_store=persistence, config=IDEMPOTENCY)(
-        _process_job
+        _invoke_model
     )
 
 
@@ -69,29 +69,52 @@ def _count(outcome: str, amount: int = 1) -> None:
         _outcomes[outcome] += amount
 
 
-def _process_job(job: dict) -> dict:
-    """Run one job to a final state, or raise a transient GatewayError for SQS to retry it."""
-    request = JobRequest(job["jobId"], job["target"], job["body"])
+def _invoke_model(job: dict) -> dict:
+    """The job's one model invocation, and where its result went (idempotent on the job id).
+
+    Powertools saves what this returns, so once it has returned, a retry of anything after it
+    (recording the job's state, say) gets the saved outcome and never invokes the model again.
+    Transient errors raise (and the job is retried); permanent ones are an outcome.
+    """
+    try:
+        call = prepare_job_body(CONFIG, job["target"], job["body"])
+        result = bedrock.invoke(call.target, call.body, purpose="worker")
+    except GatewayError as exc:
+        if exc.transient:
+            raise
+        return {"status": FAILED, "error": {"code": str(exc.code), "message": exc.message}}
+    store = default_store()
+    outcome: dict = {"status": SUCCEEDED, "usage": {"inputTokens": result.input_tokens,
+                                                    "outputTokens": result.output_tokens}}
+    if len(result.body) <= store.inline_limit:
+        outcome["result"] = result.body.decode("utf-8", errors="replace")
+    else:
+        outcome["resultKey"] = store.put_result(job["jobId"], result.body)
+    return outcome
+
+
+def _process_job(request: JobRequest) -> dict:
+    """Run one job to a final state, or raise a transient error for SQS to retry it."""
     store = default_store()
     if not store.start_attempt(request):  # conditional: refused once the job has finished
         return {"jobId": request.job_id, "status": "finished", "skipped": True}
     try:
-        call = prepare_job_body(CONFIG, request.target, request.body)
-        result = bedrock.invoke(call.target, call.body, purpose="worker")
+        outcome = _idempotent_invoke()(job={"jobId": request.job_id, "target": request.target, "body": request.body})
     except GatewayError as exc:
         if exc.transient:
             store.note_transient_error(request.job_id, exc)
-            raise
-        store.fail(request.job_id, exc)
+        raise
+    if outcome["status"] == FAILED:
+        error = GatewayError(ErrorCode(outcome["error"]["code"]), outcome["error"]["message"])
+        store.fail(request.job_id, error)
         _count("failed")
-        logger.info("job failed", extra={"job_id": request.job_id, "code": str(exc.code), "detail": exc.message})
-        return {"jobId": request.job_id, "status": "failed", "code": str(exc.code)}
-    usage = {"inputTokens": result.input_tokens, "outputTokens": result.output_tokens}
-    store.succeed(request.job_id, result.body, usage)
+        logger.info("job failed", extra={"job_id": request.job_id, "code": str(error.code), "detail": error.message})
+        return {"jobId": request.job_id, "status": FAILED, "code": str(error.code)}
+    store.succeed(request.job_id, outcome["usage"], result=outcome.get("result"), result_key=outcome.get("resultKey"))
     _count("succeeded")
-    _count("input_tokens", result.input_tokens or 0)
-    _count("output_tokens", result.output_tokens or 0)
-    return {"jobId": request.job_id, "status": "succeeded"}
+    _count("input_tokens", outcome["usage"].get("inputTokens") or 0)
+    _count("output_tokens", outcome["usage"].get("outputTokens") or 0)
+    return {"jobId": request.job_id, "status": SUCCEEDED}
 
 
 def process_record(record: SQSRecord) -> dict:
@@ -100,21 +123,30 @@ def process_record(record: SQSRecord) -> dict:
     job_id = record.message_id
     try:
         payload = parse_json_object(record.body, "SQS message body")
-        job_id = payload["jobId"] if isinstance(payload.get("jobId"), str) and payload["jobId"] else job_id
+        if isinstance(payload.get("jobId"), str) and JOB_ID.match(payload["jobId"]):
+            job_id = payload["jobId"]
         job = parse_job(payload, default_job_id=record.message_id)
     except GatewayError as exc:  # malformed: retrying cannot help
-        default_store().fail(job_id, exc)
+        # Recorded under its job id for the producer to find, but never over an existing job's record.
+        default_store().fail(job_id, exc, only_if_new=True)
         _count("malformed")
         logger.warning("malformed job message", extra={"message_id": record.message_id, "detail": exc.message})
-        return {"jobId": job_id, "status": "failed", "code": str(exc.code)}
+        return {"jobId": job_id, "status": FAILED, "code": str(exc.code)}
 
     try:
-        return _idempotent_process()(job={"jobId": job.job_id, "target": job.target, "body": job.body})
+        return _process_job(job)
+    except IdempotencyAlreadyInProgressError:
+        # Another delivery of this job is invoking the model right now and will finish it: retry later
+        # to see its outcome. Never fail the job for it, even if this message runs out of deliveries.
+        _backoff(record, receive_count, 30)
+        _count("retried")
+        raise
     except Exception as exc:  # noqa: BLE001 - every failure here is retried or dead-lettered, then re-raised
         error = exc if isinstance(exc, GatewayError) else _unexpected(exc)
         if receive_count >= MAX_RECEIVE_COUNT:
             default_store().fail(job.job_id, GatewayError(
-                error.code, f"gave up after {receive_count} attempts; last error: {error.message}"), target=job.target)
+                error.code, f"gave up after {receive_count} attempts; last error: {error.message}"),
+                target=job.target, dead_lettered=True)
             _count("dead_lettered")
             logger.warning("job dead-lettered", extra={"job_id": job.job_id, "code": str(error.code)})
         else:
@@ -124,8 +156,6 @@ def process_record(record: SQSRecord) -> dict:
 
 
 def _unexpected(exc: Exception) -> GatewayError:
-    if isinstance(exc, IdempotencyAlreadyInProgressError):
-        return GatewayError(ErrorCode.THROTTLING, "the same job is being processed by another delivery")
     logger.exception("unexpected error processing job")
     return GatewayError(ErrorCode.INTERNAL, "internal error")
 
@@ -152,7 +182,7 @@ def _build_shared_clients() -> None:
     (e.g. a missing table name) nothing changes: each record meets the error as before.
     """
     try:
-        _idempotent_process()  # builds the job store's DynamoDB client, shared with idempotency
+        _idempotent_invoke()  # builds the job store's DynamoDB client, shared with idempotency
     except Exception:  # noqa: BLE001, S110 - records report it themselves
         pass
 

@@ -345,3 +345,19 @@ def test_bad_config_fails_the_cold_start(tmp_path):
 def test_parse_targets_is_what_the_handler_uses(api_module):
     text = open(api_module.CONFIG.source).read()
     assert parse_targets(text, api_module.CONFIG.source) == api_module.CONFIG
+
+
+def test_listing_targets_stays_fast_when_the_control_plane_is_down(call_api, monkeypatch):
+    from bedrock_gateway.core import bedrock
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK", "http://127.0.0.1:9")
+    bedrock.reset_clients()
+    try:
+        response = call_api("GET", "/v1/targets")
+        assert response.status == 200
+        targets = {t["name"]: t["streaming"] for t in response.json()["targets"]}
+        assert targets["claude"] is None  # unknown, said so: not a 500, not a guess
+        assert targets["tuned"] is False  # stated in config
+    finally:
+        monkeypatch.undo()
+        bedrock.reset_clients()

@@ -59,14 +59,15 @@ def test_job_id_is_generated_when_absent(jobs):
     assert len(job_id) == 36 and response.headers["location"] == f"/v1/jobs/{job_id}"
 
 
-def test_the_same_job_id_twice_is_one_job(jobs):
+def test_the_same_job_id_twice_is_one_job(jobs, emu):
     call_api, queued, work = jobs
     request = {"target": "llama", "body": LLAMA, "jobId": "dup"}
     assert call_api("POST", "/v1/jobs", request).status == 202
     again = call_api("POST", "/v1/jobs", request)
     assert again.status == 200 and again.json() == {"jobId": "dup", "status": "queued"}
-    assert len(queued()) == 1
+    assert len(queued()) == 2  # sent again while queued: harmless, the worker is idempotent per job
     work()
+    assert emu.counters()["succeeded"] == 1  # one model invocation for the one job
     assert call_api("POST", "/v1/jobs", request).json()["status"] == "succeeded"
 
 
@@ -122,3 +123,42 @@ def test_enqueue_failure_leaves_nothing_behind(jobs, monkeypatch):
     assert call_api("GET", "/v1/jobs/retry-me").status == 404  # the client can retry with the same jobId
     monkeypatch.undo()
     assert call_api("POST", "/v1/jobs", {"target": "llama", "body": LLAMA, "jobId": "retry-me"}).status == 202
+
+
+def test_location_keeps_the_stage_prefix_of_the_default_api_url(jobs, api_module):
+    from devstack.apigw import LambdaContext, build_event, response_parts
+
+    event = build_event("POST", "/v1/jobs", "", [("Content-Type", "application/json")],
+                        json.dumps({"target": "llama", "body": LLAMA, "jobId": "staged"}).encode())
+    event["requestContext"]["path"] = "/prod/v1/jobs"
+    status, headers, _ = response_parts(api_module.handler(event, LambdaContext()))
+    assert status == 202 and dict(headers)["Location"] == "/prod/v1/jobs/staged"
+
+
+def test_a_job_too_big_for_an_sqs_message_is_413(jobs, api_module, monkeypatch):
+    import dataclasses
+
+    call_api, queued, _ = jobs
+    monkeypatch.setattr(api_module, "CONFIG", dataclasses.replace(api_module.CONFIG, max_body_bytes=3 * 1024 * 1024))
+    response = call_api("POST", "/v1/jobs", {"target": "llama", "body": {"prompt": "x" * (1024 * 1024 + 10)}})
+    assert response.status == 413 and "SQS" in response.json()["error"]["message"]
+    assert queued() == []
+
+
+def test_a_retried_post_of_a_job_still_queued_enqueues_it_again(jobs, aws):
+    call_api, queued, work = jobs
+    request = {"target": "llama", "body": LLAMA, "jobId": "lost-message"}
+    assert call_api("POST", "/v1/jobs", request).status == 202
+    sqs = aws.client("sqs")
+    for message in queued():  # the first message never arrives
+        sqs.delete_message(QueueUrl=aws.env["JOBS_QUEUE_URL"], ReceiptHandle=message["ReceiptHandle"])
+    assert call_api("POST", "/v1/jobs", request).status == 200
+    assert len(queued()) == 1
+    work()
+    assert call_api("GET", "/v1/jobs/lost-message").json()["status"] == "succeeded"
+
+
+def test_a_non_utf8_body_is_400(jobs):
+    call_api, _, _ = jobs
+    response = call_api("POST", "/v1/jobs", b"\xff\xfe{}")
+    assert response.status == 400 and response.json()["error"]["code"] == "InvalidRequest"

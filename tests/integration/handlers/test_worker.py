@@ -182,3 +182,69 @@ def test_dlq_after_max_receive_count_through_the_event_source(worker_module, aws
     stored = get_job(worker_module, "to-dlq")
     assert stored["status"] == "failed" and stored["attempts"] == 3
     assert emu.counters()["bodies"][body_sha(payload)]["calls"] == 3
+
+
+def test_a_failed_state_write_after_the_model_answered_never_invokes_again(worker_module, aws, emu, monkeypatch):
+    store = worker_module.default_store()
+    real_succeed = store.succeed
+    calls = {"n": 0}
+
+    def flaky_succeed(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("DynamoDB hiccup")
+        return real_succeed(*args, **kwargs)
+
+    monkeypatch.setattr(store, "succeed", flaky_succeed)
+    payload = job(job_id="write-fails-once")
+    first = record(payload)
+    assert run(worker_module, first) == {first["messageId"]}  # retried through SQS
+    assert run(worker_module, record(payload, receive_count=2)) == set()
+    assert get_job(worker_module, "write-fails-once")["status"] == "succeeded"
+    assert emu.counters()["bodies"][body_sha(payload)]["calls"] == 1  # the saved outcome was reused
+
+
+def test_a_duplicate_in_flight_never_fails_the_job_even_on_its_last_delivery(worker_module, aws, emu):
+    from devstack.lambda_pool import LambdaFunction
+
+    # Two Lambda-like processes, as two concurrent deliveries would run in AWS.
+    function = LambdaFunction("bedrock_gateway.handlers.worker.handler", concurrency=2, function_name="worker")
+    try:
+        function.warm()
+        emu.configure(model="meta.llama3-8b-instruct-v1:0", ttft_ms=2000)
+        payload = job(job_id="slow-twin")
+        first = function.submit({"Records": [record(payload)]})
+        time.sleep(1.0)
+        last = record(payload, receive_count=worker_module.MAX_RECEIVE_COUNT)
+        outcome = function.invoke({"Records": [last]})
+        # Reported for a retry, not failed: the other delivery owns the job.
+        assert outcome["result"]["batchItemFailures"] == [{"itemIdentifier": last["messageId"]}]
+        assert get_job(worker_module, "slow-twin")["status"] == "running"
+        assert first.result(timeout=15)["result"] == {"batchItemFailures": []}
+    finally:
+        function.close()
+    assert get_job(worker_module, "slow-twin")["status"] == "succeeded"
+    assert emu.counters()["bodies"][body_sha(payload)]["calls"] == 1
+
+
+def test_a_dead_lettered_job_runs_again_when_its_message_is_redriven(worker_module, aws, emu):
+    emu.configure(model="meta.llama3-8b-instruct-v1:0", error={"type": "ServiceUnavailableException", "when": "before"})
+    payload = job(job_id="redriven")
+    run(worker_module, record(payload, receive_count=worker_module.MAX_RECEIVE_COUNT))
+    assert get_job(worker_module, "redriven")["status"] == "failed"
+    emu.reset()
+    assert run(worker_module, record(payload)) == set()  # the operator redrove the DLQ
+    redone = get_job(worker_module, "redriven")
+    assert redone["status"] == "succeeded" and "error" not in redone
+
+
+def test_a_malformed_message_never_touches_an_existing_job(worker_module, aws):
+    assert run(worker_module, record(job(job_id="innocent"))) == set()
+    assert run(worker_module, record({"jobId": "innocent", "target": "llama"})) == set()  # no body
+    assert get_job(worker_module, "innocent")["status"] == "succeeded"
+
+
+def test_a_malformed_message_with_an_unusable_job_id_is_recorded_under_the_message_id(worker_module, aws):
+    message = record({"jobId": "x" * 5000, "target": "llama"}, message_id="m-bad-id")
+    assert run(worker_module, message) == set()
+    assert get_job(worker_module, "m-bad-id")["status"] == "failed"
