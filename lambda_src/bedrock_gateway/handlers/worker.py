@@ -1,11 +1,13 @@
 """SQS worker: invoke the model for each job in a batch, concurrently, never losing or double-billing one.
 
 - Partial batch failures (Powertools batch processing): only transient failures are retried.
-- Idempotency (Powertools, DynamoDB) keyed on the job id, plus forward-only job states: a message
-  delivered twice, or redelivered after its job finished, never invokes the model again.
+- The model invocation is idempotent on the job id (Powertools, DynamoDB): its outcome is saved, so
+  a message delivered twice, redelivered after its job finished, or retried after a failed state
+  write never invokes the model again. Job states only move forward (conditional writes).
 - Transient errors back off through the message's visibility timeout (at least Bedrock's
   Retry-After for throttling); on the last allowed receive the job is marked failed and the message
-  goes on to the DLQ through the queue's redrive policy. Permanent errors fail the job at once.
+  goes on to the DLQ through the queue's redrive policy (a redrive starts the job again). Permanent
+  errors fail the job at once. A delivery that finds its job in flight elsewhere only backs off.
 """
 
 from __future__ import annotations
