@@ -8,16 +8,12 @@ installed dependencies are cached under ``.bench/asset/`` keyed by the lock file
 
 from __future__ import annotations
 
-import hashlib
 import re
-import shutil
-import subprocess
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
-from bench.common import BENCH_DIR, REPO
+from bench.common import REPO, cached_runtime_install
 
 LAMBDA_UNZIPPED_LIMIT_MB = 250  # functions and layers together, unzipped
 LAMBDA_DIRECT_UPLOAD_ZIP_LIMIT_MB = 50  # zipped, when uploaded directly (CDK uploads through S3)
@@ -47,46 +43,12 @@ def lambda_platform() -> tuple[str, tuple[str, ...], str]:
 
 def install_dependencies(python: str, platforms: tuple[str, ...], *, timeout: float = 600) -> Path:
     """``pip install --target`` of the runtime lock for the Lambda platform, cached under ``.bench/asset``."""
-    lock = REPO / "requirements" / "runtime.txt"
-    key = hashlib.sha256(lock.read_bytes() + f"{python}|{','.join(platforms)}".encode()).hexdigest()[:16]
-    target = BENCH_DIR / "asset" / f"deps-{key}"
-    if (target / ".complete").exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix="deps-", dir=target.parent))
-    command = [
-        sys.executable,
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        "--no-deps",
-        "--no-compile",
-        "--target",
-        str(tmp),
-        "--only-binary=:all:",
-        "--python-version",
-        python,
-        "--implementation",
-        "cp",
-        *[arg for platform in platforms for arg in ("--platform", platform)],
-        "-r",
-        str(lock),
-    ]
-    # --no-deps: the lock already lists every package, pinned (pip freeze of a fresh venv).
-    try:
-        subprocess.run(command, check=True, timeout=timeout, capture_output=True, text=True)
-    except subprocess.CalledProcessError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise RuntimeError(f"pip could not install the asset's dependencies:\n{exc.stderr[-3000:]}") from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    (tmp / ".complete").write_text(" ".join(command))
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
-    return target
+    platform_args = [arg for platform in platforms for arg in ("--platform", platform)]
+    return cached_runtime_install(
+        "asset/deps", f"{python}|{','.join(platforms)}",
+        ["--no-compile", "--only-binary=:all:", "--python-version", python, "--implementation", "cp", *platform_args],
+        timeout=timeout,
+    )
 
 
 def asset_files(deps: Path) -> list[tuple[Path, str]]:

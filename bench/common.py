@@ -215,6 +215,36 @@ def child_env(extra: dict[str, str] | None = None, *, lambda_like: bool = True) 
     return env
 
 
+def cached_runtime_install(name: str, key_material: str, pip_args: list[str], *, timeout: float = 600) -> Path:
+    """``requirements/runtime.txt`` pip-installed ``--target`` ``.bench/<name>-<key>``, once per key."""
+    import hashlib
+    import shutil
+    import tempfile
+
+    lock = REPO / "requirements" / "runtime.txt"
+    key = hashlib.sha256(lock.read_bytes() + key_material.encode()).hexdigest()[:16]
+    target = BENCH_DIR / f"{name}-{key}"
+    if (target / ".complete").exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{target.parent.name}-", dir=target.parent))
+    # --no-deps: the lock already lists every package, pinned (pip freeze of a fresh venv).
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
+               "--target", str(tmp), *pip_args, "-r", str(lock)]
+    try:
+        subprocess.run(command, check=True, timeout=timeout, capture_output=True, text=True)
+    except subprocess.CalledProcessError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise RuntimeError(f"pip could not install the runtime dependencies ({name}):\n{exc.stderr[-3000:]}") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    (tmp / ".complete").write_text(" ".join(command))
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    return target
+
+
 def runtime_site(timeout: float = 600) -> Path:
     """``requirements/runtime.txt`` installed for this machine's Python, cached under ``.bench/``.
 
@@ -223,39 +253,7 @@ def runtime_site(timeout: float = 600) -> Path:
     would otherwise change what libraries do at import (the X-Ray SDK patches every HTTP library it
     finds).
     """
-    import hashlib
-    import shutil
-    import tempfile
-
-    lock = REPO / "requirements" / "runtime.txt"
-    key = hashlib.sha256(lock.read_bytes() + sys.version.encode()).hexdigest()[:16]
-    target = BENCH_DIR / f"runtime-site-{key}"
-    if (target / ".complete").exists():
-        return target
-    BENCH_DIR.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix="runtime-site-", dir=BENCH_DIR))
-    command = [
-        sys.executable,
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        "--no-deps",
-        "--target",
-        str(tmp),
-        "-r",
-        str(lock),
-    ]
-    try:
-        subprocess.run(command, check=True, timeout=timeout, capture_output=True, text=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    (tmp / ".complete").write_text(" ".join(command))
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
-    return target
+    return cached_runtime_install("runtime-site", sys.version, [], timeout=timeout)
 
 
 def handler_env(lambda_like: bool = True) -> dict[str, str]:
