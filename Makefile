@@ -24,7 +24,7 @@ NPM = $(NODE_BIN)/node $(NODE_BIN)/../lib/node_modules/npm/bin/npm-cli.js
 export CDK_DISABLE_CLI_TELEMETRY := true
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run emulator test synth deploy invoke targets chaos lock clean
+.PHONY: help setup run emulator test lint synth deploy invoke targets chaos lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -48,7 +48,11 @@ run: $(STAMP) ## the whole stack locally: API on :8080, emulator on :8090 (BEDRO
 emulator: $(STAMP) ## the Bedrock emulator alone on :8090
 	@$(PY) -m bedrock_emulator --host $(HOST) --port $(EMULATOR_PORT)
 
-test: $(STAMP) $(CDK) ## everything CI checks
+lint: $(STAMP) ## ruff (lint and format) on the whole repo; fails on findings
+	@$(VENV)/bin/ruff check --quiet .
+	@$(VENV)/bin/ruff format --check --quiet .
+
+test: lint $(CDK) ## everything CI checks: lint, then the test suite
 	@mkdir -p .reports
 	@PATH="$(NODE_BIN):$$PATH" $(PY) -m pytest --junitxml=.reports/junit.xml $(PYTEST_ARGS)
 

@@ -39,7 +39,7 @@ class Context:
 
 
 def _quiet() -> None:
-    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+    sys.stdout = open(os.devnull, "w")
 
 
 def _maxrss_mb() -> float:

@@ -45,8 +45,17 @@ def install_dependencies(python: str, platforms: tuple[str, ...], *, timeout: fl
     """``pip install --target`` of the runtime lock for the Lambda platform, cached under ``.bench/asset``."""
     platform_args = [arg for platform in platforms for arg in ("--platform", platform)]
     return cached_runtime_install(
-        "asset/deps", f"{python}|{','.join(platforms)}",
-        ["--no-compile", "--only-binary=:all:", "--python-version", python, "--implementation", "cp", *platform_args],
+        "asset/deps",
+        f"{python}|{','.join(platforms)}",
+        [
+            "--no-compile",
+            "--only-binary=:all:",
+            "--python-version",
+            python,
+            "--implementation",
+            "cp",
+            *platform_args,
+        ],
         timeout=timeout,
     )
 

@@ -129,7 +129,7 @@ def table(figures: list[Figure]) -> str:
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |" for row in rows]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |" for row in rows]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(lines)
 
@@ -215,7 +215,9 @@ def child_env(extra: dict[str, str] | None = None, *, lambda_like: bool = True) 
     return env
 
 
-def cached_runtime_install(name: str, key_material: str, pip_args: list[str], *, timeout: float = 600) -> Path:
+def cached_runtime_install(
+    name: str, key_material: str, pip_args: list[str], *, timeout: float = 600
+) -> Path:
     """``requirements/runtime.txt`` pip-installed ``--target`` ``.bench/<name>-<key>``, once per key."""
     import hashlib
     import shutil
@@ -229,13 +231,27 @@ def cached_runtime_install(name: str, key_material: str, pip_args: list[str], *,
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f"{target.parent.name}-", dir=target.parent))
     # --no-deps: the lock already lists every package, pinned (pip freeze of a fresh venv).
-    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
-               "--target", str(tmp), *pip_args, "-r", str(lock)]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-deps",
+        "--target",
+        str(tmp),
+        *pip_args,
+        "-r",
+        str(lock),
+    ]
     try:
         subprocess.run(command, check=True, timeout=timeout, capture_output=True, text=True)
     except subprocess.CalledProcessError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise RuntimeError(f"pip could not install the runtime dependencies ({name}):\n{exc.stderr[-3000:]}") from None
+        raise RuntimeError(
+            f"pip could not install the runtime dependencies ({name}):\n{exc.stderr[-3000:]}"
+        ) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -306,9 +322,9 @@ class StackOutput:
         self._saved: tuple = ()
         self._file = None
 
-    def __enter__(self) -> "StackOutput":
+    def __enter__(self) -> StackOutput:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
+        self._file = open(self.path, "a", buffering=1, encoding="utf-8")
         self._saved = (sys.stdout, sys.stderr)
         sys.stdout = sys.stderr = self._file
         return self

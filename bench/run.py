@@ -225,8 +225,8 @@ def sync_overhead(stack, latency_ms: float, samples: int, say) -> Figure:
     zero = run_child("sync-overhead", "--samples", str(samples * 3), "--warmup", "20")
     configure_emulator(emulator_url, MODEL_ID, ttft_ms=latency_ms, chunk_delay_ms=0)
     loaded = run_child("sync-overhead", "--samples", str(samples), "--warmup", "5", timeout=300)
-    added = [h - d for h, d in zip(loaded["handler_ms"], loaded["direct_ms"])]
-    added_zero = [h - d for h, d in zip(zero["handler_ms"], zero["direct_ms"])]
+    added = [h - d for h, d in zip(loaded["handler_ms"], loaded["direct_ms"], strict=True)]
+    added_zero = [h - d for h, d in zip(zero["handler_ms"], zero["direct_ms"], strict=True)]
     via_api = _via_local_api(stack.url, max(10, samples // 2))
     ratio = median(loaded["handler_ms"]) / median(loaded["direct_ms"])
     figure = Figure(
@@ -369,7 +369,7 @@ def _stream_direct(client) -> dict:
 
 
 def _gaps(arrivals: list[float]) -> list[float]:
-    return [b - a for a, b in zip(arrivals, arrivals[1:])]
+    return [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
 
 
 def streaming(emulator_url: str, samples: int, say) -> tuple[list[Figure], float]:
@@ -395,7 +395,7 @@ def streaming(emulator_url: str, samples: int, say) -> tuple[list[Figure], float
         rss = server.stop().get("maxrss_mb", float("nan"))
 
     # Median of the paired differences (the pairs run back to back, alternating which goes first).
-    added = median([a["ttfb_ms"] - b["ttfb_ms"] for a, b in zip(app, base)])
+    added = median([a["ttfb_ms"] - b["ttfb_ms"] for a, b in zip(app, base, strict=True)])
     ttfb = Figure(
         "stream_ttfb_added_ms",
         "stream: time to first byte added vs boto3 directly",

@@ -130,11 +130,26 @@ def compile_bytecode(output_dir: Path) -> bool:
     """
     interpreter = runtime_interpreter()
     if interpreter is None:
-        print(f"lambda asset: no python{lambda_platform.python_version()} on PATH, so the asset ships without "
-              "bytecode and cold starts compile it (set LAMBDA_PYTHON, or install that Python)", file=sys.stderr)
+        print(
+            f"lambda asset: no python{lambda_platform.python_version()} on PATH, so the asset ships without "
+            "bytecode and cold starts compile it (set LAMBDA_PYTHON, or install that Python)",
+            file=sys.stderr,
+        )
         return False
-    subprocess.run([interpreter, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash",
-                    str(output_dir)], check=True)
+    subprocess.run(
+        [
+            interpreter,
+            "-m",
+            "compileall",
+            "-q",
+            "-j",
+            "0",
+            "--invalidation-mode",
+            "unchecked-hash",
+            str(output_dir),
+        ],
+        check=True,
+    )
     return True
 
 

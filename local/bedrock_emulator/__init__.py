@@ -54,9 +54,15 @@ class Emulator:
     the application profiles, provisioned throughputs and custom/imported models of the catalog.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, region: str = "us-east-1",
-                 account: str = "123456789012", catalog_path: str | Path | None = None,
-                 verbose: bool = False) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        region: str = "us-east-1",
+        account: str = "123456789012",
+        catalog_path: str | Path | None = None,
+        verbose: bool = False,
+    ) -> None:
         self.host = host
         self.port = port
         self.region = region
@@ -80,8 +86,12 @@ class Emulator:
         if self._server is None:
             app = App(self.catalog, self.state, self.region, self.account)
             self._server = _Server((self.host, self.port), app, verbose=self._verbose)
-            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                                            name="bedrock-emulator", daemon=True)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.1},
+                name="bedrock-emulator",
+                daemon=True,
+            )
             self._thread.start()
         return self
 

@@ -27,8 +27,14 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     signal.signal(signal.SIGTERM, _interrupt)
-    emu = Emulator(host=args.host, port=args.port, region=args.region, account=args.account,
-                   catalog_path=args.catalog, verbose=args.verbose)
+    emu = Emulator(
+        host=args.host,
+        port=args.port,
+        region=args.region,
+        account=args.account,
+        catalog_path=args.catalog,
+        verbose=args.verbose,
+    )
     try:
         emu.start()
         print(f"Bedrock emulator listening on {emu.url}", flush=True)

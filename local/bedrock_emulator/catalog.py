@@ -409,8 +409,12 @@ class Catalog:
         """A base model by ID or foundation-model ARN (any region)."""
         if identifier.startswith("arn:"):
             parts = identifier.split(":", 5)
-            if (len(parts) != 6 or parts[2] != "bedrock" or parts[4]
-                    or not parts[5].startswith("foundation-model/")):
+            if (
+                len(parts) != 6
+                or parts[2] != "bedrock"
+                or parts[4]
+                or not parts[5].startswith("foundation-model/")
+            ):
                 return None
             identifier = parts[5].split("/", 1)[1]
         return self.foundation_models.get(identifier)
@@ -445,8 +449,11 @@ class Catalog:
             if fm:
                 return self._on_demand(fm, model_id, region)
             profile = next(
-                (p for p in self.system_profiles.values()
-                 if p.profile_id == model_id and region in p.sources),
+                (
+                    p
+                    for p in self.system_profiles.values()
+                    if p.profile_id == model_id and region in p.sources
+                ),
                 None,
             )
             if profile:
@@ -490,8 +497,9 @@ class Catalog:
         if kind == "custom-model-deployment":
             dep = self.deployments.get(model_id)
             if dep is None:
-                raise BedrockError("ResourceNotFoundException",
-                                   f"Custom model deployment {model_id} not found.")
+                raise BedrockError(
+                    "ResourceNotFoundException", f"Custom model deployment {model_id} not found."
+                )
             if dep.status != "Active":
                 raise validation(
                     f"The custom model deployment {model_id} is not ready for inference "

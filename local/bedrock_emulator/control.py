@@ -51,12 +51,16 @@ def paginate(operation: str, items: list, query: dict) -> tuple[list, str | None
         try:
             size = int(raw_max)
         except ValueError:
-            raise validation(f"1 validation error detected: Value '{raw_max}' at 'maxResults' "
-                             "failed to satisfy constraint: Member must be a number") from None
+            raise validation(
+                f"1 validation error detected: Value '{raw_max}' at 'maxResults' "
+                "failed to satisfy constraint: Member must be a number"
+            ) from None
         if not 1 <= size <= 1000:
             bound = "greater than or equal to 1" if size < 1 else "less than or equal to 1000"
-            raise validation(f"1 validation error detected: Value '{size}' at 'maxResults' "
-                             f"failed to satisfy constraint: Member must have value {bound}")
+            raise validation(
+                f"1 validation error detected: Value '{size}' at 'maxResults' "
+                f"failed to satisfy constraint: Member must have value {bound}"
+            )
     offset = 0
     token = query.get("nextToken")
     if token is not None:
@@ -113,7 +117,8 @@ def handle(catalog: Catalog, segments: list[str], query: dict, region: str) -> t
             profiles = [p for p in catalog.profiles_in(region) if kind in (None, p.type)]
             page, token = paginate("ListInferenceProfiles", profiles, query)
             return "ListInferenceProfiles", _with_token(
-                {"inferenceProfileSummaries": [p.describe(region) for p in page]}, token)
+                {"inferenceProfileSummaries": [p.describe(region) for p in page]}, token
+            )
         case ("inference-profiles", identifier):
             profile = catalog.find_profile(identifier, region)
             if profile is None:
@@ -168,12 +173,14 @@ def handle(catalog: Catalog, segments: list[str], query: dict, region: str) -> t
             items = _sorted(items, query, lambda d: d.created_at)
             page, token = paginate("ListCustomModelDeployments", items, query)
             return "ListCustomModelDeployments", _with_token(
-                {"modelDeploymentSummaries": [d.summary() for d in page]}, token)
+                {"modelDeploymentSummaries": [d.summary() for d in page]}, token
+            )
         case ("model-customization", "custom-model-deployments", identifier):
             dep = catalog.find_deployment(identifier)
             if dep is None:
-                raise BedrockError("ResourceNotFoundException",
-                                   f"Custom model deployment {identifier} not found.")
+                raise BedrockError(
+                    "ResourceNotFoundException", f"Custom model deployment {identifier} not found."
+                )
             return "GetCustomModelDeployment", dep.describe()
     return None
 

@@ -36,15 +36,15 @@ ERRORS: dict[str, ErrorSpec] = {
     "ServiceQuotaExceededException": ErrorSpec(
         400, "Too many tokens, please wait before trying again.", None
     ),
-    "ModelErrorException": ErrorSpec(
-        424, "The model returned an error while processing the request.", None
-    ),
+    "ModelErrorException": ErrorSpec(424, "The model returned an error while processing the request.", None),
     "ModelStreamErrorException": ErrorSpec(
-        424, "An error occurred while streaming the response. Retry your request.",
+        424,
+        "An error occurred while streaming the response. Retry your request.",
         "modelStreamErrorException",
     ),
     "InternalServerException": ErrorSpec(
-        500, "The server encountered an internal error while processing the request.",
+        500,
+        "The server encountered an internal error while processing the request.",
         "internalServerException",
     ),
     "ServiceUnavailableException": ErrorSpec(

@@ -63,8 +63,9 @@ class Completion:
         return ["".join(self.pieces[i : i + n]) for i in range(0, len(self.pieces), n)]
 
 
-def generate(body: bytes, *, input_tokens: int, max_tokens: int | None, forced_tokens: int | None,
-             prefix: str = "") -> Completion:
+def generate(
+    body: bytes, *, input_tokens: int, max_tokens: int | None, forced_tokens: int | None, prefix: str = ""
+) -> Completion:
     """Deterministic text for ``body``: natural length 30-120 tokens unless forced, capped by max_tokens."""
     rng = random.Random(hashlib.sha256(body).digest())
     natural = forced_tokens if forced_tokens is not None else rng.randint(*NATURAL_TOKENS)
@@ -89,8 +90,15 @@ def generate(body: bytes, *, input_tokens: int, max_tokens: int | None, forced_t
 # ---------------------------------------------------------------------------------------------
 # A small JSON-schema checker that words its errors like Bedrock's (everit-style) validation.
 
-_TYPE_NAMES = {str: "String", bool: "Boolean", int: "Integer", float: "BigDecimal", list: "JSONArray",
-               dict: "JSONObject", type(None): "null"}
+_TYPE_NAMES = {
+    str: "String",
+    bool: "Boolean",
+    int: "Integer",
+    float: "BigDecimal",
+    list: "JSONArray",
+    dict: "JSONObject",
+    type(None): "null",
+}
 
 
 def _type_name(value) -> str:
@@ -115,8 +123,14 @@ def _is(value, kind: str) -> bool:
     raise AssertionError(kind)
 
 
-_EXPECTED = {"string": "String", "integer": "Integer", "number": "Number", "boolean": "Boolean",
-             "array": "JSONArray", "object": "JSONObject"}
+_EXPECTED = {
+    "string": "String",
+    "integer": "Integer",
+    "number": "Number",
+    "boolean": "Boolean",
+    "array": "JSONArray",
+    "object": "JSONObject",
+}
 
 
 @dataclass(frozen=True)
@@ -237,8 +251,13 @@ class AnthropicCompletions(BodyFormat):
     prefix = " "
     schema = Schema(
         required={"prompt": STR, "max_tokens_to_sample": INT_MIN1},
-        optional={"temperature": NUM, "top_p": NUM, "top_k": INT_MIN0, "stop_sequences": STR_LIST,
-                  "anthropic_version": STR},
+        optional={
+            "temperature": NUM,
+            "top_p": NUM,
+            "top_k": INT_MIN0,
+            "stop_sequences": STR_LIST,
+            "anthropic_version": STR,
+        },
     )
 
     def _request(self, body):
@@ -279,9 +298,18 @@ class AnthropicMessages(BodyFormat):
     name = "anthropic-messages"
     schema = Schema(
         required={"anthropic_version": STR, "max_tokens": INT_MIN1, "messages": Field("array")},
-        optional={"system": ANY, "temperature": NUM, "top_p": NUM, "top_k": INT_MIN0,
-                  "stop_sequences": STR_LIST, "tools": Field("array"), "tool_choice": OBJ,
-                  "anthropic_beta": STR_LIST, "thinking": OBJ, "metadata": OBJ},
+        optional={
+            "system": ANY,
+            "temperature": NUM,
+            "top_p": NUM,
+            "top_k": INT_MIN0,
+            "stop_sequences": STR_LIST,
+            "tools": Field("array"),
+            "tool_choice": OBJ,
+            "anthropic_beta": STR_LIST,
+            "thinking": OBJ,
+            "metadata": OBJ,
+        },
     )
 
     def parse(self, body, ctx):
@@ -352,30 +380,43 @@ class AnthropicMessages(BodyFormat):
         }
 
     def stream(self, req, comp, ctx, chunks):
-        yield {
-            "type": "message_start",
-            "message": {
-                "id": self._message_id(ctx),
-                "type": "message",
-                "role": "assistant",
-                "model": anthropic_model_name(ctx.model_name),
-                "content": [],
-                "stop_reason": None,
-                "stop_sequence": None,
-                "usage": {"input_tokens": comp.input_tokens, "output_tokens": 1},
+        yield (
+            {
+                "type": "message_start",
+                "message": {
+                    "id": self._message_id(ctx),
+                    "type": "message",
+                    "role": "assistant",
+                    "model": anthropic_model_name(ctx.model_name),
+                    "content": [],
+                    "stop_reason": None,
+                    "stop_sequence": None,
+                    "usage": {"input_tokens": comp.input_tokens, "output_tokens": 1},
+                },
             },
-        }, False
-        yield {"type": "content_block_start", "index": 0,
-               "content_block": {"type": "text", "text": ""}}, False
+            False,
+        )
+        yield (
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            False,
+        )
         for text in chunks:
-            yield {"type": "content_block_delta", "index": 0,
-                   "delta": {"type": "text_delta", "text": text}}, True
+            yield (
+                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}},
+                True,
+            )
         yield {"type": "content_block_stop", "index": 0}, False
-        yield {
-            "type": "message_delta",
-            "delta": {"stop_reason": "max_tokens" if comp.truncated else "end_turn", "stop_sequence": None},
-            "usage": {"output_tokens": comp.output_tokens},
-        }, False
+        yield (
+            {
+                "type": "message_delta",
+                "delta": {
+                    "stop_reason": "max_tokens" if comp.truncated else "end_turn",
+                    "stop_sequence": None,
+                },
+                "usage": {"output_tokens": comp.output_tokens},
+            },
+            False,
+        )
         yield {"type": "message_stop"}, False
 
 
@@ -385,8 +426,19 @@ class TitanText(BodyFormat):
     default_max_tokens = 512
     schema = Schema(
         required={"inputText": STR},
-        optional={"textGenerationConfig": Field("object", schema=Schema(optional={
-            "maxTokenCount": INT_MIN0, "temperature": NUM, "topP": NUM, "stopSequences": STR_LIST}))},
+        optional={
+            "textGenerationConfig": Field(
+                "object",
+                schema=Schema(
+                    optional={
+                        "maxTokenCount": INT_MIN0,
+                        "temperature": NUM,
+                        "topP": NUM,
+                        "stopSequences": STR_LIST,
+                    }
+                ),
+            )
+        },
     )
 
     def _request(self, body):
@@ -396,11 +448,13 @@ class TitanText(BodyFormat):
     def response(self, req, comp, ctx):
         return {
             "inputTextTokenCount": comp.input_tokens,
-            "results": [{
-                "tokenCount": comp.output_tokens,
-                "outputText": comp.text,
-                "completionReason": "LENGTH" if comp.truncated else "FINISH",
-            }],
+            "results": [
+                {
+                    "tokenCount": comp.output_tokens,
+                    "outputText": comp.text,
+                    "completionReason": "LENGTH" if comp.truncated else "FINISH",
+                }
+            ],
         }
 
     def stream(self, req, comp, ctx, chunks):
@@ -408,28 +462,46 @@ class TitanText(BodyFormat):
         chunks = chunks or [""]
         for i, text in enumerate(chunks):
             last = i == len(chunks) - 1
-            yield {
-                "outputText": text,
-                "index": 0,
-                "totalOutputTextTokenCount": comp.output_tokens if last else None,
-                "completionReason": ("LENGTH" if comp.truncated else "FINISH") if last else None,
-                "inputTextTokenCount": comp.input_tokens if i == 0 else None,
-            }, bool(text)
+            yield (
+                {
+                    "outputText": text,
+                    "index": 0,
+                    "totalOutputTextTokenCount": comp.output_tokens if last else None,
+                    "completionReason": ("LENGTH" if comp.truncated else "FINISH") if last else None,
+                    "inputTextTokenCount": comp.input_tokens if i == 0 else None,
+                },
+                bool(text),
+            )
 
 
 class Nova(BodyFormat):
     name = "nova"
     default_max_tokens = 5000
     _content = Schema(optional={"text": STR}, open=True)
-    _message = Schema(required={"role": Field("string", enum=("user", "assistant")),
-                                "content": Field("array")})
+    _message = Schema(
+        required={"role": Field("string", enum=("user", "assistant")), "content": Field("array")}
+    )
     schema = Schema(
         required={"messages": Field("array")},
         optional={
-            "schemaVersion": STR, "system": Field("array"), "toolConfig": OBJ,
-            "inferenceConfig": Field("object", schema=Schema(optional={
-                "maxTokens": INT_MIN0, "max_new_tokens": INT_MIN0, "temperature": NUM, "topP": NUM,
-                "top_p": NUM, "topK": INT_MIN0, "top_k": INT_MIN0, "stopSequences": STR_LIST})),
+            "schemaVersion": STR,
+            "system": Field("array"),
+            "toolConfig": OBJ,
+            "inferenceConfig": Field(
+                "object",
+                schema=Schema(
+                    optional={
+                        "maxTokens": INT_MIN0,
+                        "max_new_tokens": INT_MIN0,
+                        "temperature": NUM,
+                        "topP": NUM,
+                        "top_p": NUM,
+                        "topK": INT_MIN0,
+                        "top_k": INT_MIN0,
+                        "stopSequences": STR_LIST,
+                    }
+                ),
+            ),
         },
     )
 
@@ -440,11 +512,15 @@ class Nova(BodyFormat):
         if errs:
             raise malformed(errs)
         if not body["messages"]:
-            raise validation("A conversation must start with a user message. Try again with a conversation "
-                             "that starts with a user message.")
+            raise validation(
+                "A conversation must start with a user message. Try again with a conversation "
+                "that starts with a user message."
+            )
         if body["messages"][0]["role"] != "user":
-            raise validation("A conversation must start with a user message. Try again with a conversation "
-                             "that starts with a user message.")
+            raise validation(
+                "A conversation must start with a user message. Try again with a conversation "
+                "that starts with a user message."
+            )
         texts = [b.get("text", "") for b in body.get("system", []) if isinstance(b, dict)]
         for msg in body["messages"]:
             texts += [b.get("text", "") for b in msg["content"] if isinstance(b, dict)]
@@ -475,14 +551,21 @@ class Nova(BodyFormat):
             yield {"contentBlockDelta": {"delta": {"text": text}, "contentBlockIndex": 0}}, True
         yield {"contentBlockStop": {"contentBlockIndex": 0}}, False
         yield {"messageStop": {"stopReason": self._reason(comp)}}, False
-        yield {
-            "metadata": {
-                "usage": {"inputTokens": comp.input_tokens, "outputTokens": comp.output_tokens,
-                          "cacheReadInputTokenCount": 0, "cacheWriteInputTokenCount": 0},
-                "metrics": {},
-                "trace": {},
-            }
-        }, False
+        yield (
+            {
+                "metadata": {
+                    "usage": {
+                        "inputTokens": comp.input_tokens,
+                        "outputTokens": comp.output_tokens,
+                        "cacheReadInputTokenCount": 0,
+                        "cacheWriteInputTokenCount": 0,
+                    },
+                    "metrics": {},
+                    "trace": {},
+                }
+            },
+            False,
+        )
 
 
 class Llama(BodyFormat):
@@ -508,18 +591,24 @@ class Llama(BodyFormat):
         produced = 0
         for i, text in enumerate(chunks):
             produced += count_tokens(text)
-            yield {
-                "generation": text,
-                "prompt_token_count": comp.input_tokens if i == 0 else None,
-                "generation_token_count": produced,
-                "stop_reason": None,
-            }, True
-        yield {
-            "generation": "",
-            "prompt_token_count": None if chunks else comp.input_tokens,
-            "generation_token_count": comp.output_tokens,
-            "stop_reason": "length" if comp.truncated else "stop",
-        }, False
+            yield (
+                {
+                    "generation": text,
+                    "prompt_token_count": comp.input_tokens if i == 0 else None,
+                    "generation_token_count": produced,
+                    "stop_reason": None,
+                },
+                True,
+            )
+        yield (
+            {
+                "generation": "",
+                "prompt_token_count": None if chunks else comp.input_tokens,
+                "generation_token_count": comp.output_tokens,
+                "stop_reason": "length" if comp.truncated else "stop",
+            },
+            False,
+        )
 
 
 class Mistral(BodyFormat):
@@ -527,8 +616,13 @@ class Mistral(BodyFormat):
     default_max_tokens = 512
     schema = Schema(
         required={"prompt": STR},
-        optional={"max_tokens": INT_MIN1, "stop": STR_LIST, "temperature": NUM, "top_p": NUM,
-                  "top_k": INT_MIN0},
+        optional={
+            "max_tokens": INT_MIN1,
+            "stop": STR_LIST,
+            "temperature": NUM,
+            "top_p": NUM,
+            "top_k": INT_MIN0,
+        },
     )
 
     def _request(self, body):
@@ -549,10 +643,18 @@ class CohereCommand(BodyFormat):
     default_max_tokens = 20  # Cohere Command's documented default
     schema = Schema(
         required={"prompt": STR},
-        optional={"temperature": NUM, "p": NUM, "k": NUM, "max_tokens": INT_MIN1, "stop_sequences": STR_LIST,
-                  "return_likelihoods": Field("string", enum=("GENERATION", "ALL", "NONE")),
-                  "stream": BOOL, "num_generations": INT_MIN1, "logit_bias": OBJ,
-                  "truncate": Field("string", enum=("NONE", "START", "END"))},
+        optional={
+            "temperature": NUM,
+            "p": NUM,
+            "k": NUM,
+            "max_tokens": INT_MIN1,
+            "stop_sequences": STR_LIST,
+            "return_likelihoods": Field("string", enum=("GENERATION", "ALL", "NONE")),
+            "stream": BOOL,
+            "num_generations": INT_MIN1,
+            "logit_bias": OBJ,
+            "truncate": Field("string", enum=("NONE", "START", "END")),
+        },
     )
 
     def _request(self, body):
@@ -561,22 +663,27 @@ class CohereCommand(BodyFormat):
     def response(self, req, comp, ctx):
         return {
             "id": ctx.uuid("response"),
-            "generations": [{
-                "id": ctx.uuid("generation"),
-                "text": comp.text,
-                "finish_reason": "MAX_TOKENS" if comp.truncated else "COMPLETE",
-            }],
+            "generations": [
+                {
+                    "id": ctx.uuid("generation"),
+                    "text": comp.text,
+                    "finish_reason": "MAX_TOKENS" if comp.truncated else "COMPLETE",
+                }
+            ],
             "prompt": req.body["prompt"],
         }
 
     def stream(self, req, comp, ctx, chunks):
         for text in chunks:
             yield {"text": text, "is_finished": False}, True
-        yield {
-            "is_finished": True,
-            "finish_reason": "MAX_TOKENS" if comp.truncated else "COMPLETE",
-            "response": self.response(req, comp, ctx),
-        }, False
+        yield (
+            {
+                "is_finished": True,
+                "finish_reason": "MAX_TOKENS" if comp.truncated else "COMPLETE",
+                "response": self.response(req, comp, ctx),
+            },
+            False,
+        )
 
 
 class AI21Jurassic2(BodyFormat):
@@ -585,9 +692,18 @@ class AI21Jurassic2(BodyFormat):
     _penalty = Field("object", schema=Schema(optional={"scale": NUM}, open=True))
     schema = Schema(
         required={"prompt": STR},
-        optional={"maxTokens": INT_MIN0, "minTokens": INT_MIN0, "temperature": NUM, "topP": NUM,
-                  "stopSequences": STR_LIST, "numResults": INT_MIN1, "topKReturn": INT_MIN0,
-                  "countPenalty": _penalty, "presencePenalty": _penalty, "frequencyPenalty": _penalty},
+        optional={
+            "maxTokens": INT_MIN0,
+            "minTokens": INT_MIN0,
+            "temperature": NUM,
+            "topP": NUM,
+            "stopSequences": STR_LIST,
+            "numResults": INT_MIN1,
+            "topKReturn": INT_MIN0,
+            "countPenalty": _penalty,
+            "presencePenalty": _penalty,
+            "frequencyPenalty": _penalty,
+        },
     )
 
     def _request(self, body):
@@ -598,11 +714,17 @@ class AI21Jurassic2(BodyFormat):
         out = []
         for m in re.finditer(r"\S+", text):
             logprob = -round((len(m.group()) % 7) * 0.37 + 0.01, 4)
-            out.append({
-                "generatedToken": {"token": "\u2581" + m.group(), "logprob": logprob, "raw_logprob": logprob},
-                "topTokens": None,
-                "textRange": {"start": m.start(), "end": m.end()},
-            })
+            out.append(
+                {
+                    "generatedToken": {
+                        "token": "\u2581" + m.group(),
+                        "logprob": logprob,
+                        "raw_logprob": logprob,
+                    },
+                    "topTokens": None,
+                    "textRange": {"start": m.start(), "end": m.end()},
+                }
+            )
         return out
 
     def response(self, req, comp, ctx):
@@ -610,8 +732,9 @@ class AI21Jurassic2(BodyFormat):
         return {
             "id": int(ctx.body_hash[:8], 16) % 100000,
             "prompt": {"text": req.body["prompt"], "tokens": self._tokens(req.body["prompt"])},
-            "completions": [{"data": {"text": comp.text, "tokens": self._tokens(comp.text)},
-                             "finishReason": reason}],
+            "completions": [
+                {"data": {"text": comp.text, "tokens": self._tokens(comp.text)}, "finishReason": reason}
+            ],
         }
 
 
@@ -628,16 +751,21 @@ class TitanEmbedV1(BodyFormat):
         return [round(rng.gauss(0.0, 0.5), 6) for _ in range(dims)]
 
     def response(self, req, comp, ctx):
-        return {"embedding": self.vector(req.input_text, self.dimensions),
-                "inputTextTokenCount": comp.input_tokens}
+        return {
+            "embedding": self.vector(req.input_text, self.dimensions),
+            "inputTextTokenCount": comp.input_tokens,
+        }
 
 
 class TitanEmbedV2(TitanEmbedV1):
     name = "titan-embed-v2"
     schema = Schema(
         required={"inputText": STR},
-        optional={"dimensions": Field("integer", enum=(256, 512, 1024)), "normalize": BOOL,
-                  "embeddingTypes": Field("array", items="string")},
+        optional={
+            "dimensions": Field("integer", enum=(256, 512, 1024)),
+            "normalize": BOOL,
+            "embeddingTypes": Field("array", items="string"),
+        },
     )
 
     def _request(self, body):
@@ -660,8 +788,18 @@ class TitanEmbedV2(TitanEmbedV1):
 
 FORMATS: dict[str, BodyFormat] = {
     f.name: f
-    for f in (AnthropicCompletions(), AnthropicMessages(), TitanText(), Nova(), Llama(), Mistral(),
-              CohereCommand(), AI21Jurassic2(), TitanEmbedV1(), TitanEmbedV2())
+    for f in (
+        AnthropicCompletions(),
+        AnthropicMessages(),
+        TitanText(),
+        Nova(),
+        Llama(),
+        Mistral(),
+        CohereCommand(),
+        AI21Jurassic2(),
+        TitanEmbedV1(),
+        TitanEmbedV2(),
+    )
 }
 
 

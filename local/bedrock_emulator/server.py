@@ -23,8 +23,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from . import control, eventstream
 from .catalog import Catalog
 from .errors import ERROR_TYPE_SUFFIX, ERRORS, BedrockError, enum_violation, validation
-from .faults import Decision, State
 from .families import Completion, Context, choose_format, generate, is_embedding
+from .faults import Decision, State
 
 log = logging.getLogger("bedrock_emulator")
 
@@ -80,8 +80,13 @@ class App:
             if is_embedding(fmt):
                 comp = Completion(pieces=[], input_tokens=req.input_tokens, truncated=False)
             else:
-                comp = generate(body, input_tokens=req.input_tokens, max_tokens=req.max_tokens,
-                                forced_tokens=decision.output_tokens, prefix=fmt.prefix)
+                comp = generate(
+                    body,
+                    input_tokens=req.input_tokens,
+                    max_tokens=req.max_tokens,
+                    forced_tokens=decision.output_tokens,
+                    prefix=fmt.prefix,
+                )
         except BedrockError as err:
             self.state.record_error(err.type)
             h.send_error_json(err)
@@ -115,11 +120,15 @@ class App:
         gid = headers.get("X-Amzn-Bedrock-GuardrailIdentifier")
         gver = headers.get("X-Amzn-Bedrock-GuardrailVersion")
         if gid is not None and not _GUARDRAIL_ID.match(gid):
-            raise validation(f"1 validation error detected: Value '{gid}' at 'guardrailIdentifier' failed to "
-                             "satisfy constraint: Member must satisfy regular expression pattern")
+            raise validation(
+                f"1 validation error detected: Value '{gid}' at 'guardrailIdentifier' failed to "
+                "satisfy constraint: Member must satisfy regular expression pattern"
+            )
         if gver is not None and not _GUARDRAIL_VERSION.match(gver):
-            raise validation(f"1 validation error detected: Value '{gver}' at 'guardrailVersion' failed to "
-                             "satisfy constraint: Member must satisfy regular expression pattern")
+            raise validation(
+                f"1 validation error detected: Value '{gver}' at 'guardrailVersion' failed to "
+                "satisfy constraint: Member must satisfy regular expression pattern"
+            )
         if gid and not gver:
             raise validation("Guardrail version is required when a guardrail identifier is specified.")
         if gver and not gid:
@@ -145,8 +154,10 @@ class App:
             raise validation("Malformed input request, please reformat your input and try again.") from None
         if not isinstance(obj, dict):
             kind = "JSONArray" if isinstance(obj, list) else type(obj).__name__
-            raise validation(f"Malformed input request: #: expected type: JSONObject, found: {kind}, "
-                             "please reformat your input and try again.")
+            raise validation(
+                f"Malformed input request: #: expected type: JSONObject, found: {kind}, "
+                "please reformat your input and try again."
+            )
         return obj
 
     @staticmethod
@@ -177,14 +188,20 @@ class App:
         succeeded()
         h.send_json(200, payload, headers)
 
-    def _stream(self, h, echo, decision: Decision, fmt, req, comp, ctx, started, resource_arn,
-                succeeded) -> None:
+    def _stream(
+        self, h, echo, decision: Decision, fmt, req, comp, ctx, started, resource_arn, succeeded
+    ) -> None:
         chunks = comp.chunks(decision.tokens_per_chunk)
         events = list(fmt.stream(req, comp, ctx, chunks))
         error = decision.error if decision.error and decision.error["when"] == "after_chunks" else None
         try:
-            h.start_stream([("Content-Type", "application/vnd.amazon.eventstream"),
-                            ("X-Amzn-Bedrock-Content-Type", "application/json"), *echo])
+            h.start_stream(
+                [
+                    ("Content-Type", "application/vnd.amazon.eventstream"),
+                    ("X-Amzn-Bedrock-Content-Type", "application/json"),
+                    *echo,
+                ]
+            )
             if decision.ttft_ms:
                 time.sleep(decision.ttft_ms / 1000)
             first_byte_ms = None
@@ -199,12 +216,15 @@ class App:
                 if first_byte_ms is None:
                     first_byte_ms = round((time.perf_counter() - started) * 1000)
                 if index == len(events) - 1:
-                    event = {**event, "amazon-bedrock-invocationMetrics": {
-                        "inputTokenCount": comp.input_tokens,
-                        "outputTokenCount": comp.output_tokens,
-                        "invocationLatency": round((time.perf_counter() - started) * 1000),
-                        "firstByteLatency": first_byte_ms,
-                    }}
+                    event = {
+                        **event,
+                        "amazon-bedrock-invocationMetrics": {
+                            "inputTokenCount": comp.input_tokens,
+                            "outputTokenCount": comp.output_tokens,
+                            "invocationLatency": round((time.perf_counter() - started) * 1000),
+                            "firstByteLatency": first_byte_ms,
+                        },
+                    }
                 h.write_chunk(eventstream.chunk_event(event))
             if error:
                 self.state.record_error(error["type"])
@@ -227,8 +247,15 @@ class App:
 
     def emulator_control(self, h: _Handler, method: str, action: str, body: bytes) -> None:
         if method == "GET" and action == "health":
-            h.send_json(200, {"status": "ok", "region": self.region, "account": self.account,
-                              "foundationModels": len(self.catalog.foundation_models)})
+            h.send_json(
+                200,
+                {
+                    "status": "ok",
+                    "region": self.region,
+                    "account": self.account,
+                    "foundationModels": len(self.catalog.foundation_models),
+                },
+            )
         elif method == "GET" and action == "counters":
             h.send_json(200, self.state.counters())
         elif method == "GET" and action == "config":
@@ -264,7 +291,7 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             self.server.untrack(self.connection)
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - signature from the base class
+    def log_message(self, format: str, *args) -> None:
         if self.server.verbose:
             log.info("%s %s", self.address_string(), format % args)
 
@@ -325,8 +352,11 @@ class _Handler(BaseHTTPRequestHandler):
                     app.state.record_control(operation)
                     self.send_json(200, payload)
                     return
-            self.send_json(404, {"message": f"No operation matches {method} {raw_path}"},
-                           [("X-Amzn-ErrorType", "UnknownOperationException" + ERROR_TYPE_SUFFIX)])
+            self.send_json(
+                404,
+                {"message": f"No operation matches {method} {raw_path}"},
+                [("X-Amzn-ErrorType", "UnknownOperationException" + ERROR_TYPE_SUFFIX)],
+            )
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
         except Exception as exc:  # never let a bug kill the connection silently
@@ -339,9 +369,11 @@ class _Handler(BaseHTTPRequestHandler):
     # ---- writing ----
 
     def _head(self, status: int, headers: list[tuple[str, str]]) -> bytes:
-        lines = [f"HTTP/1.1 {status} {self.responses.get(status, ('Unknown',))[0]}",
-                 f"Date: {formatdate(usegmt=True)}",
-                 f"x-amzn-RequestId: {self.request_id}"]
+        lines = [
+            f"HTTP/1.1 {status} {self.responses.get(status, ('Unknown',))[0]}",
+            f"Date: {formatdate(usegmt=True)}",
+            f"x-amzn-RequestId: {self.request_id}",
+        ]
         lines += [f"{name}: {value}" for name, value in headers]
         if self.close_connection:
             lines.append("Connection: close")

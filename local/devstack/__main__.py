@@ -14,17 +14,29 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--emulator-port", type=int, default=8090)
-    parser.add_argument("--bedrock", choices=("emulator", "aws"), default=os.environ.get("BEDROCK", "emulator"))
+    parser.add_argument(
+        "--bedrock", choices=("emulator", "aws"), default=os.environ.get("BEDROCK", "emulator")
+    )
     parser.add_argument("--concurrency", type=int, default=4, help="Lambda-like processes per function")
     parser.add_argument("--verbose", action="store_true", help="access log and INFO logs")
-    parser.add_argument("--latency", choices=("realistic", "none"), default=os.environ.get("EMULATOR_LATENCY", "realistic"),
-                        help="emulated model latency: realistic (250 ms to first token, 20 ms per chunk) or none")
+    parser.add_argument(
+        "--latency",
+        choices=("realistic", "none"),
+        default=os.environ.get("EMULATOR_LATENCY", "realistic"),
+        help="emulated model latency: realistic (250 ms to first token, 20 ms per chunk) or none",
+    )
     args = parser.parse_args()
     if args.verbose:
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO")
-    stack = DevStack(args.host, args.port, args.emulator_port, bedrock=args.bedrock,
-                     concurrency=args.concurrency, quiet=not args.verbose,
-                     emulator_latency=REALISTIC_LATENCY if args.latency == "realistic" else None)
+    stack = DevStack(
+        args.host,
+        args.port,
+        args.emulator_port,
+        bedrock=args.bedrock,
+        concurrency=args.concurrency,
+        quiet=not args.verbose,
+        emulator_latency=REALISTIC_LATENCY if args.latency == "realistic" else None,
+    )
     try:
         stack.serve_forever()
     except KeyboardInterrupt:

@@ -38,7 +38,7 @@ class LocalAws:
         self.url = ""
         self.env: dict[str, str] = {}
 
-    def start(self) -> "LocalAws":
+    def start(self) -> LocalAws:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.url = f"http://{host}:{port}"
@@ -52,22 +52,36 @@ class LocalAws:
     def client(self, service: str):
         import boto3
 
-        return boto3.client(service, endpoint_url=self.url, region_name=REGION,
-                            aws_access_key_id="local", aws_secret_access_key="local")
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name=REGION,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
 
     def _create_resources(self) -> dict[str, str]:
         sqs, dynamodb, s3 = self.client("sqs"), self.client("dynamodb"), self.client("s3")
         dlq_url = sqs.create_queue(QueueName="bedrock-gateway-jobs-dlq")["QueueUrl"]
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        queue_url = sqs.create_queue(QueueName="bedrock-gateway-jobs", Attributes={
-            "VisibilityTimeout": str(self.settings.visibility_timeout),
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
-                                         "maxReceiveCount": self.settings.max_receive_count}),
-        })["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        queue_url = sqs.create_queue(
+            QueueName="bedrock-gateway-jobs",
+            Attributes={
+                "VisibilityTimeout": str(self.settings.visibility_timeout),
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": self.settings.max_receive_count}
+                ),
+            },
+        )["QueueUrl"]
         for table, key in (("bedrock-gateway-jobs", "jobId"), ("bedrock-gateway-idempotency", "id")):
-            dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
-                                  AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-                                  KeySchema=[{"AttributeName": key, "KeyType": "HASH"}])
+            dynamodb.create_table(
+                TableName=table,
+                BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+            )
         s3.create_bucket(Bucket="bedrock-gateway-results")
         return {
             "JOBS_QUEUE_URL": queue_url,

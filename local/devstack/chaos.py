@@ -25,7 +25,10 @@ import httpx
 
 def job_body(index: int) -> dict:
     """A unique body per job, so the emulator's per-body counters identify each job's invocations."""
-    return {"prompt": f"\n\nHuman: chaos job {index}: describe one Mars habitat\n\nAssistant:", "max_tokens_to_sample": 40}
+    return {
+        "prompt": f"\n\nHuman: chaos job {index}: describe one Mars habitat\n\nAssistant:",
+        "max_tokens_to_sample": 40,
+    }
 
 
 def sent_body(body: dict) -> str:
@@ -51,22 +54,41 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = QueueSettings(visibility_timeout=2, max_receive_count=5, retry_base_seconds=0.5)
     started = time.monotonic()
-    with DevStack(port=0, emulator_port=0, concurrency=2, worker_concurrency=args.workers,
-                  queue_settings=settings, log_dir=".local/logs/chaos") as stack:
+    with DevStack(
+        port=0,
+        emulator_port=0,
+        concurrency=2,
+        worker_concurrency=args.workers,
+        queue_settings=settings,
+        log_dir=".local/logs/chaos",
+    ) as stack:
         emulator = stack.emulator
-        emulator.configure(model="*", throttle_rate=args.throttle_rate, seed=args.seed,
-                           error={"type": "ValidationException", "rate": args.permanent_error_rate,
-                                  "message": "Malformed input request: chaos says no"})
+        emulator.configure(
+            model="*",
+            throttle_rate=args.throttle_rate,
+            seed=args.seed,
+            error={
+                "type": "ValidationException",
+                "rate": args.permanent_error_rate,
+                "message": "Malformed input request: chaos says no",
+            },
+        )
         bodies = {f"chaos-{i:05d}": job_body(i) for i in range(args.jobs)}
         with httpx.Client(base_url=stack.url, timeout=30) as client, ThreadPoolExecutor(8) as pool:
+
             def post(item):
                 job_id, body = item
-                return client.post("/v1/jobs", json={"jobId": job_id, "target": "claude", "body": body}).status_code
+                return client.post(
+                    "/v1/jobs", json={"jobId": job_id, "target": "claude", "body": body}
+                ).status_code
 
             statuses = list(pool.map(post, bodies.items()))
         refused = sum(1 for s in statuses if s != 202)
-        print(f"chaos: posted {args.jobs} jobs ({refused} refused) in {time.monotonic() - started:.1f}s; "
-              f"throttle {args.throttle_rate:.0%}, permanent errors {args.permanent_error_rate:.0%}", flush=True)
+        print(
+            f"chaos: posted {args.jobs} jobs ({refused} refused) in {time.monotonic() - started:.1f}s; "
+            f"throttle {args.throttle_rate:.0%}, permanent errors {args.permanent_error_rate:.0%}",
+            flush=True,
+        )
 
         final = wait_for_final(stack, list(bodies), started + args.timeout)
         counts = {"succeeded": 0, "failed": 0}
@@ -75,11 +97,15 @@ def main(argv: list[str] | None = None) -> int:
                 counts[record["status"]] += 1
         dead = drain(stack.aws.client("sqs"), stack.aws.env["JOBS_DLQ_URL"])
         calls = emulator.counters()["bodies"]
-        duplicates = sum(max(0, calls.get(sent_body(body), {}).get("succeeded", 0) - 1) for body in bodies.values())
+        duplicates = sum(
+            max(0, calls.get(sent_body(body), {}).get("succeeded", 0) - 1) for body in bodies.values()
+        )
         lost = args.jobs - counts["succeeded"] - counts["failed"]
         print(f"chaos: done in {time.monotonic() - started:.1f}s, {stack.poller.batches} batches", flush=True)
-    print(f"sent={args.jobs} succeeded={counts['succeeded']} failed={counts['failed']} dead_lettered={dead} "
-          f"lost={lost} duplicate_invocations={duplicates}")
+    print(
+        f"sent={args.jobs} succeeded={counts['succeeded']} failed={counts['failed']} dead_lettered={dead} "
+        f"lost={lost} duplicate_invocations={duplicates}"
+    )
     return 0 if lost == 0 and duplicates == 0 and refused == 0 else 1
 
 
@@ -113,10 +139,14 @@ def wait_for_final(stack, job_ids: list[str], deadline: float) -> dict[str, dict
 def drain(sqs, queue_url: str) -> int:
     """Count (and remove) every message in the DLQ."""
     count = 0
-    while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", []):
+    while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+        "Messages", []
+    ):
         count += len(messages)
-        sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
-            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+        sqs.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+        )
     return count
 
 

@@ -46,15 +46,22 @@ def _warm(path: str) -> None:
 def _redirect_output(log_file: str | None) -> None:
     """Send the process's stdout/stderr (JSON logs, EMF metrics) to ``log_file``, like CloudWatch Logs."""
     if log_file:
-        stream = open(log_file, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - lives as long as the process
+        stream = open(log_file, "a", buffering=1, encoding="utf-8")
         sys.stdout = sys.stderr = stream
 
 
 class LambdaFunction:
     """A pool of warm processes running one handler (``concurrency`` = reserved concurrency)."""
 
-    def __init__(self, handler: str, *, concurrency: int = 4, function_name: str | None = None, timeout_ms: int = 30_000,
-                 log_file: str | None = None):
+    def __init__(
+        self,
+        handler: str,
+        *,
+        concurrency: int = 4,
+        function_name: str | None = None,
+        timeout_ms: int = 30_000,
+        log_file: str | None = None,
+    ):
         self.handler = handler
         self.function_name = function_name or handler.rsplit(".", 2)[-2]
         self.timeout_ms = timeout_ms
@@ -63,8 +70,12 @@ class LambdaFunction:
         self._pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=self.concurrency, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_redirect_output, initargs=(self.log_file,))
+        return ProcessPoolExecutor(
+            max_workers=self.concurrency,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_redirect_output,
+            initargs=(self.log_file,),
+        )
 
     def warm(self) -> None:
         """Start every process and import the handler (so the first requests do not pay cold starts)."""

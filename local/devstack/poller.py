@@ -26,8 +26,9 @@ def to_lambda_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
             "ApproximateReceiveCount": attributes.get("ApproximateReceiveCount", "1"),
             "SentTimestamp": attributes.get("SentTimestamp", str(int(time.time() * 1000))),
             "SenderId": attributes.get("SenderId", "AIDAIENQZJOLO23YVJ4VO"),
-            "ApproximateFirstReceiveTimestamp": attributes.get("ApproximateFirstReceiveTimestamp",
-                                                               str(int(time.time() * 1000))),
+            "ApproximateFirstReceiveTimestamp": attributes.get(
+                "ApproximateFirstReceiveTimestamp", str(int(time.time() * 1000))
+            ),
         },
         "messageAttributes": message.get("MessageAttributes", {}),
         "md5OfBody": message.get("MD5OfBody", ""),
@@ -40,17 +41,27 @@ def to_lambda_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
 class SqsPoller:
     """Feeds ``function`` (a LambdaFunction) from ``queue_url`` until stopped."""
 
-    def __init__(self, sqs, queue_url: str, function, *, batch_size: int = 10, concurrency: int = 2,
-                 wait_seconds: int = 1):
+    def __init__(
+        self,
+        sqs,
+        queue_url: str,
+        function,
+        *,
+        batch_size: int = 10,
+        concurrency: int = 2,
+        wait_seconds: int = 1,
+    ):
         self.sqs, self.queue_url, self.function = sqs, queue_url, function
         self.batch_size, self.concurrency, self.wait_seconds = batch_size, concurrency, wait_seconds
-        self.queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.batches = 0
         self.function_errors = 0
 
-    def start(self) -> "SqsPoller":
+    def start(self) -> SqsPoller:
         for i in range(self.concurrency):
             thread = threading.Thread(target=self._run, name=f"sqs-poller-{i}", daemon=True)
             thread.start()
@@ -69,8 +80,11 @@ class SqsPoller:
     def poll_once(self) -> int:
         """Receive one batch and process it; returns how many messages it held."""
         messages = self.sqs.receive_message(
-            QueueUrl=self.queue_url, MaxNumberOfMessages=self.batch_size, WaitTimeSeconds=self.wait_seconds,
-            AttributeNames=["All"], MessageAttributeNames=["All"],
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=self.batch_size,
+            WaitTimeSeconds=self.wait_seconds,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
         ).get("Messages", [])
         if not messages:
             return 0
@@ -80,13 +94,18 @@ class SqsPoller:
         if not outcome["ok"]:
             self.function_errors += 1
             return len(messages)  # the whole batch becomes visible again after the timeout
-        failed = {item.get("itemIdentifier") for item in (outcome["result"] or {}).get("batchItemFailures", [])}
+        failed = {
+            item.get("itemIdentifier") for item in (outcome["result"] or {}).get("batchItemFailures", [])
+        }
         ids = {m["MessageId"] for m in messages}
         if not failed <= ids:
             return len(messages)  # an unknown identifier fails the whole batch, as in AWS
         done = [m for m in messages if m["MessageId"] not in failed]
         for start in range(0, len(done), 10):
-            entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start:start + 10])]
+            entries = [
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                for i, m in enumerate(done[start : start + 10])
+            ]
             self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
         return len(messages)
 

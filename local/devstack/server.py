@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Awaitable, Callable
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from devstack.apigw import API_GATEWAY_MAX_PAYLOAD, build_event, response_parts
 from devstack.lambda_pool import LambdaFunction
@@ -37,14 +38,15 @@ async def _read_body(receive, limit: int):
             return b"".join(chunks)
 
 
-
 async def _send(send, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
-        + [(b"content-length", str(len(body)).encode())],
-    })
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+            + [(b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -73,12 +75,22 @@ def create_app(sync_function: LambdaFunction, stream_app: ASGIApp | None) -> ASG
         if body is None:
             return
         if body is _TOO_LARGE:
-            return await _send(send, 413, [("Content-Type", "application/json")],
-                               json.dumps({"message": "Request Too Long"}).encode())
+            return await _send(
+                send,
+                413,
+                [("Content-Type", "application/json")],
+                json.dumps({"message": "Request Too Long"}).encode(),
+            )
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         client = scope.get("client") or ("127.0.0.1", 0)
-        event = build_event(scope["method"], raw_path,
-                            scope.get("query_string", b"").decode("latin-1"), headers, body, client[0])
+        event = build_event(
+            scope["method"],
+            raw_path,
+            scope.get("query_string", b"").decode("latin-1"),
+            headers,
+            body,
+            client[0],
+        )
         try:
             outcome = await asyncio.wrap_future(sync_function.submit(event))
         except BrokenProcessPool:  # the process died mid-request: a function error, as in Lambda
@@ -86,8 +98,12 @@ def create_app(sync_function: LambdaFunction, stream_app: ASGIApp | None) -> ASG
         request_id = event["requestContext"]["requestId"]
         if not outcome["ok"]:
             # What API Gateway answers when the Lambda function itself fails.
-            return await _send(send, 502, [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id)],
-                               json.dumps({"message": "Internal server error"}).encode())
+            return await _send(
+                send,
+                502,
+                [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id)],
+                json.dumps({"message": "Internal server error"}).encode(),
+            )
         status, response_headers, payload = response_parts(outcome["result"])
         response_headers = [(k, v) for k, v in response_headers if k.lower() != "content-length"]
         await _send(send, status, response_headers + [("x-amzn-RequestId", request_id)], payload)

@@ -24,7 +24,9 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise SystemExit(f"cannot listen on {host}:{port} ({exc.strerror}); pick another port, e.g. PORT={port + 1}")
+        raise SystemExit(
+            f"cannot listen on {host}:{port} ({exc.strerror}); pick another port, e.g. PORT={port + 1}"
+        ) from None
     sock.listen(1024)
     return sock
 
@@ -53,9 +55,20 @@ class DevStack:
     ``bedrock="aws"`` skips the emulator and uses the standard AWS credential chain.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 8080, emulator_port: int = 8090, *,
-                 bedrock: str = "emulator", concurrency: int = 4, worker_concurrency: int = 2, quiet: bool = True,
-                 queue_settings=None, log_dir: str = ".local/logs", emulator_latency: dict | None = None):
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        emulator_port: int = 8090,
+        *,
+        bedrock: str = "emulator",
+        concurrency: int = 4,
+        worker_concurrency: int = 2,
+        quiet: bool = True,
+        queue_settings=None,
+        log_dir: str = ".local/logs",
+        emulator_latency: dict | None = None,
+    ):
         self.host, self.bedrock, self.concurrency, self.quiet = host, bedrock, concurrency, quiet
         self.worker_concurrency = worker_concurrency
         self.queue_settings = queue_settings
@@ -99,31 +112,53 @@ class DevStack:
         from devstack.poller import SqsPoller
 
         load_targets()  # fail fast on a bad config, before any process starts
-        self.aws = LocalAws(self.host, settings=self.queue_settings).start()  # env first: processes inherit it
+        self.aws = LocalAws(
+            self.host, settings=self.queue_settings
+        ).start()  # env first: processes inherit it
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        sync_function = LambdaFunction(SYNC_HANDLER, concurrency=self.concurrency, function_name="api",
-                                       log_file=str(self.log_dir / "api.log"))
-        worker_function = LambdaFunction(WORKER_HANDLER, concurrency=self.worker_concurrency, function_name="worker",
-                                         timeout_ms=300_000, log_file=str(self.log_dir / "worker.log"))
+        sync_function = LambdaFunction(
+            SYNC_HANDLER,
+            concurrency=self.concurrency,
+            function_name="api",
+            log_file=str(self.log_dir / "api.log"),
+        )
+        worker_function = LambdaFunction(
+            WORKER_HANDLER,
+            concurrency=self.worker_concurrency,
+            function_name="worker",
+            timeout_ms=300_000,
+            log_file=str(self.log_dir / "worker.log"),
+        )
         self._functions += [sync_function, worker_function]
         sync_function.warm()
         worker_function.warm()
-        self.poller = SqsPoller(self.aws.client("sqs"), self.aws.env["JOBS_QUEUE_URL"], worker_function,
-                                concurrency=self.worker_concurrency)
+        self.poller = SqsPoller(
+            self.aws.client("sqs"),
+            self.aws.env["JOBS_QUEUE_URL"],
+            worker_function,
+            concurrency=self.worker_concurrency,
+        )
         stream_app = None
         try:
             from bedrock_gateway.handlers.stream_app import app as stream_app
         except ModuleNotFoundError as exc:
             if exc.name != "bedrock_gateway.handlers.stream_app":
                 raise
-        config = uvicorn.Config(create_app(sync_function, stream_app), log_level="warning" if self.quiet else "info",
-                                access_log=not self.quiet, lifespan="on", timeout_keep_alive=30)
+        config = uvicorn.Config(
+            create_app(sync_function, stream_app),
+            log_level="warning" if self.quiet else "info",
+            access_log=not self.quiet,
+            lifespan="on",
+            timeout_keep_alive=30,
+        )
         self._server = uvicorn.Server(config)
 
-    def start(self) -> "DevStack":
+    def start(self) -> DevStack:
         """Serve in a background thread (tests); returns once the API accepts connections."""
         self._prepare()
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
+        )
         self._thread.start()
         self.poller.start()
         deadline = time.monotonic() + 30
@@ -158,7 +193,7 @@ class DevStack:
             self.emulator.stop()
         self._socket.close()
 
-    def __enter__(self) -> "DevStack":
+    def __enter__(self) -> DevStack:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -173,11 +208,19 @@ def banner(stack: DevStack) -> str:
     bedrock = "real Amazon Bedrock via the AWS credential chain"
     if stack.emulator:
         latency = stack.emulator_latency
-        bedrock = (f"{stack.emulator.url}  (embedded emulator, "
-                   + (f"{latency['ttft_ms']} ms to first token, {latency['chunk_delay_ms']} ms per chunk; "
-                      if latency else "no added latency; ")
-                   + "faults: POST /_emulator/config)")
-    body = r'{"prompt": "\n\nHuman: write an essay for living on mars in 1000 words\n\nAssistant:", "max_tokens_to_sample": 4000}'
+        bedrock = (
+            f"{stack.emulator.url}  (embedded emulator, "
+            + (
+                f"{latency['ttft_ms']} ms to first token, {latency['chunk_delay_ms']} ms per chunk; "
+                if latency
+                else "no added latency; "
+            )
+            + "faults: POST /_emulator/config)"
+        )
+    body = (
+        r'{"prompt": "\n\nHuman: write an essay for living on mars in 1000 words\n\nAssistant:", '
+        r'"max_tokens_to_sample": 4000}'
+    )
     return f"""
 Bedrock Gateway, local stack
   API       {stack.url}/v1   (API Gateway stand-in -> the real Lambda handlers)

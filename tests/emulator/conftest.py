@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from emulator_helpers import make_client
-
 from bedrock_emulator import Emulator
+from emulator_helpers import make_client
 
 
 @pytest.fixture(scope="session")

@@ -12,13 +12,26 @@ US_REGIONS = ["us-east-1", "us-east-2", "us-west-2"]
 FM_ARN = "arn:aws:bedrock:us-east-1::foundation-model"
 
 REQUIRED_IDS = {
-    "anthropic.claude-v2", "anthropic.claude-v2:1", "anthropic.claude-instant-v1",
-    "anthropic.claude-3-haiku-20240307-v1:0", SONNET, "anthropic.claude-3-7-sonnet-20250219-v1:0",
-    "amazon.titan-text-express-v1", "amazon.titan-text-lite-v1",
-    "amazon.nova-lite-v1:0", "amazon.nova-pro-v1:0",
-    "meta.llama3-8b-instruct-v1:0", "meta.llama3-1-70b-instruct-v1:0", "mistral.mistral-7b-instruct-v0:2",
-    "mistral.mistral-large-2402-v1:0", "cohere.command-text-v14", "cohere.command-light-text-v14",
-    "ai21.j2-ultra-v1", "ai21.j2-mid-v1", "amazon.titan-embed-text-v1", "amazon.titan-embed-text-v2:0",
+    "anthropic.claude-v2",
+    "anthropic.claude-v2:1",
+    "anthropic.claude-instant-v1",
+    "anthropic.claude-3-haiku-20240307-v1:0",
+    SONNET,
+    "anthropic.claude-3-7-sonnet-20250219-v1:0",
+    "amazon.titan-text-express-v1",
+    "amazon.titan-text-lite-v1",
+    "amazon.nova-lite-v1:0",
+    "amazon.nova-pro-v1:0",
+    "meta.llama3-8b-instruct-v1:0",
+    "meta.llama3-1-70b-instruct-v1:0",
+    "mistral.mistral-7b-instruct-v0:2",
+    "mistral.mistral-large-2402-v1:0",
+    "cohere.command-text-v14",
+    "cohere.command-light-text-v14",
+    "ai21.j2-ultra-v1",
+    "ai21.j2-mid-v1",
+    "amazon.titan-embed-text-v1",
+    "amazon.titan-embed-text-v2:0",
 }
 
 
@@ -35,9 +48,13 @@ def test_list_foundation_models_and_filters(bedrock):
     anthropic = bedrock.list_foundation_models(byProvider="anthropic")["modelSummaries"]
     assert {m["providerName"] for m in anthropic} == {"Anthropic"}
     assert _ids(bedrock.list_foundation_models(byProvider="AI21 Labs")["modelSummaries"]) == {
-        "ai21.j2-ultra-v1", "ai21.j2-mid-v1"}
+        "ai21.j2-ultra-v1",
+        "ai21.j2-mid-v1",
+    }
     assert _ids(bedrock.list_foundation_models(byOutputModality="EMBEDDING")["modelSummaries"]) == {
-        "amazon.titan-embed-text-v1", "amazon.titan-embed-text-v2:0"}
+        "amazon.titan-embed-text-v1",
+        "amazon.titan-embed-text-v2:0",
+    }
     fine_tunable = _ids(bedrock.list_foundation_models(byCustomizationType="FINE_TUNING")["modelSummaries"])
     assert "amazon.titan-text-express-v1" in fine_tunable and "anthropic.claude-v2" not in fine_tunable
     on_demand = _ids(bedrock.list_foundation_models(byInferenceType="ON_DEMAND")["modelSummaries"])
@@ -69,8 +86,13 @@ def test_inference_profiles_paginate(bedrock):
     profiles = [p for page in pages for p in page["inferenceProfileSummaries"]]
     ids = [p["inferenceProfileId"] for p in profiles]
     assert len(ids) == len(set(ids))
-    assert {f"us.{SONNET}", "us.anthropic.claude-3-7-sonnet-20250219-v1:0",
-            "us.meta.llama3-1-70b-instruct-v1:0", "us.amazon.nova-pro-v1:0", "a1b2c3d4e5f6"} <= set(ids)
+    assert {
+        f"us.{SONNET}",
+        "us.anthropic.claude-3-7-sonnet-20250219-v1:0",
+        "us.meta.llama3-1-70b-instruct-v1:0",
+        "us.amazon.nova-pro-v1:0",
+        "a1b2c3d4e5f6",
+    } <= set(ids)
     assert not any(i.startswith("eu.") for i in ids), "EU profiles are not callable from us-east-1"
 
     system = bedrock.list_inference_profiles(typeEquals="SYSTEM_DEFINED", maxResults=100)
@@ -86,9 +108,11 @@ def test_get_inference_profiles(bedrock, emulator):
     system = bedrock.get_inference_profile(inferenceProfileIdentifier=f"us.{SONNET}")
     assert system["type"] == "SYSTEM_DEFINED" and system["status"] == "ACTIVE"
     assert system["inferenceProfileArn"] == (
-        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:inference-profile/us.{SONNET}")
+        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:inference-profile/us.{SONNET}"
+    )
     assert [m["modelArn"] for m in system["models"]] == [
-        f"arn:aws:bedrock:{r}::foundation-model/{SONNET}" for r in US_REGIONS]
+        f"arn:aws:bedrock:{r}::foundation-model/{SONNET}" for r in US_REGIONS
+    ]
     by_arn = bedrock.get_inference_profile(inferenceProfileIdentifier=system["inferenceProfileArn"])
     assert by_arn["inferenceProfileId"] == f"us.{SONNET}"
 
@@ -107,8 +131,9 @@ def test_get_inference_profiles(bedrock, emulator):
 
 
 def test_provisioned_throughputs(bedrock):
-    pages = list(bedrock.get_paginator("list_provisioned_model_throughputs").paginate(
-        PaginationConfig={"PageSize": 2}))
+    pages = list(
+        bedrock.get_paginator("list_provisioned_model_throughputs").paginate(PaginationConfig={"PageSize": 2})
+    )
     assert len(pages) == 3
     summaries = [s for page in pages for s in page["provisionedModelSummaries"]]
     assert {s["status"] for s in summaries} == {"InService", "Updating", "Creating", "Failed"}
@@ -117,7 +142,8 @@ def test_provisioned_throughputs(bedrock):
     assert names == {"claude-v2-pt", "titan-support-ft-pt"}
 
     pt = bedrock.get_provisioned_model_throughput(
-        provisionedModelId=f"arn:aws:bedrock:us-east-1:{ACCOUNT}:provisioned-model/abcdefghij12")
+        provisionedModelId=f"arn:aws:bedrock:us-east-1:{ACCOUNT}:provisioned-model/abcdefghij12"
+    )
     assert pt["status"] == "InService" and pt["modelUnits"] == 1
     assert pt["modelArn"] == pt["foundationModelArn"] == f"{FM_ARN}/anthropic.claude-v2"
     assert pt["desiredModelArn"] == pt["modelArn"]

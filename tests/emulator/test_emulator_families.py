@@ -20,8 +20,12 @@ FAMILIES = {
     ),
     "anthropic-messages": (
         "anthropic.claude-3-haiku-20240307-v1:0",
-        {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 500, "system": "Be brief.",
-         "messages": [{"role": "user", "content": [{"type": "text", "text": PROMPT}]}]},
+        {
+            "anthropic_version": "bedrock-2023-05-31",
+            "max_tokens": 500,
+            "system": "Be brief.",
+            "messages": [{"role": "user", "content": [{"type": "text", "text": PROMPT}]}],
+        },
         lambda b: b["content"][0]["text"],
         lambda c: c["delta"]["text"] if c["type"] == "content_block_delta" else "",
         lambda b: b["usage"]["output_tokens"],
@@ -35,9 +39,12 @@ FAMILIES = {
     ),
     "nova": (
         "amazon.nova-lite-v1:0",
-        {"schemaVersion": "messages-v1", "system": [{"text": "Be brief."}],
-         "messages": [{"role": "user", "content": [{"text": PROMPT}]}],
-         "inferenceConfig": {"maxTokens": 500}},
+        {
+            "schemaVersion": "messages-v1",
+            "system": [{"text": "Be brief."}],
+            "messages": [{"role": "user", "content": [{"text": PROMPT}]}],
+            "inferenceConfig": {"maxTokens": 500},
+        },
         lambda b: b["output"]["message"]["content"][0]["text"],
         lambda c: c["contentBlockDelta"]["delta"]["text"] if "contentBlockDelta" in c else "",
         lambda b: b["usage"]["outputTokens"],
@@ -76,11 +83,15 @@ NATURAL_STOP = {
 }
 
 TRUNCATED = {
-    "anthropic-completions": ("max_tokens_to_sample",
-                              lambda b: (b["stop_reason"], b["stop"]) == ("max_tokens", None)),
+    "anthropic-completions": (
+        "max_tokens_to_sample",
+        lambda b: (b["stop_reason"], b["stop"]) == ("max_tokens", None),
+    ),
     "anthropic-messages": ("max_tokens", lambda b: b["stop_reason"] == "max_tokens"),
-    "titan-text": ("textGenerationConfig.maxTokenCount",
-                   lambda b: b["results"][0]["completionReason"] == "LENGTH"),
+    "titan-text": (
+        "textGenerationConfig.maxTokenCount",
+        lambda b: b["results"][0]["completionReason"] == "LENGTH",
+    ),
     "nova": ("inferenceConfig.maxTokens", lambda b: b["stopReason"] == "max_tokens"),
     "llama": ("max_gen_len", lambda b: b["stop_reason"] == "length"),
     "mistral": ("max_tokens", lambda b: b["outputs"][0]["stop_reason"] == "length"),
@@ -145,8 +156,11 @@ def test_max_tokens_truncates(runtime, family):
 def test_native_stream_shapes(runtime):
     """The stream events of the families whose streams have structure of their own."""
     _, body, *_ = FAMILIES["anthropic-messages"]
-    chunks = read_stream(runtime.invoke_model_with_response_stream(
-        modelId="anthropic.claude-3-haiku-20240307-v1:0", body=json.dumps(body)))
+    chunks = read_stream(
+        runtime.invoke_model_with_response_stream(
+            modelId="anthropic.claude-3-haiku-20240307-v1:0", body=json.dumps(body)
+        )
+    )
     types = [c["type"] for c in chunks]
     assert types[:2] == ["message_start", "content_block_start"]
     assert types[-3:] == ["content_block_stop", "message_delta", "message_stop"]
@@ -157,31 +171,43 @@ def test_native_stream_shapes(runtime):
     assert chunks[-2]["usage"]["output_tokens"] == len(types) - 5
 
     _, body, *_ = FAMILIES["nova"]
-    chunks = read_stream(runtime.invoke_model_with_response_stream(modelId="amazon.nova-pro-v1:0",
-                                                                   body=json.dumps(body)))
+    chunks = read_stream(
+        runtime.invoke_model_with_response_stream(modelId="amazon.nova-pro-v1:0", body=json.dumps(body))
+    )
     keys = [next(k for k in c if k != "amazon-bedrock-invocationMetrics") for c in chunks]
     assert keys[0] == "messageStart" and keys[-3:] == ["contentBlockStop", "messageStop", "metadata"]
-    assert chunks[-1]["metadata"]["usage"]["outputTokens"] == chunks[-1]["amazon-bedrock-invocationMetrics"][
-        "outputTokenCount"]
+    assert (
+        chunks[-1]["metadata"]["usage"]["outputTokens"]
+        == chunks[-1]["amazon-bedrock-invocationMetrics"]["outputTokenCount"]
+    )
 
     _, body, *_ = FAMILIES["titan-text"]
-    chunks = read_stream(runtime.invoke_model_with_response_stream(modelId="amazon.titan-text-lite-v1",
-                                                                   body=json.dumps(body)))
+    chunks = read_stream(
+        runtime.invoke_model_with_response_stream(modelId="amazon.titan-text-lite-v1", body=json.dumps(body))
+    )
     assert chunks[0]["inputTextTokenCount"] > 0 and chunks[1]["inputTextTokenCount"] is None
     assert chunks[-1]["completionReason"] == "FINISH"
-    assert chunks[-1]["totalOutputTextTokenCount"] == chunks[-1]["amazon-bedrock-invocationMetrics"][
-        "outputTokenCount"]
+    assert (
+        chunks[-1]["totalOutputTextTokenCount"]
+        == chunks[-1]["amazon-bedrock-invocationMetrics"]["outputTokenCount"]
+    )
 
     _, body, *_ = FAMILIES["llama"]
-    chunks = read_stream(runtime.invoke_model_with_response_stream(modelId="meta.llama3-8b-instruct-v1:0",
-                                                                   body=json.dumps(body)))
+    chunks = read_stream(
+        runtime.invoke_model_with_response_stream(
+            modelId="meta.llama3-8b-instruct-v1:0", body=json.dumps(body)
+        )
+    )
     assert chunks[0]["prompt_token_count"] > 0 and chunks[1]["prompt_token_count"] is None
     assert [c["generation_token_count"] for c in chunks[:3]] == [1, 2, 3]
     assert chunks[-1]["stop_reason"] == "stop"
 
     _, body, *_ = FAMILIES["cohere-command"]
-    chunks = read_stream(runtime.invoke_model_with_response_stream(modelId="cohere.command-light-text-v14",
-                                                                   body=json.dumps(body)))
+    chunks = read_stream(
+        runtime.invoke_model_with_response_stream(
+            modelId="cohere.command-light-text-v14", body=json.dumps(body)
+        )
+    )
     assert all(c["is_finished"] is False for c in chunks[:-1])
     assert chunks[-1]["is_finished"] is True and chunks[-1]["finish_reason"] == "COMPLETE"
 
@@ -202,8 +228,9 @@ def test_default_max_tokens_of_the_family(runtime):
 
 
 def test_ai21_jurassic2(runtime):
-    resp, payload = _invoke(runtime, "ai21.j2-ultra-v1",
-                            {"prompt": PROMPT, "maxTokens": 400, "temperature": 0.7})
+    resp, payload = _invoke(
+        runtime, "ai21.j2-ultra-v1", {"prompt": PROMPT, "maxTokens": 400, "temperature": 0.7}
+    )
     completion = payload["completions"][0]
     text = completion["data"]["text"]
     assert completion["finishReason"] == {"reason": "endoftext"}
@@ -223,9 +250,16 @@ def test_titan_embeddings(runtime):
     assert v2["embeddingsByType"]["float"] == v2["embedding"]
     assert resp["ResponseMetadata"]["HTTPHeaders"]["x-amzn-bedrock-input-token-count"] == "3"
 
-    _, small = _invoke(runtime, "amazon.titan-embed-text-v2:0",
-                       {"inputText": "hello embedded world", "dimensions": 256, "normalize": False,
-                        "embeddingTypes": ["float", "binary"]})
+    _, small = _invoke(
+        runtime,
+        "amazon.titan-embed-text-v2:0",
+        {
+            "inputText": "hello embedded world",
+            "dimensions": 256,
+            "normalize": False,
+            "embeddingTypes": ["float", "binary"],
+        },
+    )
     assert len(small["embedding"]) == 256
     assert abs(sum(x * x for x in small["embedding"]) - 1.0) > 1e-3
     assert set(small["embeddingsByType"]["binary"]) <= {0, 1}

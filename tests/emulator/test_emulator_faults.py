@@ -75,8 +75,16 @@ def test_counters_and_reset(runtime, emulator):
     assert counters["resolved_models"] == {MODEL: {"calls": 4, "succeeded": 2}}
     assert counters["bodies"] == {digest: {"calls": 4, "succeeded": 2}}
     emulator.reset()
-    assert emulator.counters() == {"calls": 0, "succeeded": 0, "operations": {}, "models": {},
-                                   "resolved_models": {}, "bodies": {}, "errors": {}, "control_plane": {}}
+    assert emulator.counters() == {
+        "calls": 0,
+        "succeeded": 0,
+        "operations": {},
+        "models": {},
+        "resolved_models": {},
+        "bodies": {},
+        "errors": {},
+        "control_plane": {},
+    }
     assert [_call(runtime, body=body) for _ in range(2)] == ["ok", "ok"], "reset cleared the faults"
 
 
@@ -92,7 +100,7 @@ def test_ttft_and_chunk_delay_are_seen_by_the_client(runtime, emulator):
     assert 0.14 <= first < 0.35
     assert total >= 0.15 + 3 * 0.2 - 0.02
     assert first < total / 2, "the first chunk arrives before the later ones are produced"
-    gaps = [b - a for a, b in zip(arrivals, arrivals[1:4])]
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:4], strict=False)]
     assert all(g >= 0.18 for g in gaps)
 
     started = time.perf_counter()
@@ -121,8 +129,13 @@ def test_control_endpoint(emulator, runtime):
 
 
 def test_configure_validates(emulator):
-    for bad in ({"throttle_rate": 2}, {"tokens_per_chunk": 0}, {"ttft_ms": -1}, {"nope": True},
-                {"error": {"type": "Throttling", "when": "later"}}):
+    for bad in (
+        {"throttle_rate": 2},
+        {"tokens_per_chunk": 0},
+        {"ttft_ms": -1},
+        {"nope": True},
+        {"error": {"type": "Throttling", "when": "later"}},
+    ):
         with pytest.raises(ValueError):
             emulator.configure(model=MODEL, **bad)
     assert emulator.configure(model=MODEL, error="throttling")["error"]["type"] == "ThrottlingException"

@@ -8,8 +8,13 @@ import pytest
 from emulator_helpers import claude_body, make_client, read_stream
 
 ACCOUNT = "123456789012"
-MESSAGES_BODY = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 200,
-                            "messages": [{"role": "user", "content": "Hello there"}]})
+MESSAGES_BODY = json.dumps(
+    {
+        "anthropic_version": "bedrock-2023-05-31",
+        "max_tokens": 200,
+        "messages": [{"role": "user", "content": "Hello there"}],
+    }
+)
 NOVA_BODY = json.dumps({"messages": [{"role": "user", "content": [{"text": "Hello there"}]}]})
 TITAN_BODY = json.dumps({"inputText": "Hello there"})
 LLAMA_BODY = json.dumps({"prompt": "Hello there", "max_gen_len": 100})
@@ -28,17 +33,32 @@ IDENTIFIERS = [
     ("us.meta.llama3-1-70b-instruct-v1:0", LLAMA_BODY, "meta.llama3-1-70b-instruct-v1:0"),
     ("us.amazon.nova-pro-v1:0", NOVA_BODY, "amazon.nova-pro-v1:0"),
     (f"{RES}:application-inference-profile/a1b2c3d4e5f6", MESSAGES_BODY, SONNET),
-    (f"arn:aws:bedrock:us-east-1:{ACCOUNT}:application-inference-profile/n0v4pr0f1l3x", NOVA_BODY,
-     "amazon.nova-pro-v1:0"),
+    (
+        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:application-inference-profile/n0v4pr0f1l3x",
+        NOVA_BODY,
+        "amazon.nova-pro-v1:0",
+    ),
     (f"{RES}:provisioned-model/abcdefghij12", claude_body(), "anthropic.claude-v2"),
-    (f"arn:aws:bedrock:us-east-1:{ACCOUNT}:provisioned-model/cu5t0mpt0001", TITAN_BODY,
-     "amazon.titan-text-express-v1"),
-    (f"arn:aws:bedrock:us-east-1:{ACCOUNT}:provisioned-model/upd4t1ngpt01", json.dumps({"prompt": "Hi"}),
-     "cohere.command-light-text-v14"),
-    (f"arn:aws:bedrock:us-east-1:{ACCOUNT}:custom-model-deployment/d3pl0ym3nt01", TITAN_BODY,
-     "amazon.titan-text-express-v1"),
-    (f"arn:aws:bedrock:us-east-1:{ACCOUNT}:imported-model/1mp0rt3dl1am", LLAMA_BODY,
-     f"arn:aws:bedrock:us-east-1:{ACCOUNT}:imported-model/1mp0rt3dl1am"),
+    (
+        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:provisioned-model/cu5t0mpt0001",
+        TITAN_BODY,
+        "amazon.titan-text-express-v1",
+    ),
+    (
+        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:provisioned-model/upd4t1ngpt01",
+        json.dumps({"prompt": "Hi"}),
+        "cohere.command-light-text-v14",
+    ),
+    (
+        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:custom-model-deployment/d3pl0ym3nt01",
+        TITAN_BODY,
+        "amazon.titan-text-express-v1",
+    ),
+    (
+        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:imported-model/1mp0rt3dl1am",
+        LLAMA_BODY,
+        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:imported-model/1mp0rt3dl1am",
+    ),
 ]
 
 
@@ -62,7 +82,9 @@ def _error(runtime, model_id, body, stream=False):
 
 def test_unknown_model(runtime):
     assert _error(runtime, "anthropic.claude-v9", claude_body()) == (
-        "ValidationException", "The provided model identifier is invalid.")
+        "ValidationException",
+        "The provided model identifier is invalid.",
+    )
     with pytest.raises(runtime.exceptions.ValidationException):
         runtime.invoke_model(modelId="arn:aws:bedrock:us-east-1::foundation-model/nope.nope-v1", body="{}")
 
@@ -72,9 +94,14 @@ def test_on_demand_of_an_inference_profile_only_model(runtime):
     assert code == "ValidationException"
     assert message == (
         "Invocation of model ID anthropic.claude-3-7-sonnet-20250219-v1:0 with on-demand throughput isn't "
-        "supported. Retry your request with the ID or ARN of an inference profile that contains this model.")
-    code, _ = _error(runtime, "arn:aws:bedrock:us-east-1::foundation-model/meta.llama3-1-70b-instruct-v1:0",
-                     LLAMA_BODY, stream=True)
+        "supported. Retry your request with the ID or ARN of an inference profile that contains this model."
+    )
+    code, _ = _error(
+        runtime,
+        "arn:aws:bedrock:us-east-1::foundation-model/meta.llama3-1-70b-instruct-v1:0",
+        LLAMA_BODY,
+        stream=True,
+    )
     assert code == "ValidationException"
 
 
@@ -89,8 +116,9 @@ def test_unknown_account_resources(runtime):
     assert code == "ResourceNotFoundException"
     code, _ = _error(runtime, f"{RES}:application-inference-profile/zzzzzzzzzzzz", MESSAGES_BODY)
     assert code == "ResourceNotFoundException"
-    code, _ = _error(runtime, "arn:aws:bedrock:us-east-1:999999999999:provisioned-model/abcdefghij12",
-                     claude_body())
+    code, _ = _error(
+        runtime, "arn:aws:bedrock:us-east-1:999999999999:provisioned-model/abcdefghij12", claude_body()
+    )
     assert code == "AccessDeniedException"
     code, _ = _error(runtime, f"{RES}:custom-model/amazon.titan-text-express-v1/c0ffee123456", TITAN_BODY)
     assert code == "ValidationException"
@@ -100,8 +128,9 @@ def test_region_comes_from_the_signature(emulator):
     west = make_client("bedrock-runtime", emulator.url, region="us-west-2")
     code, message = _error(west, f"{FM_ARN}/anthropic.claude-v2", claude_body())
     assert (code, message) == ("ValidationException", "The provided model identifier is invalid.")
-    west.invoke_model(modelId="arn:aws:bedrock:us-west-2::foundation-model/anthropic.claude-v2",
-                      body=claude_body())
+    west.invoke_model(
+        modelId="arn:aws:bedrock:us-west-2::foundation-model/anthropic.claude-v2", body=claude_body()
+    )
     west.invoke_model(modelId=f"us.{SONNET}", body=MESSAGES_BODY)
 
     # Geographic profiles are callable only from their own geography.
@@ -112,11 +141,15 @@ def test_region_comes_from_the_signature(emulator):
 
 
 def test_streaming_a_model_that_cannot_stream(runtime):
-    for model_id, body in [("ai21.j2-mid-v1", json.dumps({"prompt": "Hi"})),
-                           ("amazon.titan-embed-text-v1", TITAN_BODY),
-                           ("amazon.titan-embed-text-v2:0", TITAN_BODY)]:
+    for model_id, body in [
+        ("ai21.j2-mid-v1", json.dumps({"prompt": "Hi"})),
+        ("amazon.titan-embed-text-v1", TITAN_BODY),
+        ("amazon.titan-embed-text-v2:0", TITAN_BODY),
+    ]:
         assert _error(runtime, model_id, body, stream=True) == (
-            "ValidationException", "The model is unsupported for streaming")
+            "ValidationException",
+            "The model is unsupported for streaming",
+        )
         runtime.invoke_model(modelId=model_id, body=body)
 
 
@@ -125,31 +158,42 @@ def test_body_of_another_family(runtime):
     assert code == "ValidationException"
     assert message == (
         "Malformed input request: #: required key [prompt] not found#: required key [max_tokens_to_sample] "
-        "not found#: extraneous key [inputText] is not permitted, please reformat your input and try again.")
+        "not found#: extraneous key [inputText] is not permitted, please reformat your input and try again."
+    )
     code, message = _error(runtime, "amazon.titan-text-express-v1", claude_body())
     assert code == "ValidationException" and "extraneous key [prompt] is not permitted" in message
     code, message = _error(runtime, "meta.llama3-8b-instruct-v1:0", NOVA_BODY, stream=True)
     assert code == "ValidationException" and "required key [prompt] not found" in message
     code, message = _error(runtime, "anthropic.claude-3-haiku-20240307-v1:0", claude_body())
-    assert message == ('"claude-3-haiku-20240307" is not supported on this API. '
-                       "Please use the Messages API instead.")
+    assert message == (
+        '"claude-3-haiku-20240307" is not supported on this API. Please use the Messages API instead.'
+    )
 
 
 def test_missing_and_mistyped_fields(runtime):
     no_max = json.dumps({"prompt": "\n\nHuman: x\n\nAssistant:"})
     code, message = _error(runtime, "anthropic.claude-v2", no_max)
     assert code == "ValidationException" and "required key [max_tokens_to_sample] not found" in message
-    _, message = _error(runtime, "anthropic.claude-v2",
-                        json.dumps({"prompt": "\n\nHuman: x\n\nAssistant:", "max_tokens_to_sample": "many"}))
+    _, message = _error(
+        runtime,
+        "anthropic.claude-v2",
+        json.dumps({"prompt": "\n\nHuman: x\n\nAssistant:", "max_tokens_to_sample": "many"}),
+    )
     assert "#/max_tokens_to_sample: expected type: Integer, found: String" in message
     no_turns = json.dumps({"prompt": "hi", "max_tokens_to_sample": 5})
     _, message = _error(runtime, "anthropic.claude-v2", no_turns)
     assert message.startswith('prompt must start with "\n\nHuman:"')
-    _, message = _error(runtime, "anthropic.claude-3-haiku-20240307-v1:0",
-                        json.dumps({"anthropic_version": "bedrock-2023-05-31", "messages": []}))
+    _, message = _error(
+        runtime,
+        "anthropic.claude-3-haiku-20240307-v1:0",
+        json.dumps({"anthropic_version": "bedrock-2023-05-31", "messages": []}),
+    )
     assert "required key [max_tokens] not found" in message
-    _, message = _error(runtime, "amazon.nova-lite-v1:0",
-                        json.dumps({"messages": [{"role": "user", "content": "plain string"}]}))
+    _, message = _error(
+        runtime,
+        "amazon.nova-lite-v1:0",
+        json.dumps({"messages": [{"role": "user", "content": "plain string"}]}),
+    )
     assert "#/messages/0/content: expected type: JSONArray, found: String" in message
 
 
@@ -161,22 +205,37 @@ def test_body_not_json(runtime):
 
 def test_request_headers_are_validated_and_echoed(runtime):
     resp = runtime.invoke_model(
-        modelId=f"{RES}:application-inference-profile/a1b2c3d4e5f6", body=MESSAGES_BODY,
-        contentType="application/json", accept="application/json", trace="ENABLED",
-        guardrailIdentifier="abc123def456", guardrailVersion="1", performanceConfigLatency="optimized",
-        serviceTier="priority")
+        modelId=f"{RES}:application-inference-profile/a1b2c3d4e5f6",
+        body=MESSAGES_BODY,
+        contentType="application/json",
+        accept="application/json",
+        trace="ENABLED",
+        guardrailIdentifier="abc123def456",
+        guardrailVersion="1",
+        performanceConfigLatency="optimized",
+        serviceTier="priority",
+    )
     assert resp["performanceConfigLatency"] == "optimized"
     assert resp["serviceTier"] == "priority"
     assert json.loads(resp["body"].read())["amazon-bedrock-guardrailAction"] == "NONE"
     stream = runtime.invoke_model_with_response_stream(
-        modelId="anthropic.claude-v2", body=claude_body(), performanceConfigLatency="standard",
-        serviceTier="flex")
+        modelId="anthropic.claude-v2",
+        body=claude_body(),
+        performanceConfigLatency="standard",
+        serviceTier="flex",
+    )
     assert (stream["performanceConfigLatency"], stream["serviceTier"]) == ("standard", "flex")
     read_stream(stream)
 
-    for bad in ({"performanceConfigLatency": "fastest"}, {"serviceTier": "gold"}, {"trace": "ON"},
-                {"guardrailIdentifier": "abc"}, {"guardrailIdentifier": "Bad_Id", "guardrailVersion": "1"},
-                {"guardrailIdentifier": "gr-abc123", "guardrailVersion": "1"},
-                {"guardrailVersion": "01", "guardrailIdentifier": "abc"}, {"contentType": "text/plain"}):
+    for bad in (
+        {"performanceConfigLatency": "fastest"},
+        {"serviceTier": "gold"},
+        {"trace": "ON"},
+        {"guardrailIdentifier": "abc"},
+        {"guardrailIdentifier": "Bad_Id", "guardrailVersion": "1"},
+        {"guardrailIdentifier": "gr-abc123", "guardrailVersion": "1"},
+        {"guardrailVersion": "01", "guardrailIdentifier": "abc"},
+        {"contentType": "text/plain"},
+    ):
         with pytest.raises(runtime.exceptions.ValidationException):
             runtime.invoke_model(modelId="anthropic.claude-v2", body=claude_body(), **bad)

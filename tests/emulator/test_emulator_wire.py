@@ -21,11 +21,10 @@ from urllib.parse import quote, urlsplit
 
 import bedrock_emulator
 import pytest
+from bedrock_emulator import Emulator, emulator_env, eventstream
 from botocore.eventstream import EventStreamBuffer
 from botocore.exceptions import BotoCoreError
 from emulator_helpers import claude_body, make_client
-
-from bedrock_emulator import Emulator, emulator_env, eventstream
 
 PT_ARN = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abcdefghij12"
 
@@ -38,8 +37,12 @@ def _address(emulator) -> tuple[str, int]:
 def _raw_request(emulator, path: str, body: bytes, headers: dict | None = None) -> tuple[bytes, bytes]:
     """One HTTP/1.1 request on a fresh socket; returns (head, raw body bytes as sent on the wire)."""
     host, port = _address(emulator)
-    lines = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", f"Content-Length: {len(body)}",
-             "Connection: close"]
+    lines = [
+        f"POST {path} HTTP/1.1",
+        f"Host: {host}:{port}",
+        f"Content-Length: {len(body)}",
+        "Connection: close",
+    ]
     lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
     with socket.create_connection((host, port), timeout=10) as sock:
         sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
@@ -65,8 +68,12 @@ def _dechunk(raw: bytes) -> list[bytes]:
 
 
 def test_event_stream_framing(emulator):
-    head, raw = _raw_request(emulator, "/model/anthropic.claude-v2/invoke-with-response-stream",
-                             claude_body().encode(), {"Content-Type": "application/json"})
+    head, raw = _raw_request(
+        emulator,
+        "/model/anthropic.claude-v2/invoke-with-response-stream",
+        claude_body().encode(),
+        {"Content-Type": "application/json"},
+    )
     status_line, *header_lines = head.decode().split("\r\n")
     headers = {k.lower(): v for k, v in (line.split(": ", 1) for line in header_lines)}
     assert status_line == "HTTP/1.1 200 OK"
@@ -88,8 +95,11 @@ def test_event_stream_framing(emulator):
         buffer = EventStreamBuffer()
         buffer.add_data(data)
         (message,) = list(buffer)
-        assert message.headers == {":event-type": "chunk", ":content-type": "application/json",
-                                   ":message-type": "event"}
+        assert message.headers == {
+            ":event-type": "chunk",
+            ":content-type": "application/json",
+            ":message-type": "event",
+        }
         assert len(data) == 12 + headers_len + len(message.payload) + 4
         inner = json.loads(base64.b64decode(json.loads(message.payload)["bytes"]))
         texts.append(inner["completion"])
@@ -98,18 +108,23 @@ def test_event_stream_framing(emulator):
 
 
 def test_mid_stream_exception_framing(emulator):
-    emulator.configure(model="anthropic.claude-v2", error={"type": "throttling", "when": "after_chunks",
-                                                           "after_chunks": 2})
-    _, raw = _raw_request(emulator, "/model/anthropic.claude-v2/invoke-with-response-stream",
-                          claude_body().encode())
+    emulator.configure(
+        model="anthropic.claude-v2", error={"type": "throttling", "when": "after_chunks", "after_chunks": 2}
+    )
+    _, raw = _raw_request(
+        emulator, "/model/anthropic.claude-v2/invoke-with-response-stream", claude_body().encode()
+    )
     messages = []
     for data in _dechunk(raw):
         buffer = EventStreamBuffer()
         buffer.add_data(data)
         messages += list(buffer)
     assert len(messages) == 3
-    assert messages[-1].headers == {":exception-type": "throttlingException",
-                                    ":content-type": "application/json", ":message-type": "exception"}
+    assert messages[-1].headers == {
+        ":exception-type": "throttlingException",
+        ":content-type": "application/json",
+        ":message-type": "exception",
+    }
     assert json.loads(messages[-1].payload)["message"]
 
 
@@ -190,8 +205,13 @@ def test_spec_reference_client_call(emulator):
                 if chunk:
                     print(json.loads(chunk.get('bytes').decode()))
     """)
-    done = subprocess.run([sys.executable, "-c", script], env=_clean_env(emulator.url), capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=_clean_env(emulator.url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     printed = [ast.literal_eval(line) for line in done.stdout.splitlines()]
     assert len(printed) > 10
@@ -202,8 +222,12 @@ def test_spec_reference_client_call(emulator):
 
 def test_cli_prints_its_url_and_stops_on_sigterm():
     env = dict(os.environ, PYTHONPATH=str(Path(bedrock_emulator.__file__).parents[1]))
-    proc = subprocess.Popen([sys.executable, "-m", "bedrock_emulator", "--host", "127.0.0.1", "--port", "0"],
-                            stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bedrock_emulator", "--host", "127.0.0.1", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         line = proc.stdout.readline().strip()
         url = line.rsplit(" ", 1)[-1]

@@ -51,8 +51,12 @@ def test_asset_ships_unchecked_hash_bytecode_when_the_runtime_python_is_here(tmp
 
     # This machine's Python stands in for the runtime's: the code path is what is under test.
     monkeypatch.setenv("LAMBDA_PYTHON", sys.executable)
-    asset = lambda_asset.build_asset(tmp_path, PROJECT_ROOT / "config" / "targets.toml", include_dependencies=False)
-    compiled = asset / "bedrock_gateway" / "core" / "__pycache__" / f"targets.{sys.implementation.cache_tag}.pyc"
+    asset = lambda_asset.build_asset(
+        tmp_path, PROJECT_ROOT / "config" / "targets.toml", include_dependencies=False
+    )
+    compiled = (
+        asset / "bedrock_gateway" / "core" / "__pycache__" / f"targets.{sys.implementation.cache_tag}.pyc"
+    )
     assert compiled.is_file()
     flags = int.from_bytes(compiled.read_bytes()[4:8], "little")
     assert flags == 0b01  # hash-based, unchecked: valid whatever mtimes the zip keeps

@@ -6,7 +6,6 @@ import json
 from dataclasses import dataclass
 
 import pytest
-
 from bedrock_emulator import Emulator, emulator_env
 from devstack.apigw import LambdaContext, build_event, response_parts
 
@@ -89,7 +88,6 @@ def stream_url(bedrock_env):
     import time
 
     import uvicorn
-
     from bedrock_gateway.handlers.stream_app import app
     from devstack.stack import bind
 
@@ -113,7 +111,9 @@ def local_aws(bedrock_env):
     from devstack.aws import LocalAws, QueueSettings
 
     saved = dict(os.environ)
-    aws = LocalAws(settings=QueueSettings(visibility_timeout=1, max_receive_count=3, retry_base_seconds=0)).start()
+    aws = LocalAws(
+        settings=QueueSettings(visibility_timeout=1, max_receive_count=3, retry_base_seconds=0)
+    ).start()
     yield aws
     aws.stop()
     os.environ.clear()
@@ -132,10 +132,13 @@ def aws(local_aws, emu):
     """A clean queue, DLQ, jobs and idempotency tables for each test."""
     sqs, dynamodb = local_aws.client("sqs"), local_aws.client("dynamodb")
     for queue in ("JOBS_QUEUE_URL", "JOBS_DLQ_URL"):  # PurgeQueue allows one call a minute: drain instead
-        while messages := sqs.receive_message(QueueUrl=local_aws.env[queue], MaxNumberOfMessages=10,
-                                              WaitTimeSeconds=0).get("Messages", []):
-            sqs.delete_message_batch(QueueUrl=local_aws.env[queue], Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+        while messages := sqs.receive_message(
+            QueueUrl=local_aws.env[queue], MaxNumberOfMessages=10, WaitTimeSeconds=0
+        ).get("Messages", []):
+            sqs.delete_message_batch(
+                QueueUrl=local_aws.env[queue],
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            )
     for table, key in (("JOBS_TABLE_NAME", "jobId"), ("IDEMPOTENCY_TABLE_NAME", "id")):
         name = local_aws.env[table]
         for item in dynamodb.scan(TableName=name)["Items"]:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from bedrock_emulator import Emulator, emulator_env
-
 from bedrock_gateway.cli import main
 from bedrock_gateway.core import bedrock
 

@@ -21,12 +21,16 @@ def run_ci(tmp_path: Path, fake_make: str) -> subprocess.CompletedProcess:
     make.write_text("#!/usr/bin/env bash\nmkdir -p .reports\n" + fake_make)
     make.chmod(0o755)
     env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", CI="true")
-    return subprocess.run(["bash", ".ci/run"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        ["bash", ".ci/run"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def junit(tests: int, skipped: int = 0, failures: int = 0) -> str:
-    return (f"cat > .reports/junit.xml <<'X'\n<testsuites><testsuite tests=\"{tests}\" skipped=\"{skipped}\" "
-            f"failures=\"{failures}\" errors=\"0\"/></testsuites>\nX\n")
+    return (
+        f'cat > .reports/junit.xml <<\'X\'\n<testsuites><testsuite tests="{tests}" skipped="{skipped}" '
+        f'failures="{failures}" errors="0"/></testsuites>\nX\n'
+    )
 
 
 def test_a_run_with_no_tests_fails(tmp_path):

@@ -11,10 +11,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from botocore.exceptions import ClientError
-
-from bedrock_gateway.cli import main
 from bedrock_gateway.cli import account as account_mod
+from bedrock_gateway.cli import main
 from bedrock_gateway.cli.account import Account, geo_serves
 from bedrock_gateway.cli.check import PROBLEM, WARNING, Checker, Finding
 from bedrock_gateway.cli.explain import explain
@@ -22,6 +20,7 @@ from bedrock_gateway.cli.main import table
 from bedrock_gateway.core import bedrock
 from bedrock_gateway.core.model_ids import parse_model_id
 from bedrock_gateway.core.targets import Target, parse_targets
+from botocore.exceptions import ClientError
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"

@@ -299,7 +299,7 @@ def table(headers: list[str], rows: list[list[str]]) -> list[str]:
     """Left-aligned columns separated by two spaces; the last column is not padded."""
     widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
     return [
-        "  ".join(str(cell).ljust(w) for cell, w in zip(row[:-1], widths))
+        "  ".join(str(cell).ljust(w) for cell, w in zip(row[:-1], widths, strict=False))
         + ("  " if len(row) > 1 else "")
         + str(row[-1])
         for row in [headers, *rows]

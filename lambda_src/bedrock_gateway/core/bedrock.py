@@ -24,10 +24,26 @@ from .targets import Target
 # The sync path retries in :func:`invoke` itself, because botocore cannot bound the total time and
 # API Gateway gives up at 29 s: its client makes one attempt per call.
 _PURPOSES: dict[str, dict[str, Any]] = {
-    "sync": {"retries": {"mode": "standard", "total_max_attempts": 1}, "connect_timeout": 2, "read_timeout": 25},
-    "stream": {"retries": {"mode": "adaptive", "total_max_attempts": 3}, "connect_timeout": 2, "read_timeout": 120},
-    "worker": {"retries": {"mode": "standard", "total_max_attempts": 1}, "connect_timeout": 2, "read_timeout": 300},
-    "control": {"retries": {"mode": "standard", "total_max_attempts": 2}, "connect_timeout": 2, "read_timeout": 5},
+    "sync": {
+        "retries": {"mode": "standard", "total_max_attempts": 1},
+        "connect_timeout": 2,
+        "read_timeout": 25,
+    },
+    "stream": {
+        "retries": {"mode": "adaptive", "total_max_attempts": 3},
+        "connect_timeout": 2,
+        "read_timeout": 120,
+    },
+    "worker": {
+        "retries": {"mode": "standard", "total_max_attempts": 1},
+        "connect_timeout": 2,
+        "read_timeout": 300,
+    },
+    "control": {
+        "retries": {"mode": "standard", "total_max_attempts": 2},
+        "connect_timeout": 2,
+        "read_timeout": 5,
+    },
 }
 SYNC_ATTEMPTS = 3
 _clients: dict[tuple[str, str], Any] = {}
@@ -86,8 +102,13 @@ def reset_clients() -> None:
 
 def _request(target: Target, body: bytes) -> dict[str, Any]:
     """InvokeModel / InvokeModelWithResponseStream parameters (they take the same ones)."""
-    return {"modelId": target.model_id, "body": body, "contentType": "application/json",
-            "accept": "application/json", **target.invoke_params()}
+    return {
+        "modelId": target.model_id,
+        "body": body,
+        "contentType": "application/json",
+        "accept": "application/json",
+        **target.invoke_params(),
+    }
 
 
 @dataclass
@@ -120,8 +141,12 @@ def invoke(target: Target, body: bytes, purpose: str = "sync", deadline: float |
         except GatewayError as exc:
             delay = min(2.0, 0.25 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
             time_left = float("inf") if deadline is None else deadline - time.monotonic()
-            if (not exc.transient or exc.code is ErrorCode.MODEL_TIMEOUT or attempt == attempts
-                    or time_left < delay + read_timeout):
+            if (
+                not exc.transient
+                or exc.code is ErrorCode.MODEL_TIMEOUT
+                or attempt == attempts
+                or time_left < delay + read_timeout
+            ):
                 raise
             time.sleep(delay)
     raise AssertionError("unreachable")
@@ -132,7 +157,7 @@ def _invoke_once(target: Target, body: bytes, purpose: str) -> InvokeResult:
     try:
         response = runtime.invoke_model(**_request(target, body))
         payload = response["body"].read()
-    except Exception as exc:  # noqa: BLE001 - translated, not swallowed
+    except Exception as exc:
         raise translate(exc) from exc
     headers = response["ResponseMetadata"].get("HTTPHeaders", {})
     return InvokeResult(
@@ -165,7 +190,9 @@ class StreamMetrics:
             "invocationLatency": self.invocation_latency_ms,
             "firstByteLatency": self.first_byte_latency_ms,
             "chunks": self.chunks,
-            "timeToFirstChunkMs": None if self.time_to_first_chunk_ms is None else round(self.time_to_first_chunk_ms, 1),
+            "timeToFirstChunkMs": None
+            if self.time_to_first_chunk_ms is None
+            else round(self.time_to_first_chunk_ms, 1),
             "totalMs": None if self.total_ms is None else round(self.total_ms, 1),
         }
 
@@ -198,7 +225,7 @@ class ChunkStream:
                 yield payload
         except GatewayError:
             raise
-        except Exception as exc:  # noqa: BLE001 - translated, not swallowed
+        except Exception as exc:
             raise translate(exc) from exc
         finally:
             self.metrics.total_ms = (time.perf_counter() - self._started) * 1000
@@ -231,7 +258,7 @@ def open_stream(target: Target, body: bytes) -> ChunkStream:
     started = time.perf_counter()
     try:
         response = runtime.invoke_model_with_response_stream(**_request(target, body))
-    except Exception as exc:  # noqa: BLE001 - translated, not swallowed
+    except Exception as exc:
         raise translate(exc) from exc
     return ChunkStream(response, started)
 
@@ -244,7 +271,11 @@ def _foundation_model_streams(model_id: str) -> bool:
 
 @functools.lru_cache(maxsize=256)
 def _profile_model_id(profile: str) -> str | None:
-    models = client("bedrock", "control").get_inference_profile(inferenceProfileIdentifier=profile).get("models", [])
+    models = (
+        client("bedrock", "control")
+        .get_inference_profile(inferenceProfileIdentifier=profile)
+        .get("models", [])
+    )
     return models[0]["modelArn"].rsplit("/", 1)[1] if models else None
 
 
@@ -288,7 +319,9 @@ def translate(exc: BaseException) -> GatewayError:
     if isinstance(exc, bex.ClientError):  # EventStreamError (mid-stream) is one too
         error = exc.response.get("Error", {})
         translated = from_bedrock_code(error.get("Code", ""), error.get("Message", ""))
-        if translated.code is ErrorCode.INTERNAL:  # an unmodeled code: its HTTP status says if it is worth a retry
+        if (
+            translated.code is ErrorCode.INTERNAL
+        ):  # an unmodeled code: its HTTP status says if it is worth a retry
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
             if status == 429:
                 return GatewayError(ErrorCode.THROTTLING, translated.message)

@@ -75,7 +75,9 @@ _KINDS: dict[ErrorCode, _Kind] = {
 
 # Bedrock reports exceptions by shape name on the sync path and by camelCase member mid-stream.
 _BEDROCK_CODES = {code.value: code for code in _KINDS if code.value.endswith("Exception")}
-_BEDROCK_CODES.update({code.value[0].lower() + code.value[1:]: code for code in list(_BEDROCK_CODES.values())})
+_BEDROCK_CODES.update(
+    {code.value[0].lower() + code.value[1:]: code for code in list(_BEDROCK_CODES.values())}
+)
 
 
 class GatewayError(Exception):

@@ -48,7 +48,9 @@ class JobRequest:
 
     def message(self) -> str:
         """The SQS message body (SPEC's contract)."""
-        return json.dumps({"jobId": self.job_id, "target": self.target, "body": self.body}, separators=(",", ":"))
+        return json.dumps(
+            {"jobId": self.job_id, "target": self.target, "body": self.body}, separators=(",", ":")
+        )
 
 
 @functools.cache
@@ -68,7 +70,9 @@ def parse_job(payload: dict[str, Any], default_job_id: str | None = None) -> Job
         _job_validator()(payload)
     except fastjsonschema.JsonSchemaValueException as exc:
         raise GatewayError(ErrorCode.INVALID_REQUEST, f"invalid job: {exc.message}") from None
-    return JobRequest(payload.get("jobId") or default_job_id or str(uuid.uuid4()), payload["target"], payload["body"])
+    return JobRequest(
+        payload.get("jobId") or default_job_id or str(uuid.uuid4()), payload["target"], payload["body"]
+    )
 
 
 def _now() -> str:
@@ -78,11 +82,20 @@ def _now() -> str:
 class JobStore:
     """Job records in DynamoDB (partition key ``jobId``) and large results in S3."""
 
-    def __init__(self, table_name: str | None = None, bucket: str | None = None, *, dynamodb=None, s3=None,
-                 inline_limit: int | None = None):
+    def __init__(
+        self,
+        table_name: str | None = None,
+        bucket: str | None = None,
+        *,
+        dynamodb=None,
+        s3=None,
+        inline_limit: int | None = None,
+    ):
         self.table = table_name or os.environ["JOBS_TABLE_NAME"]
         self.bucket = bucket or os.environ.get("RESULTS_BUCKET_NAME")
-        self.inline_limit = inline_limit or int(os.environ.get("RESULT_INLINE_MAX_BYTES", DEFAULT_INLINE_RESULT_BYTES))
+        self.inline_limit = inline_limit or int(
+            os.environ.get("RESULT_INLINE_MAX_BYTES", DEFAULT_INLINE_RESULT_BYTES)
+        )
         self._dynamodb = dynamodb
         self._s3 = s3
         from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -129,8 +142,11 @@ class JobStore:
         from botocore.exceptions import ClientError
 
         try:
-            self.dynamodb.put_item(TableName=self.table, Item=self._values(item),
-                                   ConditionExpression="attribute_not_exists(jobId)")
+            self.dynamodb.put_item(
+                TableName=self.table,
+                Item=self._values(item),
+                ConditionExpression="attribute_not_exists(jobId)",
+            )
             return item, True
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
@@ -139,7 +155,9 @@ class JobStore:
         if existing is None:  # deleted between the two calls: try once more
             return self.create(job)
         if existing.get("requestHash") not in (None, item["requestHash"]):
-            raise GatewayError(ErrorCode.CONFLICT, f"job {job.job_id!r} already exists with a different target or body")
+            raise GatewayError(
+                ErrorCode.CONFLICT, f"job {job.job_id!r} already exists with a different target or body"
+            )
         return existing, False
 
     def delete_if_queued(self, job_id: str) -> None:
@@ -147,23 +165,36 @@ class JobStore:
         from botocore.exceptions import ClientError
 
         try:
-            self.dynamodb.delete_item(TableName=self.table, Key=self._key(job_id),
-                                      ConditionExpression="#s = :queued",
-                                      ExpressionAttributeNames={"#s": "status"},
-                                      ExpressionAttributeValues=self._values({":queued": QUEUED}))
+            self.dynamodb.delete_item(
+                TableName=self.table,
+                Key=self._key(job_id),
+                ConditionExpression="#s = :queued",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=self._values({":queued": QUEUED}),
+            )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
 
     def get(self, job_id: str) -> dict[str, Any] | None:
-        item = self.dynamodb.get_item(TableName=self.table, Key=self._key(job_id), ConsistentRead=True).get("Item")
+        item = self.dynamodb.get_item(TableName=self.table, Key=self._key(job_id), ConsistentRead=True).get(
+            "Item"
+        )
         if item is None:
             return None
         return {k: _plain(self._deserialize(v)) for k, v in item.items()}
 
-    def _update(self, job_id: str, values: dict[str, Any], allowed_from: tuple[str, ...], *,
-                increment_attempts: bool = False, create: bool = False, also_from_dead_letter: bool = False,
-                remove: tuple[str, ...] = ()) -> bool:
+    def _update(
+        self,
+        job_id: str,
+        values: dict[str, Any],
+        allowed_from: tuple[str, ...],
+        *,
+        increment_attempts: bool = False,
+        create: bool = False,
+        also_from_dead_letter: bool = False,
+        remove: tuple[str, ...] = (),
+    ) -> bool:
         """Set ``values`` (and remove ``remove``) if the job's status is in ``allowed_from``.
 
         ``create``: also when the job does not exist yet. ``also_from_dead_letter``: also when it
@@ -199,7 +230,9 @@ class JobStore:
             condition = " OR ".join(["attribute_not_exists(jobId)", *allowed])
         else:
             condition = f"attribute_exists(jobId) AND ({' OR '.join(allowed)})"
-        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(f"#{k}" for k in remove) if remove else "")
+        expression = (
+            "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(f"#{k}" for k in remove) if remove else "")
+        )
         try:
             self.dynamodb.update_item(
                 TableName=self.table,
@@ -220,9 +253,15 @@ class JobStore:
 
         A job failed by the DLQ path can start again (a redrive of its message), clean of that failure.
         """
-        return self._update(job.job_id, {"status": RUNNING, "target": job.target, "startedAt": _now()},
-                            (QUEUED, RUNNING), increment_attempts=True, create=True, also_from_dead_letter=True,
-                            remove=("error", "finishedAt", "deadLettered"))
+        return self._update(
+            job.job_id,
+            {"status": RUNNING, "target": job.target, "startedAt": _now()},
+            (QUEUED, RUNNING),
+            increment_attempts=True,
+            create=True,
+            also_from_dead_letter=True,
+            remove=("error", "finishedAt", "deadLettered"),
+        )
 
     def note_transient_error(self, job_id: str, error: GatewayError) -> None:
         """Record why the latest attempt failed; the job stays running and will be retried."""
@@ -231,27 +270,51 @@ class JobStore:
     def put_result(self, job_id: str, result: bytes) -> str:
         """Store a large result in S3 (encrypted); returns its key."""
         key = f"results/{job_id}.json"
-        self.s3.put_object(Bucket=self.bucket, Key=key, Body=result, ContentType="application/json",
-                           ServerSideEncryption="aws:kms" if os.environ.get("RESULTS_KMS") else "AES256")
+        self.s3.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=result,
+            ContentType="application/json",
+            ServerSideEncryption="aws:kms" if os.environ.get("RESULTS_KMS") else "AES256",
+        )
         return key
 
-    def succeed(self, job_id: str, usage: dict[str, int | None], *, result: str | None = None,
-                result_key: str | None = None) -> bool:
+    def succeed(
+        self,
+        job_id: str,
+        usage: dict[str, int | None],
+        *,
+        result: str | None = None,
+        result_key: str | None = None,
+    ) -> bool:
         """Finish the job with its result inline (``result``) or in S3 (``result_key``)."""
-        values: dict[str, Any] = {"status": SUCCEEDED, "finishedAt": _now(),
-                                  "usage": {k: v for k, v in usage.items() if v is not None}}
+        values: dict[str, Any] = {
+            "status": SUCCEEDED,
+            "finishedAt": _now(),
+            "usage": {k: v for k, v in usage.items() if v is not None},
+        }
         if result_key is not None:
             values["resultKey"] = result_key
         else:
             values["result"] = result
         return self._update(job_id, values, (QUEUED, RUNNING), remove=("lastError",))
 
-    def fail(self, job_id: str, error: GatewayError, target: str | None = None, *, dead_lettered: bool = False,
-             only_if_new: bool = False) -> bool:
+    def fail(
+        self,
+        job_id: str,
+        error: GatewayError,
+        target: str | None = None,
+        *,
+        dead_lettered: bool = False,
+        only_if_new: bool = False,
+    ) -> bool:
         """Finish the job as failed. ``dead_lettered``: its message goes to the DLQ (a redrive may
         restart it). ``only_if_new``: never touch an existing job (a malformed message naming one)."""
-        values: dict[str, Any] = {"status": FAILED, "finishedAt": _now(),
-                                  "error": {"code": str(error.code), "message": error.message}}
+        values: dict[str, Any] = {
+            "status": FAILED,
+            "finishedAt": _now(),
+            "error": {"code": str(error.code), "message": error.message},
+        }
         if target is not None:
             values["target"] = target
         if dead_lettered:
@@ -260,8 +323,21 @@ class JobStore:
 
     def public_view(self, record: dict[str, Any]) -> dict[str, Any]:
         """SPEC's GET /v1/jobs/{jobId} document."""
-        view = {k: record.get(k) for k in ("jobId", "status", "target", "attempts", "usage", "error",
-                                            "createdAt", "updatedAt", "startedAt", "finishedAt")}
+        view = {
+            k: record.get(k)
+            for k in (
+                "jobId",
+                "status",
+                "target",
+                "attempts",
+                "usage",
+                "error",
+                "createdAt",
+                "updatedAt",
+                "startedAt",
+                "finishedAt",
+            )
+        }
         view = {k: v for k, v in view.items() if v is not None}
         if record["status"] == RUNNING and record.get("lastError"):
             view["lastError"] = record["lastError"]
@@ -272,7 +348,9 @@ class JobStore:
                 view["result"] = record["result"]
         elif "resultKey" in record:
             view["resultUrl"] = self.s3.generate_presigned_url(
-                "get_object", Params={"Bucket": self.bucket, "Key": record["resultKey"]}, ExpiresIn=RESULT_URL_SECONDS
+                "get_object",
+                Params={"Bucket": self.bucket, "Key": record["resultKey"]},
+                ExpiresIn=RESULT_URL_SECONDS,
             )
         return view
 

@@ -43,7 +43,9 @@ _SEGMENT = r"[a-z0-9-]{1,63}"
 # Every extra segment needs its separator: with an optional one, a long run of letters could be
 # split in exponentially many ways, and target names are user input (ReDoS).
 _BASE_MODEL_ID = re.compile(rf"^{_SEGMENT}\.{_SEGMENT}(?:[.:]{_SEGMENT})*$")
-_PROFILE_ID = re.compile(rf"^(?P<geo>{'|'.join(sorted(GEO_DESTINATION_REGIONS, key=len, reverse=True))}|global)\.(?P<model>.+)$")
+_PROFILE_ID = re.compile(
+    rf"^(?P<geo>{'|'.join(sorted(GEO_DESTINATION_REGIONS, key=len, reverse=True))}|global)\.(?P<model>.+)$"
+)
 _ARN = re.compile(
     r"^arn:(?P<partition>aws(?:-[a-z-]+)?):bedrock:(?P<region>[a-z0-9-]{1,20}):(?P<account>\d{12})?:"
     r"(?P<type>[a-z-]+)/(?P<resource>.+)$"
@@ -153,17 +155,28 @@ def _parse_arn(value: str) -> ModelRef:
     if account_required and not account:
         raise ModelIdError(f"{value!r} lacks the 12-digit account ID a {resource_type} ARN carries")
     if not account_required and account:
-        raise ModelIdError(f"{value!r}: foundation-model ARNs have an empty account field (arn:aws:bedrock:<region>::...)")
+        raise ModelIdError(
+            f"{value!r}: foundation-model ARNs have an empty account field (arn:aws:bedrock:<region>::...)"
+        )
     if not pattern.match(resource):
         raise ModelIdError(f"{value!r} has a malformed {resource_type} ID {resource!r}")
     geo = None
     if kind is ModelKind.INFERENCE_PROFILE:
         profile = _PROFILE_ID.match(resource)
         if not profile or not _BASE_MODEL_ID.match(profile["model"]):
-            raise ModelIdError(f"{value!r}: {resource!r} is not a system inference profile ID (e.g. us.<model-id>)")
+            raise ModelIdError(
+                f"{value!r}: {resource!r} is not a system inference profile ID (e.g. us.<model-id>)"
+            )
         geo = profile["geo"]
     return ModelRef(
-        value, kind, True, resource, partition=match["partition"], region=match["region"], account=account, geo=geo
+        value,
+        kind,
+        True,
+        resource,
+        partition=match["partition"],
+        region=match["region"],
+        account=account,
+        geo=geo,
     )
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import GatewayError, ErrorCode
+from .errors import ErrorCode, GatewayError
 from .model_ids import (
     GEO_DESTINATION_REGIONS,
     ModelIdError,
@@ -31,7 +31,9 @@ _PERFORMANCE_LATENCY = ("standard", "optimized")
 _SERVICE_TIER = ("priority", "default", "flex", "reserved")
 _TRACE = ("ENABLED", "DISABLED", "ENABLED_FULL")
 # botocore's GuardrailIdentifier / GuardrailVersion patterns: Bedrock rejects anything else on every call.
-_GUARDRAIL_ID = re.compile(r"^(?:[a-z0-9]+|arn:aws(?:-[^:]+)?:bedrock:[a-z0-9-]{1,20}:\d{12}:guardrail/[a-z0-9]+)$")
+_GUARDRAIL_ID = re.compile(
+    r"^(?:[a-z0-9]+|arn:aws(?:-[^:]+)?:bedrock:[a-z0-9-]{1,20}:\d{12}:guardrail/[a-z0-9]+)$"
+)
 _GUARDRAIL_VERSION = re.compile(r"^(?:[1-9]\d{0,7}|DRAFT)$")
 _TOP_LEVEL_KEYS = {"default_target", "allow_raw_model_ids", "max_body_bytes", "targets"}
 _TARGET_KEYS = {
@@ -126,7 +128,9 @@ class Target:
         if ref.kind is ModelKind.INFERENCE_PROFILE:
             # AWS's cross-region policy: the profile, the model in the source (calling) region, and
             # the model in every destination region.
-            resources.append(foundation_model_arn(ref.foundation_model_id or "", ref.region or region, partition))
+            resources.append(
+                foundation_model_arn(ref.foundation_model_id or "", ref.region or region, partition)
+            )
         if ref.kind in (ModelKind.INFERENCE_PROFILE, ModelKind.APPLICATION_INFERENCE_PROFILE):
             resources.extend(self.models or self._derived_profile_models(partition))
         return list(dict.fromkeys(resources))
@@ -138,7 +142,9 @@ class Target:
         if self.ref.geo == "global":
             # Global profiles may route to any commercial region; AWS documents the region-less ARN.
             return [f"arn:{partition}:bedrock:::foundation-model/{model_id}"]
-        return [foundation_model_arn(model_id, r, partition) for r in GEO_DESTINATION_REGIONS[self.ref.geo or ""]]
+        return [
+            foundation_model_arn(model_id, r, partition) for r in GEO_DESTINATION_REGIONS[self.ref.geo or ""]
+        ]
 
     def describe(self) -> dict[str, Any]:
         """The public view of this target (``GET /v1/targets``)."""
@@ -235,7 +241,9 @@ def _build_config(data: dict[str, Any], source: str) -> TargetsConfig:
         raise fail(f"allow_raw_model_ids must be true or false, got {allow_raw!r}")
     max_body = data.get("max_body_bytes", DEFAULT_MAX_BODY_BYTES)
     if not isinstance(max_body, int) or isinstance(max_body, bool) or not 1 <= max_body <= 6 * 1024 * 1024:
-        raise fail(f"max_body_bytes must be an integer from 1 to 6291456 (Lambda's payload limit), got {max_body!r}")
+        raise fail(
+            f"max_body_bytes must be an integer from 1 to 6291456 (Lambda's payload limit), got {max_body!r}"
+        )
 
     targets = {name: _build_target(name, spec, fail) for name, spec in raw_targets.items()}
     default = data.get("default_target")
@@ -285,7 +293,7 @@ def _build_target(name: str, spec: Any, fail) -> Target:
     if ref.kind is ModelKind.APPLICATION_INFERENCE_PROFILE and not models:
         raise fail(
             f"{where}: application inference profile {model!r} hides its model; state "
-            "models = [\"arn:aws:bedrock:<region>::foundation-model/<id>\", ...] so IAM can be scoped "
+            'models = ["arn:aws:bedrock:<region>::foundation-model/<id>", ...] so IAM can be scoped '
             "(`make targets ARGS=check` verifies them)"
         )
 
@@ -300,10 +308,12 @@ def _build_target(name: str, spec: Any, fail) -> Target:
             or set(guardrail) != {"id", "version"}
             or not all(isinstance(v, str) and v for v in guardrail.values())
         ):
-            raise fail(f"{where}: guardrail must be {{ id = \"...\", version = \"...\" }}, got {guardrail!r}")
+            raise fail(f'{where}: guardrail must be {{ id = "...", version = "..." }}, got {guardrail!r}')
         if not _GUARDRAIL_ID.match(guardrail["id"]):
-            raise fail(f"{where}: guardrail id {guardrail['id']!r} is not a guardrail ID (lowercase letters and "
-                       "digits, e.g. 'abc123def456') or guardrail ARN")
+            raise fail(
+                f"{where}: guardrail id {guardrail['id']!r} is not a guardrail ID (lowercase letters and "
+                "digits, e.g. 'abc123def456') or guardrail ARN"
+            )
         if not _GUARDRAIL_VERSION.match(guardrail["version"]):
             raise fail(f"{where}: guardrail version {guardrail['version']!r} must be a number or 'DRAFT'")
         guardrail = Guardrail(guardrail["id"], guardrail["version"])

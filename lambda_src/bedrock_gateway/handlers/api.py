@@ -68,7 +68,11 @@ def invoke(target: str):
     metrics.add_dimension("Target", dimension)
     metrics.add_metric("Invocations", MetricUnit.Count, 1)
     metrics.add_metric("LatencyMs", MetricUnit.Milliseconds, latency_ms)
-    headers = {"X-Target": call.target.name, "X-Model-Id": call.target.model_id, "X-Bedrock-Latency-Ms": str(latency_ms)}
+    headers = {
+        "X-Target": call.target.name,
+        "X-Model-Id": call.target.model_id,
+        "X-Bedrock-Latency-Ms": str(latency_ms),
+    }
     if result.input_tokens is not None:
         metrics.add_metric("InputTokens", MetricUnit.Count, result.input_tokens)
         headers["X-Bedrock-Input-Tokens"] = str(result.input_tokens)
@@ -77,8 +81,13 @@ def invoke(target: str):
         headers["X-Bedrock-Output-Tokens"] = str(result.output_tokens)
     logger.info(
         "invoked",
-        extra={"target": call.target.name, "model_id": call.target.model_id, "latency_ms": latency_ms,
-               "input_tokens": result.input_tokens, "output_tokens": result.output_tokens},
+        extra={
+            "target": call.target.name,
+            "model_id": call.target.model_id,
+            "latency_ms": latency_ms,
+            "input_tokens": result.input_tokens,
+            "output_tokens": result.output_tokens,
+        },
     )
     return Response(
         status_code=200,

@@ -31,8 +31,10 @@ def create_job():
     prepare_job_body(config, job.target, job.body)  # unknown target, raw ID, size: refuse now, not later
     message = job.message()
     if len(message.encode()) > SQS_MAX_MESSAGE_BYTES:
-        raise GatewayError(ErrorCode.PAYLOAD_TOO_LARGE,
-                           f"the job is {len(message.encode())} bytes as a queue message; SQS takes at most 1 MiB")
+        raise GatewayError(
+            ErrorCode.PAYLOAD_TOO_LARGE,
+            f"the job is {len(message.encode())} bytes as a queue message; SQS takes at most 1 MiB",
+        )
     store = default_store()
     record, created = store.create(job)
     if record["status"] == QUEUED:
@@ -42,9 +44,12 @@ def create_job():
             sqs_client().send_message(QueueUrl=os.environ["JOBS_QUEUE_URL"], MessageBody=message)
         except Exception as exc:
             if created:
-                store.delete_if_queued(job.job_id)  # nothing half-created: the client can retry the same jobId
-            raise GatewayError(ErrorCode.SERVICE_UNAVAILABLE,
-                               "could not enqueue the job; retry with the same jobId") from exc
+                store.delete_if_queued(
+                    job.job_id
+                )  # nothing half-created: the client can retry the same jobId
+            raise GatewayError(
+                ErrorCode.SERVICE_UNAVAILABLE, "could not enqueue the job; retry with the same jobId"
+            ) from exc
     return Response(
         status_code=202 if created else 200,
         content_type="application/json",

@@ -33,7 +33,11 @@ from bedrock_gateway.core.targets import load_targets
 logger = Logger(service="bedrock-gateway")
 CONFIG = load_targets()
 NDJSON = "application/x-ndjson"
-_STREAMING_UNSUPPORTED = ("unsupported for streaming", "does not support streaming", "streaming is not supported")
+_STREAMING_UNSUPPORTED = (
+    "unsupported for streaming",
+    "does not support streaming",
+    "streaming is not supported",
+)
 
 
 def _request_id(request: Request) -> str:
@@ -64,7 +68,9 @@ class _Framing:
                 data = json.dumps(json.loads(data), separators=(",", ":")).encode()
             return b'{"event":"' + name.encode() + b'","data":' + data + b"}\n"
         lines = data.split(b"\n")
-        return b"event: " + name.encode() + b"\n" + b"".join(b"data: " + line + b"\n" for line in lines) + b"\n"
+        return (
+            b"event: " + name.encode() + b"\n" + b"".join(b"data: " + line + b"\n" for line in lines) + b"\n"
+        )
 
 
 async def stream_endpoint(request: Request) -> Response:
@@ -80,7 +86,7 @@ async def stream_endpoint(request: Request) -> Response:
     except GatewayError as exc:
         _record_error(metrics, exc, request_id, before_first_byte=True)
         return _error_response(exc, request_id)
-    except Exception:  # noqa: BLE001 - never a stack trace to the client
+    except Exception:
         logger.exception("unexpected error opening stream", extra={"request_id": request_id})
         return _error_response(GatewayError(ErrorCode.INTERNAL, "internal error"), request_id)
 
@@ -153,8 +159,9 @@ def _next_chunk(chunks: Iterator[bytes]) -> bytes | None:
     return next(chunks, None)
 
 
-async def _forward(call: PreparedCall, opened: _Opened, framing: _Framing, metrics, request_id: str
-                   ) -> AsyncIterator[bytes]:
+async def _forward(
+    call: PreparedCall, opened: _Opened, framing: _Framing, metrics, request_id: str
+) -> AsyncIterator[bytes]:
     finished = False
     try:
         if opened.first:
@@ -169,7 +176,7 @@ async def _forward(call: PreparedCall, opened: _Opened, framing: _Framing, metri
         finished = True
         _record_error(metrics, exc, request_id, before_first_byte=False)
         yield framing.event("error", json.dumps(exc.to_dict(request_id), separators=(",", ":")).encode())
-    except Exception:  # noqa: BLE001 - after the first byte an error can only be an event
+    except Exception:
         finished = True
         logger.exception("unexpected error mid-stream", extra={"request_id": request_id})
         error = GatewayError(ErrorCode.INTERNAL, "internal error")
@@ -201,8 +208,15 @@ def _record_error(metrics, exc: GatewayError, request_id: str, *, before_first_b
     if before_first_byte:
         metrics.flush_metrics()
     log = logger.warning if exc.status >= 500 or not before_first_byte else logger.info
-    log("stream failed", extra={"request_id": request_id, "code": str(exc.code), "detail": exc.message,
-                                "before_first_byte": before_first_byte})
+    log(
+        "stream failed",
+        extra={
+            "request_id": request_id,
+            "code": str(exc.code),
+            "detail": exc.message,
+            "before_first_byte": before_first_byte,
+        },
+    )
 
 
 async def health(_request: Request) -> Response:
@@ -215,7 +229,9 @@ async def not_found(request: Request, _exc) -> Response:
 
 
 async def method_not_allowed(request: Request, _exc) -> Response:
-    error = GatewayError(ErrorCode.METHOD_NOT_ALLOWED, f"{request.method} is not allowed on {request.url.path}")
+    error = GatewayError(
+        ErrorCode.METHOD_NOT_ALLOWED, f"{request.method} is not allowed on {request.url.path}"
+    )
     return _error_response(error, _request_id(request))
 
 

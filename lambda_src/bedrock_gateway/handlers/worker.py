@@ -22,14 +22,26 @@ from concurrent.futures import ThreadPoolExecutor
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, EventType, async_process_partial_response
+from aws_lambda_powertools.utilities.batch import (
+    AsyncBatchProcessor,
+    EventType,
+    async_process_partial_response,
+)
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 from bedrock_gateway.core import bedrock
 from bedrock_gateway.core.errors import ErrorCode, GatewayError
-from bedrock_gateway.core.jobs import FAILED, JOB_ID, SUCCEEDED, JobRequest, default_store, parse_job, sqs_client
+from bedrock_gateway.core.jobs import (
+    FAILED,
+    JOB_ID,
+    SUCCEEDED,
+    JobRequest,
+    default_store,
+    parse_job,
+    sqs_client,
+)
 from bedrock_gateway.core.service import parse_json_object, prepare_job_body
 from bedrock_gateway.core.targets import load_targets
 
@@ -59,11 +71,12 @@ def _idempotent_invoke():
     # Built on first use: the persistence layer needs a DynamoDB client, which cold start need not pay for.
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-    persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE_NAME"],
-                                           boto3_client=default_store().dynamodb)  # one client for both tables
-    return idempotent_function(data_keyword_argument="job", persistence_store=persistence, config=IDEMPOTENCY)(
-        _invoke_model
-    )
+    persistence = DynamoDBPersistenceLayer(
+        table_name=os.environ["IDEMPOTENCY_TABLE_NAME"], boto3_client=default_store().dynamodb
+    )  # one client for both tables
+    return idempotent_function(
+        data_keyword_argument="job", persistence_store=persistence, config=IDEMPOTENCY
+    )(_invoke_model)
 
 
 def _count(outcome: str, amount: int = 1) -> None:
@@ -86,8 +99,10 @@ def _invoke_model(job: dict) -> dict:
             raise
         return {"status": FAILED, "error": {"code": str(exc.code), "message": exc.message}}
     store = default_store()
-    outcome: dict = {"status": SUCCEEDED, "usage": {"inputTokens": result.input_tokens,
-                                                    "outputTokens": result.output_tokens}}
+    outcome: dict = {
+        "status": SUCCEEDED,
+        "usage": {"inputTokens": result.input_tokens, "outputTokens": result.output_tokens},
+    }
     if len(result.body) <= store.inline_limit:
         outcome["result"] = result.body.decode("utf-8", errors="replace")
     else:
@@ -101,7 +116,9 @@ def _process_job(request: JobRequest) -> dict:
     if not store.start_attempt(request):  # conditional: refused once the job has finished
         return {"jobId": request.job_id, "status": "finished", "skipped": True}
     try:
-        outcome = _idempotent_invoke()(job={"jobId": request.job_id, "target": request.target, "body": request.body})
+        outcome = _idempotent_invoke()(
+            job={"jobId": request.job_id, "target": request.target, "body": request.body}
+        )
     except GatewayError as exc:
         if exc.transient:
             store.note_transient_error(request.job_id, exc)
@@ -110,9 +127,13 @@ def _process_job(request: JobRequest) -> dict:
         error = GatewayError(ErrorCode(outcome["error"]["code"]), outcome["error"]["message"])
         store.fail(request.job_id, error)
         _count("failed")
-        logger.info("job failed", extra={"job_id": request.job_id, "code": str(error.code), "detail": error.message})
+        logger.info(
+            "job failed", extra={"job_id": request.job_id, "code": str(error.code), "detail": error.message}
+        )
         return {"jobId": request.job_id, "status": FAILED, "code": str(error.code)}
-    store.succeed(request.job_id, outcome["usage"], result=outcome.get("result"), result_key=outcome.get("resultKey"))
+    store.succeed(
+        request.job_id, outcome["usage"], result=outcome.get("result"), result_key=outcome.get("resultKey")
+    )
     _count("succeeded")
     _count("input_tokens", outcome["usage"].get("inputTokens") or 0)
     _count("output_tokens", outcome["usage"].get("outputTokens") or 0)
@@ -132,7 +153,9 @@ def process_record(record: SQSRecord) -> dict:
         # Recorded under its job id for the producer to find, but never over an existing job's record.
         default_store().fail(job_id, exc, only_if_new=True)
         _count("malformed")
-        logger.warning("malformed job message", extra={"message_id": record.message_id, "detail": exc.message})
+        logger.warning(
+            "malformed job message", extra={"message_id": record.message_id, "detail": exc.message}
+        )
         return {"jobId": job_id, "status": FAILED, "code": str(exc.code)}
 
     try:
@@ -143,12 +166,17 @@ def process_record(record: SQSRecord) -> dict:
         _backoff(record, receive_count, 30)
         _count("retried")
         raise
-    except Exception as exc:  # noqa: BLE001 - every failure here is retried or dead-lettered, then re-raised
+    except Exception as exc:
         error = exc if isinstance(exc, GatewayError) else _unexpected(exc)
         if receive_count >= MAX_RECEIVE_COUNT:
-            default_store().fail(job.job_id, GatewayError(
-                error.code, f"gave up after {receive_count} attempts; last error: {error.message}"),
-                target=job.target, dead_lettered=True)
+            default_store().fail(
+                job.job_id,
+                GatewayError(
+                    error.code, f"gave up after {receive_count} attempts; last error: {error.message}"
+                ),
+                target=job.target,
+                dead_lettered=True,
+            )
             _count("dead_lettered")
             logger.warning("job dead-lettered", extra={"job_id": job.job_id, "code": str(error.code)})
         else:
@@ -170,8 +198,9 @@ def _backoff(record: SQSRecord, receive_count: int, retry_after: int | None) -> 
     delay = RETRY_BASE_SECONDS * 2 ** (receive_count - 1) * random.uniform(0.5, 1.0)
     delay = int(min(MAX_BACKOFF_SECONDS, max(delay, retry_after or 0)))
     try:
-        sqs_client().change_message_visibility(QueueUrl=queue_url, ReceiptHandle=record.receipt_handle,
-                                         VisibilityTimeout=delay)
+        sqs_client().change_message_visibility(
+            QueueUrl=queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=delay
+        )
     except Exception:  # noqa: BLE001 - without it the queue's own visibility timeout applies
         logger.warning("could not set retry backoff", extra={"message_id": record.message_id})
 
@@ -185,7 +214,7 @@ def _build_shared_clients() -> None:
     """
     try:
         _idempotent_invoke()  # builds the job store's DynamoDB client, shared with idempotency
-    except Exception:  # noqa: BLE001, S110 - records report it themselves
+    except Exception:  # noqa: BLE001 - records report it themselves
         pass
 
 
@@ -211,6 +240,12 @@ def handler(event, context):
     for name in ("input_tokens", "output_tokens"):
         if outcomes.get(name):
             metrics.add_metric(name.title().replace("_", ""), MetricUnit.Count, outcomes[name])
-    logger.info("batch done", extra={"records": len(event.get("Records", [])),
-                                     "failures": len(response.get("batchItemFailures", [])), **outcomes})
+    logger.info(
+        "batch done",
+        extra={
+            "records": len(event.get("Records", [])),
+            "failures": len(response.get("batchItemFailures", [])),
+            **outcomes,
+        },
+    )
     return response

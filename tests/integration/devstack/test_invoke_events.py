@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from devstack.invoke import RESPONSE_MARKER
 
 REPO = Path(__file__).resolve().parents[3]
@@ -23,10 +22,19 @@ def test_there_are_sample_events():
 
 @pytest.mark.parametrize("event", EVENTS, ids=lambda p: p.name)
 def test_sample_event_replays(event):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(REPO / p) for p in ("lambda_src", "local", ".")),
-               BEDROCK="emulator")
-    result = subprocess.run([sys.executable, "-m", "devstack.invoke", str(event)], capture_output=True, text=True,
-                            env=env, timeout=120, cwd=REPO)
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(str(REPO / p) for p in ("lambda_src", "local", ".")),
+        BEDROCK="emulator",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "devstack.invoke", str(event)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=REPO,
+    )
     assert result.returncode == 0, result.stderr
     response = json.JSONDecoder().raw_decode(result.stdout.split(RESPONSE_MARKER, 1)[1].lstrip())[0]
     if "batchItemFailures" in response:

@@ -26,7 +26,11 @@ def stack_url(tmp_path_factory):
         del env[key]
     process = subprocess.Popen(
         [sys.executable, "-m", "devstack", "--port", "0", "--emulator-port", "0", "--concurrency", "2"],
-        cwd=logs, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=logs,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     url, seen = None, []
     deadline = time.monotonic() + 60
@@ -57,7 +61,9 @@ def test_invoke_with_the_reference_body(stack_url):
 def test_stream_with_the_reference_body_arrives_progressively(stack_url):
     started = time.perf_counter()
     arrivals, text = [], ""
-    with httpx.stream("POST", f"{stack_url}/v1/targets/claude/stream", json=CLAUDE_BODY, timeout=30) as response:
+    with httpx.stream(
+        "POST", f"{stack_url}/v1/targets/claude/stream", json=CLAUDE_BODY, timeout=30
+    ) as response:
         assert response.status_code == 200
         for piece in response.iter_text():
             text += piece
@@ -68,7 +74,9 @@ def test_stream_with_the_reference_body_arrives_progressively(stack_url):
 
 
 def test_jobs_round_trip_through_sqs(stack_url):
-    posted = httpx.post(f"{stack_url}/v1/jobs", json={"target": "claude", "jobId": "e2e-1", "body": CLAUDE_BODY})
+    posted = httpx.post(
+        f"{stack_url}/v1/jobs", json={"target": "claude", "jobId": "e2e-1", "body": CLAUDE_BODY}
+    )
     assert posted.status_code == 202
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -84,6 +92,9 @@ def test_errors_are_json_through_the_adapter(stack_url):
     response = httpx.post(f"{stack_url}/v1/targets/nope/invoke", json=CLAUDE_BODY)
     assert response.status_code == 404 and response.json()["error"]["code"] == "TargetNotFound"
     response = httpx.post(f"{stack_url}/v1/targets/claude/invoke", content=b"{broken")
-    assert response.status_code == 400 and response.json()["error"]["requestId"] == response.headers["x-amzn-requestid"]
+    assert (
+        response.status_code == 400
+        and response.json()["error"]["requestId"] == response.headers["x-amzn-requestid"]
+    )
     assert httpx.get(f"{stack_url}/v1/targets").json()["defaultTarget"] == "claude"
     assert json.loads(httpx.get(f"{stack_url}/v1/health").text)["status"] == "ok"

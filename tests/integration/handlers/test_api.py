@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
-import dataclasses
 
 import pytest
-
 from bedrock_gateway.core.targets import parse_targets
+
 from tests.integration.conftest import CLAUDE_BODY
 
 ACCOUNT = "123456789012"
-MESSAGES = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 60,
-            "messages": [{"role": "user", "content": "Name three moons of Jupiter."}]}
+MESSAGES = {
+    "anthropic_version": "bedrock-2023-05-31",
+    "max_tokens": 60,
+    "messages": [{"role": "user", "content": "Name three moons of Jupiter."}],
+}
 
 # target -> (request body, a key the model family's native response carries)
 FAMILIES = {
@@ -97,8 +100,14 @@ def test_list_targets_reports_kind_model_streaming_and_default(call_api):
     assert response.status == 200
     targets = {t["name"]: t for t in response.json()["targets"]}
     assert response.json()["defaultTarget"] == "claude"
-    assert targets["claude"] == {"name": "claude", "kind": "foundation-model", "model": "anthropic.claude-v2",
-                                 "streaming": True, "default": True, "description": targets["claude"]["description"]}
+    assert targets["claude"] == {
+        "name": "claude",
+        "kind": "foundation-model",
+        "model": "anthropic.claude-v2",
+        "streaming": True,
+        "default": True,
+        "description": targets["claude"]["description"],
+    }
     assert targets["team-a"]["kind"] == "application-inference-profile"
     assert targets["team-a"]["streaming"] is True  # resolved through GetInferenceProfile + GetFoundationModel
     assert targets["tuned"]["streaming"] is False  # stated in config
@@ -139,8 +148,9 @@ def test_malformed_bodies_are_400(call_api, emu, body, message):
 
 
 def test_body_in_another_familys_format_is_bedrocks_validation_400(call_api):
-    error = _assert_error(call_api("POST", "/v1/targets/llama/invoke", {"inputText": "titan-style"}), 400,
-                          "ValidationException")
+    error = _assert_error(
+        call_api("POST", "/v1/targets/llama/invoke", {"inputText": "titan-style"}), 400, "ValidationException"
+    )
     assert "Malformed input request" in error["message"]
 
 
@@ -154,7 +164,9 @@ def test_unknown_route_is_json_404(call_api):
 
 
 def test_raw_model_id_refused_by_default(call_api, emu):
-    _assert_error(call_api("POST", "/v1/targets/anthropic.claude-v2/invoke", CLAUDE_BODY), 403, "RawModelIdNotAllowed")
+    _assert_error(
+        call_api("POST", "/v1/targets/anthropic.claude-v2/invoke", CLAUDE_BODY), 403, "RawModelIdNotAllowed"
+    )
     arn = "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-v2"
     _assert_error(call_api("POST", f"/v1/targets/{arn}/invoke", CLAUDE_BODY), 403, "RawModelIdNotAllowed")
     assert emu.counters()["calls"] == 0
@@ -162,26 +174,49 @@ def test_raw_model_id_refused_by_default(call_api, emu):
 
 @pytest.fixture
 def allow_raw(api_module, monkeypatch):
-    monkeypatch.setattr(api_module, "CONFIG", dataclasses.replace(api_module.CONFIG, allow_raw_model_ids=True))
+    monkeypatch.setattr(
+        api_module, "CONFIG", dataclasses.replace(api_module.CONFIG, allow_raw_model_ids=True)
+    )
 
 
 RAW_IDS = {
     "base model ID": ("anthropic.claude-v2", CLAUDE_BODY, "completion"),
-    "foundation-model ARN": ("arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-v2", CLAUDE_BODY,
-                             "completion"),
+    "foundation-model ARN": (
+        "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-v2",
+        CLAUDE_BODY,
+        "completion",
+    ),
     "system profile ID": ("us.anthropic.claude-3-5-sonnet-20240620-v1:0", MESSAGES, "content"),
-    "system profile ARN": (f"arn:aws:bedrock:us-east-1:{ACCOUNT}:inference-profile/us.anthropic.claude-3-5-sonnet-20240620-v1:0",
-                           MESSAGES, "content"),
-    "application profile ARN": (f"arn:aws:bedrock:us-east-1:{ACCOUNT}:application-inference-profile/a1b2c3d4e5f6",
-                                MESSAGES, "content"),
-    "provisioned ARN": (f"arn:aws:bedrock:us-east-1:{ACCOUNT}:provisioned-model/abcdefghij12", CLAUDE_BODY,
-                        "completion"),
-    "provisioned ARN of a custom model": (f"arn:aws:bedrock:us-east-1:{ACCOUNT}:provisioned-model/cu5t0mpt0001",
-                                          {"inputText": "hi"}, "results"),
-    "custom model deployment ARN": (f"arn:aws:bedrock:us-east-1:{ACCOUNT}:custom-model-deployment/d3pl0ym3nt01",
-                                    {"inputText": "hi"}, "results"),
-    "imported model ARN": (f"arn:aws:bedrock:us-east-1:{ACCOUNT}:imported-model/1mp0rt3dl1am",
-                           {"prompt": "hi", "max_gen_len": 20}, "generation"),
+    "system profile ARN": (
+        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:inference-profile/us.anthropic.claude-3-5-sonnet-20240620-v1:0",
+        MESSAGES,
+        "content",
+    ),
+    "application profile ARN": (
+        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:application-inference-profile/a1b2c3d4e5f6",
+        MESSAGES,
+        "content",
+    ),
+    "provisioned ARN": (
+        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:provisioned-model/abcdefghij12",
+        CLAUDE_BODY,
+        "completion",
+    ),
+    "provisioned ARN of a custom model": (
+        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:provisioned-model/cu5t0mpt0001",
+        {"inputText": "hi"},
+        "results",
+    ),
+    "custom model deployment ARN": (
+        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:custom-model-deployment/d3pl0ym3nt01",
+        {"inputText": "hi"},
+        "results",
+    ),
+    "imported model ARN": (
+        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:imported-model/1mp0rt3dl1am",
+        {"prompt": "hi", "max_gen_len": 20},
+        "generation",
+    ),
 }
 
 
@@ -258,7 +293,9 @@ def test_persistent_throttling_gives_up_after_three_attempts(call_api, emu, sync
 
 @pytest.mark.parametrize("body", [b'{"a":' * 100_000 + b"1" + b"}" * 100_000, b"[" * 50_000 + b"]" * 50_000])
 def test_deeply_nested_json_is_400(call_api, api_module, monkeypatch, body):
-    monkeypatch.setattr(api_module, "CONFIG", dataclasses.replace(api_module.CONFIG, max_body_bytes=1_000_000))
+    monkeypatch.setattr(
+        api_module, "CONFIG", dataclasses.replace(api_module.CONFIG, max_body_bytes=1_000_000)
+    )
     _assert_error(call_api("POST", "/v1/targets/claude/invoke", body), 400, "InvalidRequest")
 
 
@@ -286,8 +323,13 @@ def test_no_retry_starts_that_could_outlive_the_function(api_module, emu, sync_a
     from devstack.apigw import LambdaContext, build_event, response_parts
 
     emu.configure(model="anthropic.claude-v2", throttle_every=1)
-    event = build_event("POST", "/v1/targets/claude/invoke", "", [("Content-Type", "application/json")],
-                        json.dumps(CLAUDE_BODY).encode())
+    event = build_event(
+        "POST",
+        "/v1/targets/claude/invoke",
+        "",
+        [("Content-Type", "application/json")],
+        json.dumps(CLAUDE_BODY).encode(),
+    )
     # 10 s left: a retry (25 s read timeout) could not finish in time, so the 429 comes back at once.
     status, _, _ = response_parts(api_module.handler(event, LambdaContext(timeout_ms=10_000)))
     assert status == 429
@@ -304,7 +346,9 @@ def test_unexpected_failure_is_500_without_a_stack_trace(call_api, api_module, m
     response = call_api("POST", "/v1/targets/claude/invoke", CLAUDE_BODY)
     error = _assert_error(response, 500, "InternalError")
     assert "secret" not in response.body.decode()
-    assert any(r.getMessage() == "unexpected error" and r.exc_info for r in caplog.records)  # logged, with the trace
+    assert any(
+        r.getMessage() == "unexpected error" and r.exc_info for r in caplog.records
+    )  # logged, with the trace
     assert api_module.logger.get_correlation_id() == error["requestId"]  # ... under the request id
 
 
@@ -335,9 +379,12 @@ def test_bad_config_fails_the_cold_start(tmp_path):
 
     bad = tmp_path / "targets.toml"
     bad.write_text('[targets.broken]\nmodel = "gpt-4o"\n')
-    result = subprocess.run([sys.executable, "-c", "import bedrock_gateway.handlers.api"], capture_output=True,
-                            text=True, env={"TARGETS_FILE": str(bad), "PATH": "/usr/bin:/bin",
-                                            "PYTHONPATH": ":".join(sys.path)})
+    result = subprocess.run(
+        [sys.executable, "-c", "import bedrock_gateway.handlers.api"],
+        capture_output=True,
+        text=True,
+        env={"TARGETS_FILE": str(bad), "PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path)},
+    )
     assert result.returncode != 0
     assert "target 'broken': model 'gpt-4o' is invalid" in result.stderr
 

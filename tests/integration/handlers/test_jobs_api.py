@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from devstack.apigw import LambdaContext
 from devstack.poller import to_lambda_record
 
@@ -18,12 +17,17 @@ def jobs(call_api, aws, worker_module):
     sqs = aws.client("sqs")
 
     def queued() -> list[dict]:
-        return sqs.receive_message(QueueUrl=aws.env["JOBS_QUEUE_URL"], MaxNumberOfMessages=10,
-                                   WaitTimeSeconds=0, VisibilityTimeout=0).get("Messages", [])
+        return sqs.receive_message(
+            QueueUrl=aws.env["JOBS_QUEUE_URL"], MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=0
+        ).get("Messages", [])
 
     def work() -> dict:
-        messages = sqs.receive_message(QueueUrl=aws.env["JOBS_QUEUE_URL"], MaxNumberOfMessages=10,
-                                       WaitTimeSeconds=0, AttributeNames=["All"]).get("Messages", [])
+        messages = sqs.receive_message(
+            QueueUrl=aws.env["JOBS_QUEUE_URL"],
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=0,
+            AttributeNames=["All"],
+        ).get("Messages", [])
         event = {"Records": [to_lambda_record(m, "arn:aws:sqs:us-east-1:123456789012:q") for m in messages]}
         return worker_module.handler(event, LambdaContext())
 
@@ -128,8 +132,13 @@ def test_enqueue_failure_leaves_nothing_behind(jobs, monkeypatch):
 def test_location_keeps_the_stage_prefix_of_the_default_api_url(jobs, api_module):
     from devstack.apigw import LambdaContext, build_event, response_parts
 
-    event = build_event("POST", "/v1/jobs", "", [("Content-Type", "application/json")],
-                        json.dumps({"target": "llama", "body": LLAMA, "jobId": "staged"}).encode())
+    event = build_event(
+        "POST",
+        "/v1/jobs",
+        "",
+        [("Content-Type", "application/json")],
+        json.dumps({"target": "llama", "body": LLAMA, "jobId": "staged"}).encode(),
+    )
     event["requestContext"]["path"] = "/prod/v1/jobs"
     status, headers, _ = response_parts(api_module.handler(event, LambdaContext()))
     assert status == 202 and dict(headers)["Location"] == "/prod/v1/jobs/staged"
@@ -139,7 +148,9 @@ def test_a_job_too_big_for_an_sqs_message_is_413(jobs, api_module, monkeypatch):
     import dataclasses
 
     call_api, queued, _ = jobs
-    monkeypatch.setattr(api_module, "CONFIG", dataclasses.replace(api_module.CONFIG, max_body_bytes=3 * 1024 * 1024))
+    monkeypatch.setattr(
+        api_module, "CONFIG", dataclasses.replace(api_module.CONFIG, max_body_bytes=3 * 1024 * 1024)
+    )
     response = call_api("POST", "/v1/jobs", {"target": "llama", "body": {"prompt": "x" * (1024 * 1024 + 10)}})
     assert response.status == 413 and "SQS" in response.json()["error"]["message"]
     assert queued() == []

@@ -22,9 +22,9 @@ def parse_sse(text: str) -> list[tuple[str, str]]:
         name, data = None, []
         for line in block.split("\n"):
             if line.startswith("event: "):
-                name = line[len("event: "):]
+                name = line[len("event: ") :]
             elif line.startswith("data: "):
-                data.append(line[len("data: "):])
+                data.append(line[len("data: ") :])
         events.append((name, "\n".join(data)))
     return events
 
@@ -40,7 +40,9 @@ def post_stream(url: str, target: str, body, accept: str | None = None, timeout:
 def direct_chunks(model_id: str, body: dict) -> list[bytes]:
     import boto3
 
-    response = boto3.client("bedrock-runtime").invoke_model_with_response_stream(modelId=model_id, body=json.dumps(body))
+    response = boto3.client("bedrock-runtime").invoke_model_with_response_stream(
+        modelId=model_id, body=json.dumps(body)
+    )
     return [event["chunk"]["bytes"] for event in response["body"] if "chunk" in event]
 
 
@@ -67,8 +69,11 @@ def test_chunks_are_bedrocks_bytes(stream_url, emu):
     events = parse_sse(post_stream(stream_url, "llama", body).text)
     forwarded = [data.encode() for name, data in events if name == "chunk"]
     assert forwarded[:-1] == expected[:-1]
+
     # The last chunk carries timing metrics, which differ between two calls; the rest must match.
-    strip = lambda raw: {k: v for k, v in json.loads(raw).items() if k != "amazon-bedrock-invocationMetrics"}
+    def strip(raw):
+        return {k: v for k, v in json.loads(raw).items() if k != "amazon-bedrock-invocationMetrics"}
+
     assert strip(forwarded[-1]) == strip(expected[-1])
 
 
@@ -88,8 +93,13 @@ def test_first_chunk_arrives_before_the_second_is_produced(stream_url, emu, acce
     headers = {"Content-Type": "application/json", **({"Accept": accept} if accept else {})}
     arrivals = []
     started = time.perf_counter()
-    with httpx.stream("POST", f"{stream_url}/v1/targets/claude/stream", content=json.dumps(CLAUDE_BODY),
-                      headers=headers, timeout=30) as response:
+    with httpx.stream(
+        "POST",
+        f"{stream_url}/v1/targets/claude/stream",
+        content=json.dumps(CLAUDE_BODY),
+        headers=headers,
+        timeout=30,
+    ) as response:
         assert response.status_code == 200
         buffer = b""
         for piece in response.iter_raw():
@@ -102,7 +112,9 @@ def test_first_chunk_arrives_before_the_second_is_produced(stream_url, emu, acce
     assert len(arrivals) == 4  # three text chunks, then the closing chunk with the invocation metrics
     # The emulator produces a text chunk every 400 ms: arriving together would mean buffering somewhere.
     assert arrivals[0] < 0.35, arrivals
-    assert all(later - earlier > 0.25 for earlier, later in zip(arrivals[:3], arrivals[1:3])), arrivals
+    assert all(later - earlier > 0.25 for earlier, later in zip(arrivals[:3], arrivals[1:3], strict=False)), (
+        arrivals
+    )
 
 
 @pytest.mark.parametrize("target", ["jurassic", "tuned"])
@@ -132,8 +144,10 @@ def test_unknown_streaming_support_falls_back_when_bedrock_refuses(stream_url, e
 
 
 def test_mid_stream_throttling_becomes_an_error_event(stream_url, emu):
-    emu.configure(model="anthropic.claude-v2", error={"type": "ThrottlingException", "when": "after_chunks",
-                                                      "after_chunks": 3})
+    emu.configure(
+        model="anthropic.claude-v2",
+        error={"type": "ThrottlingException", "when": "after_chunks", "after_chunks": 3},
+    )
     response = post_stream(stream_url, "claude", CLAUDE_BODY)
     assert response.status_code == 200
     events = parse_sse(response.text)
@@ -151,8 +165,10 @@ def test_error_before_the_first_chunk_is_a_normal_http_error(stream_url, emu):
 
 
 def test_stream_exception_before_any_chunk_is_a_normal_http_error(stream_url, emu):
-    emu.configure(model="anthropic.claude-v2", error={"type": "ModelTimeoutException", "when": "after_chunks",
-                                                      "after_chunks": 0})
+    emu.configure(
+        model="anthropic.claude-v2",
+        error={"type": "ModelTimeoutException", "when": "after_chunks", "after_chunks": 0},
+    )
     response = post_stream(stream_url, "claude", CLAUDE_BODY)
     assert response.status_code == 504
     assert response.json()["error"]["code"] == "ModelTimeoutException"
@@ -182,8 +198,13 @@ def test_unknown_route_and_wrong_method_are_json(stream_url):
 
 def test_client_disconnect_stops_reading_from_bedrock(stream_url, emu):
     emu.configure(model="anthropic.claude-v2", chunk_delay_ms=50, output_tokens=200, tokens_per_chunk=1)
-    with httpx.stream("POST", f"{stream_url}/v1/targets/claude/stream", content=json.dumps(CLAUDE_BODY),
-                      headers={"Content-Type": "application/json"}, timeout=30) as response:
+    with httpx.stream(
+        "POST",
+        f"{stream_url}/v1/targets/claude/stream",
+        content=json.dumps(CLAUDE_BODY),
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    ) as response:
         for piece in response.iter_raw():
             if piece.count(b"event: chunk") >= 1:
                 break

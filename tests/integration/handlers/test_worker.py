@@ -9,7 +9,6 @@ import uuid
 
 import httpx
 import pytest
-
 from devstack.apigw import LambdaContext
 from devstack.poller import SqsPoller, to_lambda_record
 
@@ -25,8 +24,12 @@ def job(target="llama", body=None, job_id=None) -> dict:
 
 def record(payload, message_id=None, receive_count=1) -> dict:
     body = payload if isinstance(payload, str) else json.dumps(payload)
-    message = {"MessageId": message_id or str(uuid.uuid4()), "ReceiptHandle": str(uuid.uuid4()), "Body": body,
-               "Attributes": {"ApproximateReceiveCount": str(receive_count)}}
+    message = {
+        "MessageId": message_id or str(uuid.uuid4()),
+        "ReceiptHandle": str(uuid.uuid4()),
+        "Body": body,
+        "Attributes": {"ApproximateReceiveCount": str(receive_count)},
+    }
     return to_lambda_record(message, "arn:aws:sqs:us-east-1:123456789012:bedrock-gateway-jobs")
 
 
@@ -59,10 +62,14 @@ def test_job_id_defaults_to_the_message_id(worker_module, aws):
 
 
 def test_partial_batch_failure_retries_only_the_transient_record(worker_module, aws, emu):
-    emu.configure(model="mistral.mistral-7b-instruct-v0:2", error={"type": "ThrottlingException", "when": "before"})
-    ok1, throttled, ok2 = (record(job(job_id="a")),
-                           record(job("mistral", {"prompt": "<s>[INST] hi [/INST]"}, job_id="b")),
-                           record(job(job_id="c")))
+    emu.configure(
+        model="mistral.mistral-7b-instruct-v0:2", error={"type": "ThrottlingException", "when": "before"}
+    )
+    ok1, throttled, ok2 = (
+        record(job(job_id="a")),
+        record(job("mistral", {"prompt": "<s>[INST] hi [/INST]"}, job_id="b")),
+        record(job(job_id="c")),
+    )
     assert run(worker_module, ok1, throttled, ok2) == {throttled["messageId"]}
     assert get_job(worker_module, "a")["status"] == get_job(worker_module, "c")["status"] == "succeeded"
     retried = get_job(worker_module, "b")
@@ -121,14 +128,18 @@ def test_poison_message_does_not_block_its_batch(worker_module, aws):
 def test_body_too_large_is_permanent(worker_module, aws, monkeypatch):
     import dataclasses
 
-    monkeypatch.setattr(worker_module, "CONFIG", dataclasses.replace(worker_module.CONFIG, max_body_bytes=100))
+    monkeypatch.setattr(
+        worker_module, "CONFIG", dataclasses.replace(worker_module.CONFIG, max_body_bytes=100)
+    )
     message = record(job(body={"prompt": "x" * 500, "max_gen_len": 5}, job_id="too-big"))
     assert run(worker_module, message) == set()
     assert get_job(worker_module, "too-big")["error"]["code"] == "PayloadTooLarge"
 
 
 def test_transient_error_on_the_last_receive_fails_the_job_and_dead_letters(worker_module, aws, emu):
-    emu.configure(model="meta.llama3-8b-instruct-v1:0", error={"type": "ServiceUnavailableException", "when": "before"})
+    emu.configure(
+        model="meta.llama3-8b-instruct-v1:0", error={"type": "ServiceUnavailableException", "when": "before"}
+    )
     message = record(job(job_id="doomed"), receive_count=worker_module.MAX_RECEIVE_COUNT)
     assert run(worker_module, message) == {message["messageId"]}  # still failed, so SQS moves it to the DLQ
     stored = get_job(worker_module, "doomed")
@@ -168,7 +179,9 @@ def test_dlq_after_max_receive_count_through_the_event_source(worker_module, aws
         def invoke(self, event):
             return run_handler("bedrock_gateway.handlers.worker.handler", event, "worker", 60_000)
 
-    emu.configure(model="meta.llama3-8b-instruct-v1:0", error={"type": "ThrottlingException", "when": "before"})
+    emu.configure(
+        model="meta.llama3-8b-instruct-v1:0", error={"type": "ThrottlingException", "when": "before"}
+    )
     sqs = aws.client("sqs")
     payload = job(job_id="to-dlq")
     sqs.send_message(QueueUrl=aws.env["JOBS_QUEUE_URL"], MessageBody=json.dumps(payload))
@@ -184,7 +197,9 @@ def test_dlq_after_max_receive_count_through_the_event_source(worker_module, aws
     assert emu.counters()["bodies"][body_sha(payload)]["calls"] == 3
 
 
-def test_a_failed_state_write_after_the_model_answered_never_invokes_again(worker_module, aws, emu, monkeypatch):
+def test_a_failed_state_write_after_the_model_answered_never_invokes_again(
+    worker_module, aws, emu, monkeypatch
+):
     store = worker_module.default_store()
     real_succeed = store.succeed
     calls = {"n": 0}
@@ -208,7 +223,9 @@ def test_a_duplicate_in_flight_never_fails_the_job_even_on_its_last_delivery(wor
     from devstack.lambda_pool import LambdaFunction
 
     # Two Lambda-like processes, as two concurrent deliveries would run in AWS.
-    function = LambdaFunction("bedrock_gateway.handlers.worker.handler", concurrency=2, function_name="worker")
+    function = LambdaFunction(
+        "bedrock_gateway.handlers.worker.handler", concurrency=2, function_name="worker"
+    )
     try:
         function.warm()
         emu.configure(model="meta.llama3-8b-instruct-v1:0", ttft_ms=2000)
@@ -228,7 +245,9 @@ def test_a_duplicate_in_flight_never_fails_the_job_even_on_its_last_delivery(wor
 
 
 def test_a_dead_lettered_job_runs_again_when_its_message_is_redriven(worker_module, aws, emu):
-    emu.configure(model="meta.llama3-8b-instruct-v1:0", error={"type": "ServiceUnavailableException", "when": "before"})
+    emu.configure(
+        model="meta.llama3-8b-instruct-v1:0", error={"type": "ServiceUnavailableException", "when": "before"}
+    )
     payload = job(job_id="redriven")
     run(worker_module, record(payload, receive_count=worker_module.MAX_RECEIVE_COUNT))
     assert get_job(worker_module, "redriven")["status"] == "failed"

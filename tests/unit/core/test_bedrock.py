@@ -1,15 +1,16 @@
 """Error translation: every botocore failure lands in the shared taxonomy with the right transience."""
 
 import pytest
-from botocore import exceptions as bex
-
 from bedrock_gateway.core.bedrock import translate
 from bedrock_gateway.core.errors import ErrorCode
+from botocore import exceptions as bex
 
 
 def client_error(code: str, status: int) -> bex.ClientError:
-    return bex.ClientError({"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}},
-                           "InvokeModel")
+    return bex.ClientError(
+        {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        "InvokeModel",
+    )
 
 
 @pytest.mark.parametrize(
@@ -37,5 +38,7 @@ def test_translate(exc, code, transient):
 
 
 def test_mid_stream_exception_members_map_like_their_shapes():
-    exc = bex.EventStreamError({"Error": {"Code": "modelStreamErrorException", "Message": "m"}}, "InvokeModelWithResponseStream")
+    exc = bex.EventStreamError(
+        {"Error": {"Code": "modelStreamErrorException", "Message": "m"}}, "InvokeModelWithResponseStream"
+    )
     assert translate(exc).code is ErrorCode.MODEL_STREAM_ERROR

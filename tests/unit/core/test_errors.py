@@ -1,5 +1,4 @@
 import pytest
-
 from bedrock_gateway.core.errors import ErrorCode, GatewayError, from_bedrock_code
 
 # SPEC's error table for Bedrock's exceptions: status, whether Retry-After is sent, transient for SQS.

@@ -2,7 +2,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from bedrock_gateway.core.errors import ErrorCode, GatewayError
 from bedrock_gateway.core.model_ids import ModelKind
 from bedrock_gateway.core.targets import ConfigError, deep_merge, load_targets, parse_targets
@@ -60,20 +59,33 @@ def test_missing_file_is_a_config_error(tmp_path):
         ('[targets.a]\nmodel = "anthropic.claude-v2"\nkind = "magic"', "kind 'magic' is not one of"),
         ('[targets.a]\nmodel = "anthropic.claude-v2"\nstreaming = "yes"', "streaming must be true or false"),
         ('[targets.a]\nmodel = "anthropic.claude-v2"\nservice_tier = "gold"', "service_tier 'gold'"),
-        ('[targets.a]\nmodel = "anthropic.claude-v2"\nperformance_latency = "fast"', "performance_latency 'fast'"),
+        (
+            '[targets.a]\nmodel = "anthropic.claude-v2"\nperformance_latency = "fast"',
+            "performance_latency 'fast'",
+        ),
         ('[targets.a]\nmodel = "anthropic.claude-v2"\ntrace = "on"', "trace 'on'"),
         ('[targets.a]\nmodel = "anthropic.claude-v2"\nguardrail = { id = "g" }', "guardrail must be"),
-        ('[targets.a]\nmodel = "anthropic.claude-v2"\nguardrail = { id = "gr-abc123", version = "1" }',
-         "guardrail id 'gr-abc123' is not a guardrail ID"),
-        ('[targets.a]\nmodel = "anthropic.claude-v2"\nguardrail = { id = "abc", version = "v1" }',
-         "guardrail version 'v1'"),
+        (
+            '[targets.a]\nmodel = "anthropic.claude-v2"\nguardrail = { id = "gr-abc123", version = "1" }',
+            "guardrail id 'gr-abc123' is not a guardrail ID",
+        ),
+        (
+            '[targets.a]\nmodel = "anthropic.claude-v2"\nguardrail = { id = "abc", version = "v1" }',
+            "guardrail version 'v1'",
+        ),
         ('[targets.a]\nmodel = "anthropic.claude-v2"\ndefaults = 3', "'defaults' must be a table"),
-        ('[targets.a]\nmodel = "anthropic.claude-v2"\nmodels = ["arn:aws:bedrock:us-east-1::foundation-model/x.y"]',
-         "applies to inference profiles only"),
-        ('[targets.a]\nmodel = "us.anthropic.claude-v2"\nmodels = ["anthropic.claude-v2"]',
-         "must be a foundation-model ARN"),
-        ('[targets.a]\nmodel = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc"',
-         "hides its model; state"),
+        (
+            '[targets.a]\nmodel = "anthropic.claude-v2"\nmodels = ["arn:aws:bedrock:us-east-1::foundation-model/x.y"]',
+            "applies to inference profiles only",
+        ),
+        (
+            '[targets.a]\nmodel = "us.anthropic.claude-v2"\nmodels = ["anthropic.claude-v2"]',
+            "must be a foundation-model ARN",
+        ),
+        (
+            '[targets.a]\nmodel = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc"',
+            "hides its model; state",
+        ),
         ('default_target = "b"\n[targets.a]\nmodel = "anthropic.claude-v2"', "default_target 'b'"),
         ('allow_raw_model_ids = "yes"\n[targets.a]\nmodel = "anthropic.claude-v2"', "allow_raw_model_ids"),
         ('max_body_bytes = 0\n[targets.a]\nmodel = "anthropic.claude-v2"', "max_body_bytes"),
@@ -104,7 +116,8 @@ def test_resolve_unknown_raw_and_allowed_raw():
 def test_defaults_merge_under_the_request_and_recurse():
     cfg = config(
         '[targets.a]\nmodel = "amazon.nova-lite-v1:0"\n'
-        "[targets.a.defaults]\ninferenceConfig = { maxTokens = 100, temperature = 0.5 }\nschemaVersion = \"messages-v1\"\n"
+        "[targets.a.defaults]\ninferenceConfig = { maxTokens = 100, temperature = 0.5 }\n"
+        'schemaVersion = "messages-v1"\n'
     )
     target = cfg.targets["a"]
     body = {"messages": [], "inferenceConfig": {"maxTokens": 7}}
@@ -124,11 +137,17 @@ def test_without_defaults_the_callers_bytes_pass_untouched():
 
 
 def test_deep_merge_replaces_lists():
-    assert deep_merge({"a": [1], "b": {"c": 1}}, {"a": [2], "b": {"d": 2}}) == {"a": [2], "b": {"c": 1, "d": 2}}
+    assert deep_merge({"a": [1], "b": {"c": 1}}, {"a": [2], "b": {"d": 2}}) == {
+        "a": [2],
+        "b": {"c": 1, "d": 2},
+    }
 
 
 IAM_CASES = {
-    "base": ('model = "anthropic.claude-v2"', ["arn:aws:bedrock:eu-west-1::foundation-model/anthropic.claude-v2"]),
+    "base": (
+        'model = "anthropic.claude-v2"',
+        ["arn:aws:bedrock:eu-west-1::foundation-model/anthropic.claude-v2"],
+    ),
     "base-arn": (
         'model = "arn:aws:bedrock:us-west-2::foundation-model/anthropic.claude-v2"',
         ["arn:aws:bedrock:us-west-2::foundation-model/anthropic.claude-v2"],
@@ -162,7 +181,8 @@ IAM_CASES = {
     ),
     "application-profile": (
         'model = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3d4e5f6"\n'
-        'models = ["arn:aws:bedrock:us-east-1::foundation-model/x.y-v1", "arn:aws:bedrock:us-west-2::foundation-model/x.y-v1"]',
+        'models = ["arn:aws:bedrock:us-east-1::foundation-model/x.y-v1", '
+        '"arn:aws:bedrock:us-west-2::foundation-model/x.y-v1"]',
         [
             "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3d4e5f6",
             "arn:aws:bedrock:us-east-1::foundation-model/x.y-v1",
@@ -184,7 +204,9 @@ def test_iam_resources_are_exact(case):
 
 
 def test_list_marks_default():
-    cfg = config('default_target = "b"\n[targets.a]\nmodel = "anthropic.claude-v2"\n[targets.b]\nmodel = "amazon.nova-lite-v1:0"')
+    cfg = config(
+        'default_target = "b"\n[targets.a]\nmodel = "anthropic.claude-v2"\n[targets.b]\nmodel = "amazon.nova-lite-v1:0"'
+    )
     assert [(t["name"], t["default"]) for t in cfg.list()] == [("a", False), ("b", True)]
 
 
