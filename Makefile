@@ -68,7 +68,7 @@ invoke: $(STAMP) ## replay a sample event through its handler: make invoke EVENT
 	@$(PY) -m devstack.invoke $(EVENT)
 
 targets: $(STAMP) ## the targets CLI: make targets ARGS='check'
-	@$(PY) -m bedrock_gateway.cli targets $(ARGS)
+	@$(PY) -m gateway_cli targets $(ARGS)
 
 chaos: $(STAMP) ## the no-loss test: 1,000 jobs while Bedrock throttles 30% and fails 5%
 	@$(PY) -m devstack.chaos $(ARGS)
@@ -90,7 +90,7 @@ clean: ## remove the venv, node modules and build output
 bench: $(STAMP) ## performance figures vs same-run baselines -> .bench/results.json (~75 s)
 	@$(PY) -m bench.run $(ARGS)
 
-fuzz: $(STAMP) ## schemathesis on the local API's generated OpenAPI: no 5xx, SPEC error shape (~1 min)
+fuzz: $(STAMP) ## schemathesis on the local API's generated OpenAPI: no 5xx, every error in the documented shape (~1 min)
 	@$(PY) -m bench.fuzz $(ARGS)
 
 load: $(STAMP) ## 200 concurrent streams + 500 concurrent sync calls on the local stack, p50/p99 (~30 s)

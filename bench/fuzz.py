@@ -1,10 +1,10 @@
 """``make fuzz``: schemathesis against the local stack's HTTP API, from its generated OpenAPI document.
 
 Starts the local stack (``DevStack``: the real sync handler behind the API Gateway proxy adapter,
-the stream app, SQS + worker, the Bedrock emulator), writes ``.bench/openapi.json`` from the routes
-(:mod:`bench.openapi`), and runs schemathesis over HTTP with a fixed seed and a bounded number of
-examples per operation. Passes only with zero 5xx responses and every error in SPEC's JSON shape
-(plus schemathesis' own conformance checks). Prints one summary line, e.g.::
+the stream app, SQS + worker, the Bedrock emulator), saves the document the API serves at
+``GET /v1/openapi.json`` to ``.bench/openapi.json``, and runs schemathesis over HTTP with a fixed
+seed and a bounded number of examples per operation. Passes only with zero 5xx responses and every
+error in the documented JSON shape (plus schemathesis' own conformance checks). Prints one summary line, e.g.::
 
     fuzz: 6 operations (48 method/path pairs tried), 1234 requests, statuses {...}, 5xx=0, bad_error_bodies=0, ... -> OK
 """
@@ -38,7 +38,7 @@ _STACK_TRACE = re.compile(r'Traceback \(most recent call last\)|File "[^"]+", li
 def error_shape_problem(
     status: int, content_type: str, body: bytes, retry_after: str | None = None
 ) -> str | None:
-    """What is wrong with an error response by SPEC's rules, or None (also None for non-errors)."""
+    """What is wrong with an error response by the documented rules, or None (also None for non-errors)."""
     if status < 400:
         return None
     if "json" not in (content_type or "").lower():
@@ -77,9 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--phases", default="examples,coverage,fuzzing")
     args = parser.parse_args(argv)
 
+    import httpx
     from devstack.stack import DevStack
 
-    from bench import openapi
     from bench.common import configure_emulator
 
     started = time.monotonic()
@@ -98,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     ):
         # Short model answers whatever max_tokens the fuzzer picks; no latency: this run is about answers.
         configure_emulator(stack.emulator.url, "*", output_tokens=8)
-        schema_path.write_text(json.dumps(openapi.build(), indent=2) + "\n")
+        served = httpx.get(f"{stack.url}/v1/openapi.json", timeout=30)
+        served.raise_for_status()
+        schema_path.write_text(json.dumps(served.json(), indent=2) + "\n")
         command = [
             str(Path(sys.executable).with_name("schemathesis")),
             "run",

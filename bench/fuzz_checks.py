@@ -1,6 +1,6 @@
 """Schemathesis hooks for ``make fuzz`` (loaded through ``SCHEMATHESIS_HOOKS=bench.fuzz_checks``).
 
-Adds the ``spec_error_shape`` check: every response with status >= 400 is SPEC's JSON error body
+Adds the ``spec_error_shape`` check: every response with status >= 400 is the documented JSON error body (docs/api.md)
 (``{"error": {"code", "message", "requestId"}}``), with ``Retry-After`` on 429 and 503. Also tallies
 every response by status into ``$BENCH_FUZZ_TALLY`` (JSON) when the run ends, for the summary line.
 """
@@ -25,7 +25,7 @@ _problems: list[dict] = []
 
 @schemathesis.check
 def spec_error_shape(ctx, response, case):
-    """Errors are always SPEC's JSON error body; never a stack trace, never another shape."""
+    """Errors are always the documented JSON error body; never a stack trace, never another shape."""
     headers = {name.lower(): values for name, values in (response.headers or {}).items()}
     content_type = ", ".join(headers.get("content-type", []))
     retry_after = ", ".join(headers.get("retry-after", [])) or None
@@ -43,7 +43,7 @@ def spec_error_shape(ctx, response, case):
                 }
             )
     if problem:
-        raise AssertionError(f"not SPEC's error shape: {problem}")
+        raise AssertionError(f"not the documented error shape: {problem}")
 
 
 def _dump() -> None:

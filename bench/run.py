@@ -66,7 +66,7 @@ EXPLANATIONS = {
     "cold_start_stream": (
         "uvicorn, which the Lambda Web Adapter starts, costs ~65 ms of imports by itself (mostly "
         "asyncio); Starlette, anyio and Powertools' Logger add ~35 ms; and the first stream also asks "
-        "GetFoundationModel whether the model can stream (SPEC; cached per container). Fix: SnapStart or "
+        "GetFoundationModel whether the model can stream (cached per container). Fix: SnapStart or "
         "provisioned concurrency; stating `streaming = true` for a target in targets.toml skips the "
         "lookup."
     ),

@@ -1,9 +1,10 @@
-"""The production stack: API Gateway + SQS in front of Bedrock, per SPEC."""
+"""The production stack: API Gateway + SQS in front of Bedrock."""
 
 from __future__ import annotations
 
 from aws_cdk import Annotations, CfnOutput, Stack
-from bedrock_gateway.core.jobs import JOB_SCHEMA
+from bedrock_gateway.core.jobs.contract import JOB_SCHEMA
+from bedrock_gateway.edge import routes
 from constructs import Construct
 
 from infra.bedrock_access import BedrockResources
@@ -22,7 +23,7 @@ from infra.settings import GatewaySettings
 
 #: Where the asset's targets file lands in the function (the asset root is /var/task).
 DEPLOYED_TARGETS_FILE = f"/var/task/{TARGETS_FILE_NAME}"
-SYNC_INVOKE_PATH = "/v1/targets/{target}/invoke"
+SYNC_INVOKE_PATH = next(r.path for r in routes.ROUTES if r.name == "invoke")
 
 
 class BedrockGatewayStack(Stack):
@@ -146,7 +147,7 @@ class BedrockGatewayStack(Stack):
             self,
             "JobsQueueUrl",
             value=self.jobs.queue.queue_url,
-            description="Producers may send SPEC job messages here directly",
+            description="Producers may send job messages here directly (docs/api.md, SQS jobs)",
         )
         CfnOutput(self, "DeadLetterQueueUrl", value=self.jobs.dead_letter_queue.queue_url)
         CfnOutput(self, "JobsTableName", value=self.jobs_table.table.table_name)

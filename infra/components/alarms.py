@@ -14,6 +14,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
+from bedrock_gateway import observability
 from constructs import Construct
 
 from infra.components.gateway_function import METRICS_NAMESPACE, SERVICE_NAME
@@ -119,10 +120,13 @@ class GatewayAlarms(Construct):
             "Bedrock throttled the sync API repeatedly: raise the quota or slow callers",
             cloudwatch.Metric(
                 namespace=METRICS_NAMESPACE,
-                metric_name="Errors",
+                metric_name=observability.ERRORS_METRIC,
                 statistic="Sum",
                 period=FIVE_MINUTES,
-                dimensions_map={"ErrorCode": "ThrottlingException", "service": SERVICE_NAME},
+                dimensions_map={
+                    observability.ERROR_CODE_DIMENSION: "ThrottlingException",
+                    "service": SERVICE_NAME,
+                },
             ),
             threshold=BEDROCK_THROTTLES,
             periods=1,

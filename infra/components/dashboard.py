@@ -6,10 +6,16 @@ from aws_cdk import Duration
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_sqs as sqs
+from bedrock_gateway import observability
 from constructs import Construct
 
 from infra.components.alarms import MonitoredFunction
 from infra.components.gateway_function import METRICS_NAMESPACE
+
+# The dimensions every door emits its metrics with (bedrock_gateway.observability).
+TARGET = observability.TARGET_DIMENSION
+ERROR_CODE = observability.ERROR_CODE_DIMENSION
+ERRORS = observability.ERRORS_METRIC
 
 PERIOD = Duration.minutes(1)
 
@@ -89,14 +95,16 @@ class GatewayDashboard(Construct):
                 title="Tokens by target",
                 width=12,
                 left=[
-                    _search(f'{{{METRICS_NAMESPACE},Target,service}} MetricName="InputTokens"', "in"),
-                    _search(f'{{{METRICS_NAMESPACE},Target,service}} MetricName="OutputTokens"', "out"),
+                    _search(f'{{{METRICS_NAMESPACE},{TARGET},service}} MetricName="InputTokens"', "in"),
+                    _search(f'{{{METRICS_NAMESPACE},{TARGET},service}} MetricName="OutputTokens"', "out"),
                 ],
             ),
             cloudwatch.GraphWidget(
                 title="Errors by code",
                 width=12,
-                left=[_search(f'{{{METRICS_NAMESPACE},ErrorCode,service}} MetricName="Errors"', "errors")],
+                left=[
+                    _search(f'{{{METRICS_NAMESPACE},{ERROR_CODE},service}} MetricName="{ERRORS}"', "errors")
+                ],
             ),
         )
         self.dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=alarms, width=24))

@@ -1,5 +1,5 @@
-"""The regional REST API: routes, auth mode, stage access logs and throttling, request validation,
-and SPEC-shaped JSON errors for everything API Gateway answers itself."""
+"""The regional REST API: the route table's routes, auth mode, stage access logs and throttling,
+request validation, and the gateway's JSON error shape for everything API Gateway answers itself."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from bedrock_gateway.edge import routes
 from constructs import Construct
 
 from infra.nag import acknowledge
@@ -40,7 +41,7 @@ ACCESS_LOG_FIELDS = {
     "errorMessage": "$context.error.message",
     "xrayTraceId": "$context.xrayTraceId",
 }
-# Gateway-generated errors in SPEC's shape ({"error": {"code", "message", "requestId"}}).
+# Gateway-generated errors in the gateway's JSON error shape ({"error": {"code", "message", "requestId"}}).
 _ERROR_BODY = (
     '{"error":{"code":"%s","message":$context.error.messageString,"requestId":"$context.requestId"}}'
 )
@@ -57,12 +58,12 @@ _GATEWAY_ERRORS: dict[str, tuple[apigw.ResponseType, str, dict[str, str]]] = {
 
 
 class GatewayApi(Construct):
-    """``/v1`` routes to the sync and stream functions.
+    """The route table's routes (:mod:`bedrock_gateway.edge.routes`) to the sync and stream functions.
 
     Auth: ``iam`` (SigV4, default), ``apiKey`` (usage plan + key in ``x-api-key``) or ``none``.
     Request size: API Gateway's 10 MB payload ceiling is fixed; the targets file's ``max_body_bytes``
     (at most Lambda's 6 MB) is enforced by the handlers with a 413. Errors API Gateway answers
-    itself (auth, throttling, validation, too large) carry SPEC's JSON error body too.
+    itself (auth, throttling, validation, too large) carry the same JSON error body.
     """
 
     def __init__(
@@ -132,14 +133,17 @@ class GatewayApi(Construct):
         stream_function: lambda_.IFunction,
         job_request_schema: dict[str, Any],
     ) -> None:
+        """API Gateway resources and methods for every route of the gateway's route table."""
         # One permission per method (tighter than API-wide); console test invokes are not needed.
-        sync = apigw.LambdaIntegration(sync_function, allow_test_invoke=False)
-        self.stream_integration = apigw.LambdaIntegration(
-            stream_function,
-            response_transfer_mode=apigw.ResponseTransferMode.STREAM,
-            timeout=STREAM_INTEGRATION_TIMEOUT,
-            allow_test_invoke=False,
-        )
+        integrations = {
+            routes.SYNC: apigw.LambdaIntegration(sync_function, allow_test_invoke=False),
+            routes.STREAM: apigw.LambdaIntegration(
+                stream_function,
+                response_transfer_mode=apigw.ResponseTransferMode.STREAM,
+                timeout=STREAM_INTEGRATION_TIMEOUT,
+                allow_test_invoke=False,
+            ),
+        }
         parameters = self.api.add_request_validator(
             "PathParameters",
             request_validator_name="path-parameters",
@@ -151,42 +155,29 @@ class GatewayApi(Construct):
             validate_request_body=True,
             validate_request_parameters=True,
         )
-        self.job_request = job_request = self.api.add_model(
+        self.job_request = self.api.add_model(
             "JobRequest",
             content_type="application/json",
             model_name="JobRequest",
             description="POST /v1/jobs body (the SQS job message contract)",
             schema=json_schema(job_request_schema, root=True),
         )
-
-        v1 = self.api.root.add_resource("v1")
-        v1.add_resource("health").add_method("GET", sync)
-        targets = v1.add_resource("targets")
-        targets.add_method("GET", sync)
-        target = targets.add_resource("{target}")
-        target_parameter = {"method.request.path.target": True}
-        target.add_resource("invoke").add_method(
-            "POST",
-            sync,
-            request_parameters=target_parameter,
-            request_validator=parameters,
-        )
-        self.stream_method = target.add_resource("stream").add_method(
-            "POST",
-            self.stream_integration,
-            request_parameters=target_parameter,
-            request_validator=parameters,
-        )
-        jobs = v1.add_resource("jobs")
-        jobs.add_method(
-            "POST", sync, request_models={"application/json": job_request}, request_validator=body
-        )
-        jobs.add_resource("{jobId}").add_method(
-            "GET",
-            sync,
-            request_parameters={"method.request.path.jobId": True},
-            request_validator=parameters,
-        )
+        body_models = {"job": self.job_request}
+        self.methods: dict[str, apigw.Method] = {}
+        for route in routes.ROUTES:
+            options: dict[str, Any] = {}
+            if route.parameters:
+                options["request_parameters"] = {
+                    f"method.request.path.{name}": True for name in route.parameters
+                }
+                options["request_validator"] = parameters
+            if route.body_schema:
+                options["request_models"] = {"application/json": body_models[route.body_schema]}
+                options["request_validator"] = body
+            integration = integrations[route.door]
+            self.methods[route.name] = self.api.root.resource_for_path(route.path).add_method(
+                route.method, integration, **options
+            )
 
     def _add_error_responses(self) -> None:
         for name, (response_type, code, headers) in _GATEWAY_ERRORS.items():

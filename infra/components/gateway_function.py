@@ -8,13 +8,15 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from bedrock_gateway import observability
 from constructs import Construct
 
 from infra import lambda_platform
 from infra.nag import acknowledge
 
-SERVICE_NAME = "bedrock-gateway"
-METRICS_NAMESPACE = "BedrockGateway"
+# The names the handlers log and publish metrics under (bedrock_gateway.observability).
+SERVICE_NAME = observability.SERVICE
+METRICS_NAMESPACE = observability.NAMESPACE
 LOG_LEVEL = "INFO"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from bedrock_gateway.edge import routes
 from constructs import Construct
 
 from infra import lambda_platform
@@ -13,7 +14,7 @@ from infra.components.gateway_function import GatewayFunction
 from infra.lambda_asset import RUN_SCRIPT_NAME
 
 APP_PORT = "8000"
-READINESS_PATH = "/v1/health"
+READINESS_PATH = routes.STREAM_READINESS_PATH
 #: API Gateway's limit for a streamed response is 15 minutes; long generations need all of it.
 TIMEOUT = Duration.minutes(15)
 #: uvicorn, the adapter and the boto3 event-stream parser share the CPU; 1 GB keeps chunk

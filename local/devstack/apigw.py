@@ -8,7 +8,6 @@ parameters, a request context with a request id, and base64 bodies for non-UTF-8
 from __future__ import annotations
 
 import base64
-import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -16,33 +15,19 @@ from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-# The deployed API's resources (infra/), so pathParameters look the same locally.
-RESOURCES = (
-    "/v1/health",
-    "/v1/targets",
-    "/v1/targets/{target}/invoke",
-    "/v1/targets/{target}/stream",
-    "/v1/jobs",
-    "/v1/jobs/{jobId}",
-)
+from bedrock_gateway.edge import routes
+
 API_GATEWAY_MAX_PAYLOAD = 10 * 1024 * 1024
 STAGE = "local"
 
 
-def _template_regex(template: str) -> re.Pattern[str]:
-    pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template))
-    return re.compile(f"^{pattern}$")
-
-
-_RESOURCE_PATTERNS = [(template, _template_regex(template)) for template in RESOURCES]
-
-
 def match_resource(path: str) -> tuple[str, dict[str, str] | None]:
-    """The resource template and path parameters API Gateway would match for ``path``."""
-    for template, pattern in _RESOURCE_PATTERNS:
-        match = pattern.match(path)
+    """The resource template and path parameters API Gateway would match for ``path`` (the deployed
+    API's resources are the route table's paths, so pathParameters look the same locally)."""
+    for route in routes.ROUTES:
+        match = route.regex().match(path)
         if match:
-            return template, ({k: unquote(v) for k, v in match.groupdict().items()} or None)
+            return route.path, ({k: unquote(v) for k, v in match.groupdict().items()} or None)
     return "/{proxy+}", {"proxy": path.lstrip("/")}
 
 

@@ -45,7 +45,7 @@ class LocalAws:
         endpoints = {f"AWS_ENDPOINT_URL_{svc}": self.url for svc in ("SQS", "DYNAMODB", "S3")}
         os.environ.update(endpoints)
         os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
-        self.env = dict(endpoints, **self._create_resources())
+        self.env = dict(endpoints, **self.create_resources())
         os.environ.update(self.env)
         return self
 
@@ -60,14 +60,15 @@ class LocalAws:
             aws_secret_access_key="local",
         )
 
-    def _create_resources(self) -> dict[str, str]:
+    def create_resources(self, suffix: str = "") -> dict[str, str]:
+        """The stack's queue, DLQ, tables and bucket (names end in ``suffix``); returns their env."""
         sqs, dynamodb, s3 = self.client("sqs"), self.client("dynamodb"), self.client("s3")
-        dlq_url = sqs.create_queue(QueueName="bedrock-gateway-jobs-dlq")["QueueUrl"]
+        dlq_url = sqs.create_queue(QueueName=f"bedrock-gateway-jobs-dlq{suffix}")["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
         queue_url = sqs.create_queue(
-            QueueName="bedrock-gateway-jobs",
+            QueueName=f"bedrock-gateway-jobs{suffix}",
             Attributes={
                 "VisibilityTimeout": str(self.settings.visibility_timeout),
                 "RedrivePolicy": json.dumps(
@@ -75,20 +76,25 @@ class LocalAws:
                 ),
             },
         )["QueueUrl"]
-        for table, key in (("bedrock-gateway-jobs", "jobId"), ("bedrock-gateway-idempotency", "id")):
+        jobs_table, idempotency_table = (
+            f"bedrock-gateway-jobs{suffix}",
+            f"bedrock-gateway-idempotency{suffix}",
+        )
+        for table, key in ((jobs_table, "jobId"), (idempotency_table, "id")):
             dynamodb.create_table(
                 TableName=table,
                 BillingMode="PAY_PER_REQUEST",
                 AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
                 KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
             )
-        s3.create_bucket(Bucket="bedrock-gateway-results")
+        bucket = f"bedrock-gateway-results{suffix}"
+        s3.create_bucket(Bucket=bucket)
         return {
             "JOBS_QUEUE_URL": queue_url,
             "JOBS_DLQ_URL": dlq_url,
-            "JOBS_TABLE_NAME": "bedrock-gateway-jobs",
-            "IDEMPOTENCY_TABLE_NAME": "bedrock-gateway-idempotency",
-            "RESULTS_BUCKET_NAME": "bedrock-gateway-results",
+            "JOBS_TABLE_NAME": jobs_table,
+            "IDEMPOTENCY_TABLE_NAME": idempotency_table,
+            "RESULTS_BUCKET_NAME": bucket,
             "MAX_RECEIVE_COUNT": str(self.settings.max_receive_count),
             "RETRY_BASE_SECONDS": str(self.settings.retry_base_seconds),
         }

@@ -33,10 +33,10 @@ def job_body(index: int) -> dict:
 
 def sent_body(body: dict) -> str:
     """The sha256 of the bytes the worker sends to Bedrock for ``body`` (computed by the worker's own code)."""
-    from bedrock_gateway.core.service import prepare_job_body
-    from bedrock_gateway.core.targets import load_targets
+    from bedrock_gateway import settings
+    from bedrock_gateway.core.prepare import prepare_job_body
 
-    return hashlib.sha256(prepare_job_body(load_targets(), "claude", body).body).hexdigest()
+    return hashlib.sha256(prepare_job_body(settings.targets(), "claude", body).body).hexdigest()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,9 +111,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def wait_for_final(stack, job_ids: list[str], deadline: float) -> dict[str, dict | None]:
     """Poll the job store until every job is succeeded or failed (or the deadline passes)."""
-    from bedrock_gateway.core.jobs import TERMINAL, JobStore
+    from bedrock_gateway.core.jobs.contract import TERMINAL
+    from bedrock_gateway.core.jobs.store import DynamoJobStore
 
-    store = JobStore(dynamodb=stack.aws.client("dynamodb"), s3=stack.aws.client("s3"))
+    store = DynamoJobStore(stack.aws.env["JOBS_TABLE_NAME"], stack.aws.client("dynamodb"))
     final: dict[str, dict | None] = {}
     pending = list(job_ids)
     last_report = 0.0

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
+import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from devstack.apigw import API_GATEWAY_MAX_PAYLOAD, build_event, response_parts
+from bedrock_gateway.edge import routes
+
+from devstack.apigw import API_GATEWAY_MAX_PAYLOAD, STAGE, build_event, response_parts
 from devstack.lambda_pool import LambdaFunction
 
 ASGIApp = Callable[[dict, Callable, Callable], Awaitable[None]]
-STREAM_ROUTE = re.compile(r"^/v1/targets/[^/]+/stream$")
+STREAM_ROUTES = [route.regex() for route in routes.for_door(routes.STREAM)]
+# What the Lambda Web Adapter adds to each request it forwards; a client's own copies never pass.
+_ADAPTER_HEADERS = (b"x-amzn-request-context", b"x-amzn-lambda-context")
 _TOO_LARGE = object()  # sentinel: the body passed API Gateway's payload limit
 
 
@@ -68,8 +72,8 @@ def create_app(sync_function: LambdaFunction, stream_app: ASGIApp | None) -> ASG
             return
         # The raw path: an ARN target's %2F must not split it into segments.
         raw_path = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
-        if STREAM_ROUTE.match(raw_path) and stream_app is not None:
-            return await stream_app(scope, receive, send)
+        if stream_app is not None and any(pattern.match(raw_path) for pattern in STREAM_ROUTES):
+            return await stream_app(_as_adapter_forwards(scope), receive, send)
 
         body = await _read_body(receive, API_GATEWAY_MAX_PAYLOAD)
         if body is None:
@@ -109,3 +113,12 @@ def create_app(sync_function: LambdaFunction, stream_app: ASGIApp | None) -> ASG
         await _send(send, status, response_headers + [("x-amzn-RequestId", request_id)], payload)
 
     return app
+
+
+def _as_adapter_forwards(scope: dict[str, Any]) -> dict[str, Any]:
+    """The request as the Lambda Web Adapter hands it to the stream app: API Gateway's request context
+    (with its request id) in ``x-amzn-request-context``, whatever the client sent under that name."""
+    headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _ADAPTER_HEADERS]
+    context = {"requestId": str(uuid.uuid4()), "stage": STAGE, "path": scope["path"]}
+    headers.append((b"x-amzn-request-context", json.dumps(context).encode()))
+    return dict(scope, headers=headers)

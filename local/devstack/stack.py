@@ -106,12 +106,12 @@ class DevStack:
         else:
             raise SystemExit(f"BEDROCK must be 'emulator' or 'aws', got {self.bedrock!r}")
 
-        from bedrock_gateway.core.targets import load_targets
+        from bedrock_gateway import settings
 
         from devstack.aws import LocalAws
         from devstack.poller import SqsPoller
 
-        load_targets()  # fail fast on a bad config, before any process starts
+        settings.targets()  # fail fast on a bad config, before any process starts
         self.aws = LocalAws(
             self.host, settings=self.queue_settings
         ).start()  # env first: processes inherit it
@@ -201,9 +201,9 @@ class DevStack:
 
 
 def banner(stack: DevStack) -> str:
-    from bedrock_gateway.core.targets import load_targets
+    from bedrock_gateway import settings
 
-    config = load_targets()
+    config = settings.targets()
     names = ", ".join(f"{n} (default)" if n == config.default_target else n for n in config.targets)
     bedrock = "real Amazon Bedrock via the AWS credential chain"
     if stack.emulator:

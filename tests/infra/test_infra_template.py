@@ -7,7 +7,8 @@ import json
 
 import pytest
 from aws_cdk.assertions import Match
-from bedrock_gateway.core.jobs import JOB_SCHEMA
+from bedrock_gateway.core.jobs.contract import JOB_SCHEMA
+from bedrock_gateway.edge import openapi
 from infra_helpers import resolve
 
 from infra import lambda_platform
@@ -15,6 +16,7 @@ from infra.components import job_worker
 
 ROUTES = {
     ("GET", "/v1/health"): "SyncApi",
+    ("GET", "/v1/openapi.json"): "SyncApi",
     ("GET", "/v1/targets"): "SyncApi",
     ("POST", "/v1/targets/{target}/invoke"): "SyncApi",
     ("POST", "/v1/targets/{target}/stream"): "Stream",
@@ -50,6 +52,11 @@ def test_routes_go_to_the_right_function_as_proxy_integrations(default_synth):
     for route, function in ROUTES.items():
         assert function_of(default_synth, found[route]) == function, route
         assert found[route]["Integration"]["Type"] == "AWS_PROXY"
+
+
+def test_the_openapi_document_lists_exactly_the_routes_the_stack_serves(default_synth):
+    described = {(method.upper(), path) for path, item in openapi.build()["paths"].items() for method in item}
+    assert described == set(routes(default_synth))
 
 
 def test_stream_route_uses_response_streaming(default_synth):
@@ -346,7 +353,7 @@ def test_function_environments(default_synth):
         "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
         "AWS_LWA_INVOKE_MODE": "response_stream",
         "AWS_LWA_PORT": "8000",
-        "AWS_LWA_READINESS_CHECK_PATH": "/v1/health",
+        "AWS_LWA_READINESS_CHECK_PATH": "/_ready",
     }
 
 

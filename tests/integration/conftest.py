@@ -24,17 +24,35 @@ def emulator():
 @pytest.fixture(scope="session")
 def bedrock_env(emulator):
     """Point boto3 at the emulator for the whole session; one attempt per call unless a test says otherwise."""
+    from bedrock_gateway import settings
     from bedrock_gateway.core import bedrock
 
     patch = pytest.MonkeyPatch()
     for key, value in emulator_env(emulator.url).items():
         patch.setenv(key, value)
-    patch.setenv("BEDROCK_MAX_ATTEMPTS", "1")
+    # One attempt per call unless a test says otherwise (the sync_attempts fixture).
+    patch.setattr(settings, "SYNC_ATTEMPTS", 1)
+    patch.setattr(settings, "STREAM_OPEN_ATTEMPTS", 1)
     patch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    bedrock.reset_clients()
+    bedrock.reset()
     yield
     patch.undo()
-    bedrock.reset_clients()
+    bedrock.reset()
+
+
+@pytest.fixture
+def replace_config(monkeypatch):
+    """``replace_config(max_body_bytes=...)``: the handlers see the targets config with these changes."""
+    import dataclasses
+
+    from bedrock_gateway import settings
+
+    def apply(**changes):
+        config = dataclasses.replace(settings.targets(), **changes)
+        monkeypatch.setattr(settings, "targets", lambda: config)
+        return config
+
+    return apply
 
 
 @pytest.fixture
@@ -114,13 +132,22 @@ def local_aws(bedrock_env):
     aws = LocalAws(
         settings=QueueSettings(visibility_timeout=1, max_receive_count=3, retry_base_seconds=0)
     ).start()
+    _reread_settings()
     yield aws
     aws.stop()
     os.environ.clear()
     os.environ.update(saved)
+    _reread_settings()
 
 
-@pytest.fixture(scope="session")
+def _reread_settings() -> None:
+    from bedrock_gateway import container, settings
+
+    settings.reset()
+    container.reset()
+
+
+@pytest.fixture
 def worker_module(local_aws):
     import bedrock_gateway.handlers.worker as worker
 
@@ -128,19 +155,30 @@ def worker_module(local_aws):
 
 
 @pytest.fixture
-def aws(local_aws, emu):
-    """A clean queue, DLQ, jobs and idempotency tables for each test."""
-    sqs, dynamodb = local_aws.client("sqs"), local_aws.client("dynamodb")
-    for queue in ("JOBS_QUEUE_URL", "JOBS_DLQ_URL"):  # PurgeQueue allows one call a minute: drain instead
-        while messages := sqs.receive_message(
-            QueueUrl=local_aws.env[queue], MaxNumberOfMessages=10, WaitTimeSeconds=0
-        ).get("Messages", []):
-            sqs.delete_message_batch(
-                QueueUrl=local_aws.env[queue],
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
-            )
-    for table, key in (("JOBS_TABLE_NAME", "jobId"), ("IDEMPOTENCY_TABLE_NAME", "id")):
-        name = local_aws.env[table]
-        for item in dynamodb.scan(TableName=name)["Items"]:
-            dynamodb.delete_item(TableName=name, Key={key: item[key]})
-    return local_aws
+def aws(local_aws, emu, monkeypatch):
+    """A queue, DLQ, tables and bucket of this test's own (nothing another test left can show up)."""
+    import uuid
+
+    env = local_aws.create_resources(f"-{uuid.uuid4().hex[:8]}")
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(local_aws, "env", dict(local_aws.env, **env))
+    _reread_settings()
+    yield local_aws
+    monkeypatch.undo()
+    _reread_settings()
+
+
+@pytest.fixture
+def replace_settings(monkeypatch):
+    """``replace_settings(jobs_queue_url=...)``: the handlers see their settings with these changes."""
+    import dataclasses
+
+    from bedrock_gateway import settings
+
+    def apply(**changes):
+        changed = dataclasses.replace(settings.current(), **changes)
+        monkeypatch.setattr(settings, "current", lambda: changed)
+        return changed
+
+    return apply

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 from bedrock_emulator import Emulator, emulator_env
-from bedrock_gateway.cli import main
 from bedrock_gateway.core import bedrock
+
+from gateway_cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"
@@ -28,9 +29,9 @@ def cli_emulator():
             mp.setenv(name, value)
         for name in ("AWS_REGION", "AWS_PROFILE", "AWS_SESSION_TOKEN", "TARGETS_FILE"):
             mp.delenv(name, raising=False)
-        bedrock.reset_clients()
+        bedrock.reset()
         yield emu
-    bedrock.reset_clients()
+    bedrock.reset()
 
 
 @pytest.fixture
@@ -282,7 +283,7 @@ def test_explain_live_system_profile_gets_the_account_for_iam(cli):
 def test_module_entry_point_and_unreachable_endpoint(cli_emulator):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(ROOT / p) for p in ("lambda_src", "local", ".")))
     done = subprocess.run(
-        [sys.executable, "-m", "bedrock_gateway.cli", "targets", "check"],
+        [sys.executable, "-m", "gateway_cli", "targets", "check"],
         env=env,
         capture_output=True,
         text=True,
@@ -293,7 +294,7 @@ def test_module_entry_point_and_unreachable_endpoint(cli_emulator):
 
     env["AWS_ENDPOINT_URL_BEDROCK"] = "http://127.0.0.1:9"
     done = subprocess.run(
-        [sys.executable, "-m", "bedrock_gateway.cli", "targets", "profiles"],
+        [sys.executable, "-m", "gateway_cli", "targets", "profiles"],
         env=env,
         capture_output=True,
         text=True,

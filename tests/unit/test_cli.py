@@ -11,16 +11,17 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from bedrock_gateway.cli import account as account_mod
-from bedrock_gateway.cli import main
-from bedrock_gateway.cli.account import Account, geo_serves
-from bedrock_gateway.cli.check import PROBLEM, WARNING, Checker, Finding
-from bedrock_gateway.cli.explain import explain
-from bedrock_gateway.cli.main import table
 from bedrock_gateway.core import bedrock
 from bedrock_gateway.core.model_ids import parse_model_id
 from bedrock_gateway.core.targets import Target, parse_targets
 from botocore.exceptions import ClientError
+
+from gateway_cli import account as account_mod
+from gateway_cli import main
+from gateway_cli.account import Account, geo_serves
+from gateway_cli.check import PROBLEM, WARNING, Checker, Finding
+from gateway_cli.explain import explain
+from gateway_cli.main import table
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"
@@ -301,11 +302,11 @@ def test_missing_region_is_one_line(capsys, monkeypatch, tmp_path):
     for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    bedrock.reset_clients()
+    bedrock.reset()
     try:
         code, _, err = run(capsys, "targets", "models")
     finally:
-        bedrock.reset_clients()
+        bedrock.reset()
     assert code == 2 and err == "error: no AWS region configured: pass --region or set AWS_REGION\n"
 
 
@@ -348,7 +349,7 @@ def test_profiles_use_the_paginator_for_both_types():
 
 
 def test_importing_the_cli_does_not_import_boto3():
-    code = "import sys, bedrock_gateway.cli; assert not {'boto3', 'botocore'} & set(sys.modules), sys.modules.keys()"
+    code = "import sys, gateway_cli; assert not {'boto3', 'botocore'} & set(sys.modules), sys.modules.keys()"
     env = dict(os.environ, PYTHONPATH=str(ROOT / "lambda_src"))
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
 
@@ -356,7 +357,7 @@ def test_importing_the_cli_does_not_import_boto3():
 def test_runs_as_a_module():
     env = dict(os.environ, PYTHONPATH=str(ROOT / "lambda_src"))
     done = subprocess.run(
-        [sys.executable, "-m", "bedrock_gateway.cli", "targets", "explain", "anthropic.claude-v2", "--json"],
+        [sys.executable, "-m", "gateway_cli", "targets", "explain", "anthropic.claude-v2", "--json"],
         env=env,
         capture_output=True,
         text=True,

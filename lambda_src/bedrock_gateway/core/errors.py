@@ -1,8 +1,7 @@
-"""One error taxonomy for every front door: HTTP status, transient or permanent, and the public code.
+"""One error taxonomy for every door: the public code, whose fault it is, and whether a retry may help.
 
-The sync API maps a :class:`GatewayError` to its status and JSON body; the stream app does the same
-before the first byte and sends an ``error`` event after it; the SQS worker retries transient errors
-and fails permanent ones at once.
+The core knows nothing of HTTP. The HTTP doors map an error's code to a status in
+:mod:`bedrock_gateway.edge.errors`; the SQS worker retries retryable errors and fails the rest at once.
 """
 
 from __future__ import annotations
@@ -11,11 +10,19 @@ from dataclasses import dataclass
 from enum import Enum
 
 
+class Fault(str, Enum):
+    """Whose fault an error is: it decides whether a caller should change the request or retry it."""
+
+    CALLER = "caller"  # the request (or the caller's config choice) is wrong: fix it, do not retry
+    BEDROCK = "bedrock"  # Bedrock refused or failed
+    GATEWAY = "gateway"  # our own failure
+
+
 @dataclass(frozen=True)
-class _Kind:
-    status: int
-    transient: bool
-    retry_after: int | None = None
+class ErrorKind:
+    fault: Fault
+    retryable: bool
+    retry_after: int | None = None  # seconds a retry should wait at least, when it is worth one
 
 
 class ErrorCode(str, Enum):
@@ -48,56 +55,55 @@ class ErrorCode(str, Enum):
         return self.value
 
 
-_KINDS: dict[ErrorCode, _Kind] = {
-    ErrorCode.INVALID_REQUEST: _Kind(400, False),
-    ErrorCode.RAW_MODEL_ID_FORBIDDEN: _Kind(403, False),
-    ErrorCode.TARGET_NOT_FOUND: _Kind(404, False),
-    ErrorCode.NOT_FOUND: _Kind(404, False),
-    ErrorCode.METHOD_NOT_ALLOWED: _Kind(405, False),
-    ErrorCode.CONFLICT: _Kind(409, False),
-    ErrorCode.PAYLOAD_TOO_LARGE: _Kind(413, False),
-    ErrorCode.UNSUPPORTED_MEDIA_TYPE: _Kind(415, False),
-    ErrorCode.INTERNAL: _Kind(500, False),
-    ErrorCode.VALIDATION: _Kind(400, False),
-    ErrorCode.THROTTLING: _Kind(429, True, retry_after=2),
-    ErrorCode.SERVICE_QUOTA_EXCEEDED: _Kind(429, True, retry_after=10),
-    ErrorCode.MODEL_ERROR: _Kind(502, False),
-    ErrorCode.ACCESS_DENIED: _Kind(502, False),
-    ErrorCode.RESOURCE_NOT_FOUND: _Kind(502, False),
-    ErrorCode.MODEL_NOT_READY: _Kind(503, True, retry_after=10),
-    ErrorCode.SERVICE_UNAVAILABLE: _Kind(503, True, retry_after=5),
-    ErrorCode.MODEL_TIMEOUT: _Kind(504, True),
-    # Not in SPEC's table: Bedrock failing on its side is a bad gateway, and worth a retry.
-    ErrorCode.INTERNAL_SERVER: _Kind(502, True),
-    ErrorCode.MODEL_STREAM_ERROR: _Kind(502, True),
-    ErrorCode.BEDROCK_UNREACHABLE: _Kind(503, True, retry_after=5),
+_CALLER = ErrorKind(Fault.CALLER, retryable=False)
+KINDS: dict[ErrorCode, ErrorKind] = {
+    ErrorCode.INVALID_REQUEST: _CALLER,
+    ErrorCode.RAW_MODEL_ID_FORBIDDEN: _CALLER,
+    ErrorCode.TARGET_NOT_FOUND: _CALLER,
+    ErrorCode.NOT_FOUND: _CALLER,
+    ErrorCode.METHOD_NOT_ALLOWED: _CALLER,
+    ErrorCode.CONFLICT: _CALLER,
+    ErrorCode.PAYLOAD_TOO_LARGE: _CALLER,
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: _CALLER,
+    ErrorCode.VALIDATION: _CALLER,  # Bedrock says the body is wrong: the caller's to fix
+    ErrorCode.INTERNAL: ErrorKind(Fault.GATEWAY, retryable=False),
+    ErrorCode.THROTTLING: ErrorKind(Fault.BEDROCK, retryable=True, retry_after=2),
+    ErrorCode.SERVICE_QUOTA_EXCEEDED: ErrorKind(Fault.BEDROCK, retryable=True, retry_after=10),
+    ErrorCode.MODEL_ERROR: ErrorKind(Fault.BEDROCK, retryable=False),
+    ErrorCode.ACCESS_DENIED: ErrorKind(Fault.BEDROCK, retryable=False),
+    ErrorCode.RESOURCE_NOT_FOUND: ErrorKind(Fault.BEDROCK, retryable=False),
+    ErrorCode.MODEL_NOT_READY: ErrorKind(Fault.BEDROCK, retryable=True, retry_after=10),
+    ErrorCode.SERVICE_UNAVAILABLE: ErrorKind(Fault.BEDROCK, retryable=True, retry_after=5),
+    ErrorCode.MODEL_TIMEOUT: ErrorKind(Fault.BEDROCK, retryable=True),
+    ErrorCode.INTERNAL_SERVER: ErrorKind(Fault.BEDROCK, retryable=True),
+    ErrorCode.MODEL_STREAM_ERROR: ErrorKind(Fault.BEDROCK, retryable=True),
+    ErrorCode.BEDROCK_UNREACHABLE: ErrorKind(Fault.BEDROCK, retryable=True, retry_after=5),
 }
 
 # Bedrock reports exceptions by shape name on the sync path and by camelCase member mid-stream.
-_BEDROCK_CODES = {code.value: code for code in _KINDS if code.value.endswith("Exception")}
+_BEDROCK_CODES = {code.value: code for code in KINDS if code.value.endswith("Exception")}
 _BEDROCK_CODES.update(
     {code.value[0].lower() + code.value[1:]: code for code in list(_BEDROCK_CODES.values())}
 )
 
 
 class GatewayError(Exception):
-    """An error with a public code, message and HTTP status; ``transient`` says whether a retry may help."""
+    """An error with a public code and message; ``retryable`` says whether a retry may help."""
 
     def __init__(self, code: ErrorCode, message: str, *, retry_after: int | None = None):
         super().__init__(message)
         self.code = code
         self.message = message
-        kind = _KINDS[code]
-        self.status = kind.status
-        self.transient = kind.transient
-        self.retry_after = retry_after if retry_after is not None else kind.retry_after
+        self.kind = KINDS[code]
+        self.retry_after = retry_after if retry_after is not None else self.kind.retry_after
 
-    def to_dict(self, request_id: str | None = None) -> dict:
-        """The public JSON error body."""
-        return {"error": {"code": str(self.code), "message": self.message, "requestId": request_id}}
+    @property
+    def retryable(self) -> bool:
+        return self.kind.retryable
 
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
+    @property
+    def fault(self) -> Fault:
+        return self.kind.fault
 
     def __repr__(self) -> str:
         return f"GatewayError({self.code.value}, {self.message!r})"

@@ -199,8 +199,8 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
 
 
 def load_targets(path: str | os.PathLike[str] | None = None) -> TargetsConfig:
-    """Load and validate the targets file (``path``, else ``$TARGETS_FILE``, else the bundled default)."""
-    path = Path(path or os.environ.get("TARGETS_FILE") or default_targets_path())
+    """Load and validate the targets file (``path``, else the bundled default)."""
+    path = Path(path or default_targets_path())
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:

@@ -1,83 +1,92 @@
-"""Sync HTTP API: API Gateway REST proxy events -> Powertools resolver -> core.
+"""Sync HTTP door: API Gateway REST proxy events -> Powertools resolver -> core.
 
-Routes: ``POST /v1/targets/{target}/invoke``, ``GET /v1/targets``, ``GET /v1/health``, and the jobs
-routes from :mod:`jobs_api`. Every error leaves as SPEC's JSON error body.
+Serves the route table's ``sync`` routes (:mod:`bedrock_gateway.edge.routes`); every error leaves as
+the JSON error body of :mod:`bedrock_gateway.edge.errors`.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import time
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote, unquote
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
+from bedrock_gateway import observability, settings
 from bedrock_gateway.core import bedrock
 from bedrock_gateway.core.errors import ErrorCode, GatewayError
-from bedrock_gateway.core.service import prepare_call
-from bedrock_gateway.core.targets import load_targets
-from bedrock_gateway.handlers.common import error_response, raw_body, record_error, request_id
-from bedrock_gateway.handlers.jobs_api import router as jobs_router
+from bedrock_gateway.core.prepare import prepare_call
+from bedrock_gateway.edge import routes
+from bedrock_gateway.edge.errors import status_of
+from bedrock_gateway.handlers import jobs_api
+from bedrock_gateway.handlers.common import error_response, raw_body, request_id
 
-logger = Logger(service="bedrock-gateway")
-metrics = Metrics(namespace="BedrockGateway", service="bedrock-gateway")
-tracer = Tracer(service="bedrock-gateway")
+DOOR = "sync"
+logger = observability.logger
+metrics = observability.metrics()
+tracer = observability.tracer()
 app = APIGatewayRestResolver()
-app.include_router(jobs_router)
 
 # Loaded at init so a bad config fails the cold start with the message, not the first request.
-CONFIG = load_targets()
+settings.targets()
 
 # A raw ARN as the target contains '/', which API Gateway may hand us decoded; re-encode it so it
 # stays one path segment for the router.
 _TARGET_ACTION = re.compile(r"^(/v1/targets/)(.+)(/(?:invoke|stream))$")
 
 
-@app.get("/v1/health")
-def health():
-    return {"status": "ok", "targets": len(CONFIG.targets)}
+def health(event: APIGatewayProxyEvent) -> dict:
+    return {"status": "ok", "targets": len(settings.targets().targets)}
 
 
-@app.get("/v1/targets")
-def list_targets():
-    targets = CONFIG.list()
+def openapi(event: APIGatewayProxyEvent) -> dict:
+    from bedrock_gateway.edge.openapi import document
+
+    return document()
+
+
+def list_targets(event: APIGatewayProxyEvent) -> dict:
+    config = settings.targets()
+    targets = config.list()
     for entry in targets:
         if entry["streaming"] is None:
-            entry["streaming"] = bedrock.streaming_supported(CONFIG.targets[entry["name"]])
-    return {"defaultTarget": CONFIG.default_target, "targets": targets}
+            entry["streaming"] = bedrock.streaming_supported(config.targets[entry["name"]])
+    return {"defaultTarget": config.default_target, "targets": targets}
 
 
-@app.post("/v1/targets/<target>/invoke")
-@tracer.capture_method
-def invoke(target: str):
-    call = prepare_call(CONFIG, unquote(target), raw_body(app.current_event))
-    dimension = "raw-model-id" if call.target.raw else call.target.name
+def invoke(event: APIGatewayProxyEvent, target: str) -> Response:
+    call = prepare_call(settings.targets(), unquote(target), raw_body(event))
+    dimension = observability.target_dimension(call.target.name, call.target.raw)
     tracer.put_annotation("target", dimension)
     started = time.perf_counter()
     # Leave a second to answer: past the function's timeout the caller gets API Gateway's own error.
     deadline = time.monotonic() + app.lambda_context.get_remaining_time_in_millis() / 1000 - 1.0
-    result = bedrock.invoke(call.target, call.body, purpose="sync", deadline=deadline)
-    elapsed_ms = (time.perf_counter() - started) * 1000
-    latency_ms = result.latency_ms if result.latency_ms is not None else round(elapsed_ms)
-
-    # Only once there are metrics to publish: Powertools keeps the dimensions of an invocation that
-    # published none, and they would leak into the next one.
-    metrics.add_dimension("Target", dimension)
-    metrics.add_metric("Invocations", MetricUnit.Count, 1)
-    metrics.add_metric("LatencyMs", MetricUnit.Milliseconds, latency_ms)
+    result = bedrock.invoke(
+        call.target, call.body, settings.SYNC_BUDGET, attempts=settings.SYNC_ATTEMPTS, deadline=deadline
+    )
+    latency_ms = (
+        result.latency_ms if result.latency_ms is not None else round((time.perf_counter() - started) * 1000)
+    )
+    observability.record_invocation(
+        DOOR,
+        dimension,
+        latency_ms=latency_ms,
+        input_tokens=result.input_tokens,
+        output_tokens=result.output_tokens,
+    )
     headers = {
         "X-Target": call.target.name,
         "X-Model-Id": call.target.model_id,
         "X-Bedrock-Latency-Ms": str(latency_ms),
     }
     if result.input_tokens is not None:
-        metrics.add_metric("InputTokens", MetricUnit.Count, result.input_tokens)
         headers["X-Bedrock-Input-Tokens"] = str(result.input_tokens)
     if result.output_tokens is not None:
-        metrics.add_metric("OutputTokens", MetricUnit.Count, result.output_tokens)
         headers["X-Bedrock-Output-Tokens"] = str(result.output_tokens)
     logger.info(
         "invoked",
@@ -97,33 +106,61 @@ def invoke(target: str):
     )
 
 
+#: The function that serves each sync route of the route table, by route name.
+ENDPOINTS: dict[str, Callable[..., Any]] = {
+    "health": health,
+    "openapi": openapi,
+    "list_targets": list_targets,
+    "invoke": invoke,
+    "create_job": jobs_api.create_job,
+    "get_job": jobs_api.get_job,
+}
+
+
+def _with_event(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(endpoint)
+    def serve(**path_parameters: str) -> Any:
+        return endpoint(app.current_event, **path_parameters)
+
+    return serve
+
+
+for _route in routes.for_door(routes.SYNC):
+    app.route(_route.resolver_path, method=_route.method)(_with_event(ENDPOINTS[_route.name]))
+
+
 @app.exception_handler(GatewayError)
-def handle_gateway_error(exc: GatewayError):
-    record_error(metrics, exc)
-    if exc.status >= 500:
+def handle_gateway_error(exc: GatewayError) -> Response:
+    observability.record_error(DOOR, exc)
+    if status_of(exc) >= 500:
         logger.warning("request failed", extra={"code": str(exc.code), "detail": exc.message})
-    return error_response(exc, request_id(app))
+    return error_response(exc, request_id(app.current_event, app.lambda_context))
 
 
 @app.not_found
-def handle_not_found(_exc):
+def handle_not_found(_exc: Exception) -> Response:
     event = app.current_event
-    return error_response(
-        GatewayError(ErrorCode.NOT_FOUND, f"no route for {event.http_method} {event.path}"), request_id(app)
+    _, _, path_exists = routes.match(event.http_method, event.path)
+    error = (
+        GatewayError(ErrorCode.METHOD_NOT_ALLOWED, f"{event.http_method} is not allowed on {event.path}")
+        if path_exists
+        else GatewayError(ErrorCode.NOT_FOUND, f"no route for {event.http_method} {event.path}")
     )
+    return error_response(error, request_id(event, app.lambda_context))
 
 
 @app.exception_handler(Exception)
-def handle_unexpected(exc: Exception):
+def handle_unexpected(exc: Exception) -> Response:
     logger.exception("unexpected error")
-    record_error(metrics, GatewayError(ErrorCode.INTERNAL, "internal error"))
-    return error_response(GatewayError(ErrorCode.INTERNAL, "internal error"), request_id(app))
+    error = GatewayError(ErrorCode.INTERNAL, "internal error")
+    observability.record_error(DOOR, error)
+    return error_response(error, request_id(app.current_event, app.lambda_context))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
-def handler(event, context):
+def handler(event: dict, context: Any) -> dict:
     """Lambda entry point for API Gateway REST proxy events."""
     path = event.get("path") or ""
     match = _TARGET_ACTION.match(path)

@@ -1,17 +1,17 @@
-"""Helpers shared by the Powertools-based handlers: request bodies, request ids, JSON errors, metrics."""
+"""Helpers for the Powertools (sync) handler: request bodies, request ids, JSON error responses."""
 
 from __future__ import annotations
 
 import base64
-import json
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from bedrock_gateway.core.errors import GatewayError
+from bedrock_gateway.edge.errors import error_body, error_headers, status_of
 
 
-def raw_body(event) -> bytes:
+def raw_body(event: APIGatewayProxyEvent) -> bytes:
     """The request body as bytes, decoding API Gateway's base64 form when flagged."""
     body = event.body
     if body is None:
@@ -21,27 +21,24 @@ def raw_body(event) -> bytes:
     return body.encode("utf-8")
 
 
-def request_id(app) -> str | None:
-    """API Gateway's request id, else the Lambda request id."""
-    event = app.current_event
+def request_id(event: APIGatewayProxyEvent | None, context) -> str | None:
+    """API Gateway's request id, else the Lambda request id (never a header the client sent)."""
     rid = event.request_context.request_id if event else None
-    if rid:
-        return rid
-    context = getattr(app, "lambda_context", None)
-    return getattr(context, "aws_request_id", None)
+    return rid or getattr(context, "aws_request_id", None)
 
 
-def error_response(exc: GatewayError, rid: str | None) -> Response:
-    """SPEC's JSON error body with the right status (and ``Retry-After`` when retrying may help)."""
+def error_response(error: GatewayError, rid: str | None) -> Response:
+    """The JSON error body with its status (and ``Retry-After`` when waiting helps)."""
     return Response(
-        status_code=exc.status,
+        status_code=status_of(error),
         content_type="application/json",
-        body=json.dumps(exc.to_dict(rid)),
-        headers=exc.headers(),
+        body=error_body(error, rid).decode(),
+        headers=error_headers(error),
     )
 
 
-def record_error(metrics, exc: GatewayError) -> None:
-    """Count an error by its code (own metric object so the code does not become a global dimension)."""
-    with single_metric(name="Errors", unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as metric:
-        metric.add_dimension("ErrorCode", str(exc.code))
+def public_path(event: APIGatewayProxyEvent, path: str) -> str:
+    """``path`` as the client reaches it: behind the default execute-api URL that includes the stage."""
+    full, routed = event.request_context.path or "", event.path or ""
+    prefix = full[: -len(routed)] if routed and full.endswith(routed) else ""
+    return prefix + path

@@ -16,22 +16,24 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import anyio
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from bedrock_gateway import observability, settings
 from bedrock_gateway.core import bedrock
 from bedrock_gateway.core.errors import ErrorCode, GatewayError
-from bedrock_gateway.core.service import PreparedCall, prepare_call
-from bedrock_gateway.core.targets import load_targets
+from bedrock_gateway.core.prepare import PreparedCall, prepare_call
+from bedrock_gateway.edge import routes
+from bedrock_gateway.edge.errors import error_document, error_headers, status_of
 
-logger = Logger(service="bedrock-gateway")
-CONFIG = load_targets()
+DOOR = "stream"
+logger = observability.logger
+settings.targets()  # a bad config fails the cold start with its message
 NDJSON = "application/x-ndjson"
 _STREAMING_UNSUPPORTED = (
     "unsupported for streaming",
@@ -41,18 +43,22 @@ _STREAMING_UNSUPPORTED = (
 
 
 def _request_id(request: Request) -> str:
-    # Behind API Gateway + the Lambda Web Adapter the API Gateway request context arrives as a header.
-    context = request.headers.get("x-amzn-request-context")
-    if context:
+    """API Gateway's request id, as the Lambda Web Adapter passes it (``x-amzn-request-context``),
+    else the Lambda request id (``x-amzn-lambda-context``); never a header a client could forge."""
+    for header, key in (("x-amzn-request-context", "requestId"), ("x-amzn-lambda-context", "request_id")):
         try:
-            return json.loads(context)["requestId"]
+            value = json.loads(request.headers.get(header) or "null")[key]
         except (ValueError, KeyError, TypeError):
-            pass
-    return request.headers.get("x-amzn-requestid") or str(uuid.uuid4())
+            continue
+        if isinstance(value, str) and value.isprintable():
+            return value
+    return str(uuid.uuid4())
 
 
 def _error_response(exc: GatewayError, request_id: str) -> JSONResponse:
-    return JSONResponse(exc.to_dict(request_id), status_code=exc.status, headers=exc.headers())
+    return JSONResponse(
+        error_document(exc, request_id), status_code=status_of(exc), headers=error_headers(exc)
+    )
 
 
 class _Framing:
@@ -77,18 +83,18 @@ async def stream_endpoint(request: Request) -> Response:
     """Open the Bedrock stream, wait for its first chunk, then forward chunk by chunk."""
     request_id = _request_id(request)
     framing = _Framing(NDJSON in request.headers.get("accept", ""))
-    metrics = EphemeralMetrics(namespace="BedrockGateway", service="bedrock-gateway")
     try:
         body = await request.body()
-        call = prepare_call(CONFIG, request.path_params["target"], body)
-        metrics.add_dimension("Target", "raw-model-id" if call.target.raw else call.target.name)
+        call = prepare_call(settings.targets(), request.path_params["target"], body)
         opened = await anyio.to_thread.run_sync(_open, call)
     except GatewayError as exc:
-        _record_error(metrics, exc, request_id, before_first_byte=True)
+        _record_error(exc, request_id, before_first_byte=True)
         return _error_response(exc, request_id)
     except Exception:
-        logger.exception("unexpected error opening stream", extra={"request_id": request_id})
-        return _error_response(GatewayError(ErrorCode.INTERNAL, "internal error"), request_id)
+        logger.exception("unexpected error opening stream", extra={"correlation_id": request_id})
+        error = GatewayError(ErrorCode.INTERNAL, "internal error")
+        _record_error(error, request_id, before_first_byte=True)
+        return _error_response(error, request_id)
 
     headers = {
         "Cache-Control": "no-cache",
@@ -99,7 +105,7 @@ async def stream_endpoint(request: Request) -> Response:
         "x-amzn-RequestId": request_id,
     }
     return StreamingResponse(
-        _forward(call, opened, framing, metrics, request_id),
+        _forward(call, opened, framing, request_id),
         media_type=framing.media_type,
         headers=headers,
     )
@@ -111,7 +117,7 @@ class _Opened:
 
     first: bytes
     mode: str  # "stream", or "invoke-fallback" for targets that cannot stream
-    metrics: bedrock.StreamMetrics
+    summary: bedrock.StreamMetrics
     stream: bedrock.ChunkStream | None = None  # None in fallback mode: `first` was the whole answer
     rest: Iterator[bytes] = field(default_factory=lambda: iter(()))
 
@@ -125,7 +131,9 @@ def _open(call: PreparedCall) -> _Opened:
     if bedrock.streaming_supported(call.target) is False:
         return _fallback(call)
     try:
-        stream = bedrock.open_stream(call.target, call.body)
+        stream = bedrock.open_stream(
+            call.target, call.body, settings.STREAM_BUDGET, attempts=settings.STREAM_OPEN_ATTEMPTS
+        )
     except GatewayError as exc:
         if exc.code is ErrorCode.VALIDATION and any(s in exc.message.lower() for s in _STREAMING_UNSUPPORTED):
             return _fallback(call)
@@ -142,7 +150,9 @@ def _open(call: PreparedCall) -> _Opened:
 def _fallback(call: PreparedCall) -> _Opened:
     """One InvokeModel call whose whole body is sent as a single chunk."""
     started = time.perf_counter()
-    result = bedrock.invoke(call.target, call.body, purpose="stream")
+    result = bedrock.invoke(
+        call.target, call.body, settings.STREAM_BUDGET, attempts=settings.STREAM_OPEN_ATTEMPTS
+    )
     metrics = bedrock.StreamMetrics(
         input_tokens=result.input_tokens,
         output_tokens=result.output_tokens,
@@ -160,7 +170,7 @@ def _next_chunk(chunks: Iterator[bytes]) -> bytes | None:
 
 
 async def _forward(
-    call: PreparedCall, opened: _Opened, framing: _Framing, metrics, request_id: str
+    call: PreparedCall, opened: _Opened, framing: _Framing, request_id: str
 ) -> AsyncIterator[bytes]:
     finished = False
     try:
@@ -168,50 +178,50 @@ async def _forward(
             yield framing.event("chunk", opened.first)
         while (chunk := await anyio.to_thread.run_sync(_next_chunk, opened.rest)) is not None:
             yield framing.event("chunk", chunk)
-        done = dict(opened.metrics.to_dict(), target=call.target.name, modelId=call.target.model_id)
-        _record_success(metrics, opened.metrics)
+        summary = opened.summary
+        done = dict(summary.to_dict(), target=call.target.name, modelId=call.target.model_id)
+        observability.record_invocation(
+            DOOR,
+            observability.target_dimension(call.target.name, call.target.raw),
+            latency_ms=summary.invocation_latency_ms
+            if summary.invocation_latency_ms is not None
+            else summary.total_ms,
+            input_tokens=summary.input_tokens,
+            output_tokens=summary.output_tokens,
+            time_to_first_token_ms=summary.time_to_first_chunk_ms,
+        )
         finished = True
         yield framing.event("done", json.dumps(done, separators=(",", ":")).encode())
     except GatewayError as exc:
         finished = True
-        _record_error(metrics, exc, request_id, before_first_byte=False)
-        yield framing.event("error", json.dumps(exc.to_dict(request_id), separators=(",", ":")).encode())
+        _record_error(exc, request_id, before_first_byte=False)
+        yield framing.event(
+            "error", json.dumps(error_document(exc, request_id), separators=(",", ":")).encode()
+        )
     except Exception:
         finished = True
-        logger.exception("unexpected error mid-stream", extra={"request_id": request_id})
+        logger.exception("unexpected error mid-stream", extra={"correlation_id": request_id})
         error = GatewayError(ErrorCode.INTERNAL, "internal error")
-        _record_error(metrics, error, request_id, before_first_byte=False)
-        yield framing.event("error", json.dumps(error.to_dict(request_id), separators=(",", ":")).encode())
+        _record_error(error, request_id, before_first_byte=False)
+        yield framing.event(
+            "error", json.dumps(error_document(error, request_id), separators=(",", ":")).encode()
+        )
     finally:
         # Also runs when the client disconnects (the generator is closed): stop reading from Bedrock.
         if opened.stream is not None:
             opened.stream.close()
         if not finished:
-            metrics.add_metric("ClientDisconnects", MetricUnit.Count, 1)
-            logger.info("client disconnected mid-stream", extra={"request_id": request_id})
-        metrics.flush_metrics()
+            observability.record_count(DOOR, "ClientDisconnects")
+            logger.info("client disconnected mid-stream", extra={"correlation_id": request_id})
 
 
-def _record_success(metrics, summary: bedrock.StreamMetrics) -> None:
-    metrics.add_metric("Streams", MetricUnit.Count, 1)
-    if summary.time_to_first_chunk_ms is not None:
-        metrics.add_metric("TimeToFirstTokenMs", MetricUnit.Milliseconds, summary.time_to_first_chunk_ms)
-    if summary.input_tokens is not None:
-        metrics.add_metric("InputTokens", MetricUnit.Count, summary.input_tokens)
-    if summary.output_tokens is not None:
-        metrics.add_metric("OutputTokens", MetricUnit.Count, summary.output_tokens)
-
-
-def _record_error(metrics, exc: GatewayError, request_id: str, *, before_first_byte: bool) -> None:
-    metrics.add_metric("StreamErrors" if not before_first_byte else "Errors", MetricUnit.Count, 1)
-    metrics.add_metadata("errorCode", str(exc.code))
-    if before_first_byte:
-        metrics.flush_metrics()
-    log = logger.warning if exc.status >= 500 or not before_first_byte else logger.info
+def _record_error(exc: GatewayError, request_id: str, *, before_first_byte: bool) -> None:
+    observability.record_error(DOOR, exc)
+    log = logger.warning if status_of(exc) >= 500 or not before_first_byte else logger.info
     log(
         "stream failed",
         extra={
-            "request_id": request_id,
+            "correlation_id": request_id,
             "code": str(exc.code),
             "detail": exc.message,
             "before_first_byte": before_first_byte,
@@ -219,8 +229,9 @@ def _record_error(metrics, exc: GatewayError, request_id: str, *, before_first_b
     )
 
 
-async def health(_request: Request) -> Response:
-    return JSONResponse({"status": "ok", "targets": len(CONFIG.targets)})
+async def ready(_request: Request) -> Response:
+    """The Lambda Web Adapter's readiness check."""
+    return JSONResponse({"status": "ok", "targets": len(settings.targets().targets)})
 
 
 async def not_found(request: Request, _exc) -> Response:
@@ -235,10 +246,22 @@ async def method_not_allowed(request: Request, _exc) -> Response:
     return _error_response(error, _request_id(request))
 
 
+#: The function that serves each stream route of the route table, by route name.
+ENDPOINTS: dict[str, Any] = {"stream": stream_endpoint}
+
+
+def _starlette_path(route: routes.Route) -> str:
+    # {target:path}: a raw ARN target keeps its '/' (API Gateway may hand it over decoded).
+    return route.path.replace("{target}", "{target:path}")
+
+
 app = Starlette(
     routes=[
-        Route("/v1/targets/{target:path}/stream", stream_endpoint, methods=["POST"]),
-        Route("/v1/health", health, methods=["GET"]),
+        *(
+            Route(_starlette_path(r), ENDPOINTS[r.name], methods=[r.method])
+            for r in routes.for_door(routes.STREAM)
+        ),
+        Route(routes.STREAM_READINESS_PATH, ready, methods=["GET"]),
     ],
     exception_handlers={404: not_found, 405: method_not_allowed},
 )

@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import os
 import random
 import threading
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     AsyncBatchProcessor,
     EventType,
@@ -31,28 +29,17 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
+from bedrock_gateway import container, observability, settings
 from bedrock_gateway.core import bedrock
 from bedrock_gateway.core.errors import ErrorCode, GatewayError
-from bedrock_gateway.core.jobs import (
-    FAILED,
-    JOB_ID,
-    SUCCEEDED,
-    JobRequest,
-    default_store,
-    parse_job,
-    sqs_client,
-)
-from bedrock_gateway.core.service import parse_json_object, prepare_job_body
-from bedrock_gateway.core.targets import load_targets
+from bedrock_gateway.core.jobs.contract import FAILED, JOB_ID, SUCCEEDED, JobRequest, parse_job
+from bedrock_gateway.core.prepare import parse_json_object, prepare_job_body
 
-logger = Logger(service="bedrock-gateway")
-metrics = Metrics(namespace="BedrockGateway", service="bedrock-gateway")
-tracer = Tracer(service="bedrock-gateway")
-CONFIG = load_targets()
-
-BATCH_CONCURRENCY = int(os.environ.get("WORKER_BATCH_CONCURRENCY", "10"))
-MAX_RECEIVE_COUNT = int(os.environ.get("MAX_RECEIVE_COUNT", "5"))
-RETRY_BASE_SECONDS = float(os.environ.get("RETRY_BASE_SECONDS", "10"))
+DOOR = "worker"
+logger = observability.logger
+metrics = observability.metrics()
+tracer = observability.tracer()
+settings.targets()  # a bad config fails the cold start with its message
 MAX_BACKOFF_SECONDS = 900
 
 # A batch whose every record is throttled is routine here, not a function error: report each record
@@ -60,7 +47,7 @@ MAX_BACKOFF_SECONDS = 900
 processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 # boto3 is blocking: the batch's records run on these threads, so a batch takes about as long as
 # its slowest call. asyncio's default executor would cap this at cpu_count + 4.
-_executor = ThreadPoolExecutor(max_workers=BATCH_CONCURRENCY, thread_name_prefix="job")
+_executor = ThreadPoolExecutor(max_workers=settings.current().batch_concurrency, thread_name_prefix="job")
 IDEMPOTENCY = IdempotencyConfig(event_key_jmespath="jobId", expires_after_seconds=7 * 24 * 3600)
 _outcomes: Counter[str] = Counter()
 _outcomes_lock = threading.Lock()
@@ -71,9 +58,11 @@ def _idempotent_invoke():
     # Built on first use: the persistence layer needs a DynamoDB client, which cold start need not pay for.
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-    persistence = DynamoDBPersistenceLayer(
-        table_name=os.environ["IDEMPOTENCY_TABLE_NAME"], boto3_client=default_store().dynamodb
-    )  # one client for both tables
+    table = settings.current().idempotency_table
+    if not table:
+        raise RuntimeError("IDEMPOTENCY_TABLE_NAME is not set: the idempotency table is unknown")
+    # One DynamoDB client, from the locked factory, for both tables.
+    persistence = DynamoDBPersistenceLayer(table_name=table, boto3_client=container.dynamodb())
     return idempotent_function(
         data_keyword_argument="job", persistence_store=persistence, config=IDEMPOTENCY
     )(_invoke_model)
@@ -92,27 +81,37 @@ def _invoke_model(job: dict) -> dict:
     Transient errors raise (and the job is retried); permanent ones are an outcome.
     """
     try:
-        call = prepare_job_body(CONFIG, job["target"], job["body"])
-        result = bedrock.invoke(call.target, call.body, purpose="worker")
+        call = prepare_job_body(settings.targets(), job["target"], job["body"])
+        started = time.perf_counter()
+        result = bedrock.invoke(call.target, call.body, settings.WORKER_BUDGET)
     except GatewayError as exc:
-        if exc.transient:
+        if exc.retryable:
             raise
         return {"status": FAILED, "error": {"code": str(exc.code), "message": exc.message}}
-    store = default_store()
+    latency_ms = (
+        result.latency_ms if result.latency_ms is not None else round((time.perf_counter() - started) * 1000)
+    )
+    observability.record_invocation(
+        DOOR,
+        observability.target_dimension(call.target.name, call.target.raw),
+        latency_ms=latency_ms,
+        input_tokens=result.input_tokens,
+        output_tokens=result.output_tokens,
+    )
     outcome: dict = {
         "status": SUCCEEDED,
         "usage": {"inputTokens": result.input_tokens, "outputTokens": result.output_tokens},
     }
-    if len(result.body) <= store.inline_limit:
+    if len(result.body) <= settings.current().inline_result_bytes:
         outcome["result"] = result.body.decode("utf-8", errors="replace")
     else:
-        outcome["resultKey"] = store.put_result(job["jobId"], result.body)
+        outcome["resultKey"] = container.result_storage().put(job["jobId"], result.body)
     return outcome
 
 
 def _process_job(request: JobRequest) -> dict:
     """Run one job to a final state, or raise a transient error for SQS to retry it."""
-    store = default_store()
+    store = container.job_store()
     if not store.start_attempt(request):  # conditional: refused once the job has finished
         return {"jobId": request.job_id, "status": "finished", "skipped": True}
     try:
@@ -120,12 +119,13 @@ def _process_job(request: JobRequest) -> dict:
             job={"jobId": request.job_id, "target": request.target, "body": request.body}
         )
     except GatewayError as exc:
-        if exc.transient:
+        if exc.retryable:
             store.note_transient_error(request.job_id, exc)
         raise
     if outcome["status"] == FAILED:
         error = GatewayError(ErrorCode(outcome["error"]["code"]), outcome["error"]["message"])
         store.fail(request.job_id, error)
+        observability.record_error(DOOR, error)
         _count("failed")
         logger.info(
             "job failed", extra={"job_id": request.job_id, "code": str(error.code), "detail": error.message}
@@ -135,13 +135,22 @@ def _process_job(request: JobRequest) -> dict:
         request.job_id, outcome["usage"], result=outcome.get("result"), result_key=outcome.get("resultKey")
     )
     _count("succeeded")
-    _count("input_tokens", outcome["usage"].get("inputTokens") or 0)
-    _count("output_tokens", outcome["usage"].get("outputTokens") or 0)
     return {"jobId": request.job_id, "status": SUCCEEDED}
 
 
 def process_record(record: SQSRecord) -> dict:
-    """Handle one SQS record; raising marks it as a batch item failure (retried by SQS)."""
+    """Handle one SQS record; raising marks it as a batch item failure (retried by SQS).
+
+    Its log lines carry the message id as their correlation id (per thread: records run concurrently).
+    """
+    logger.thread_safe_append_keys(correlation_id=record.message_id)
+    try:
+        return _process_record(record)
+    finally:
+        logger.thread_safe_remove_keys(["correlation_id"])
+
+
+def _process_record(record: SQSRecord) -> dict:
     receive_count = int(record.attributes.approximate_receive_count or 1)
     job_id = record.message_id
     try:
@@ -151,7 +160,8 @@ def process_record(record: SQSRecord) -> dict:
         job = parse_job(payload, default_job_id=record.message_id)
     except GatewayError as exc:  # malformed: retrying cannot help
         # Recorded under its job id for the producer to find, but never over an existing job's record.
-        default_store().fail(job_id, exc, only_if_new=True)
+        container.job_store().fail(job_id, exc, only_if_new=True)
+        observability.record_error(DOOR, exc)
         _count("malformed")
         logger.warning(
             "malformed job message", extra={"message_id": record.message_id, "detail": exc.message}
@@ -168,8 +178,9 @@ def process_record(record: SQSRecord) -> dict:
         raise
     except Exception as exc:
         error = exc if isinstance(exc, GatewayError) else _unexpected(exc)
-        if receive_count >= MAX_RECEIVE_COUNT:
-            default_store().fail(
+        observability.record_error(DOOR, error)
+        if receive_count >= settings.current().max_receive_count:
+            container.job_store().fail(
                 job.job_id,
                 GatewayError(
                     error.code, f"gave up after {receive_count} attempts; last error: {error.message}"
@@ -192,13 +203,13 @@ def _unexpected(exc: Exception) -> GatewayError:
 
 def _backoff(record: SQSRecord, receive_count: int, retry_after: int | None) -> None:
     """Delay the next delivery: exponential with jitter, never sooner than Bedrock's Retry-After."""
-    queue_url = os.environ.get("JOBS_QUEUE_URL")
+    queue_url = settings.current().jobs_queue_url
     if not queue_url:
         return
-    delay = RETRY_BASE_SECONDS * 2 ** (receive_count - 1) * random.uniform(0.5, 1.0)
+    delay = settings.current().retry_base_seconds * 2 ** (receive_count - 1) * random.uniform(0.5, 1.0)
     delay = int(min(MAX_BACKOFF_SECONDS, max(delay, retry_after or 0)))
     try:
-        sqs_client().change_message_visibility(
+        container.sqs().change_message_visibility(
             QueueUrl=queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=delay
         )
     except Exception:  # noqa: BLE001 - without it the queue's own visibility timeout applies
@@ -206,14 +217,12 @@ def _backoff(record: SQSRecord, receive_count: int, retry_after: int | None) -> 
 
 
 def _build_shared_clients() -> None:
-    """Build the container's DynamoDB clients before a batch fans out to threads.
-
-    Left to first use, the batch's threads race through the unlocked caches and each builds its own
-    (14 DynamoDB clients for a first batch of 10: ~110 MB and a slower first batch). On failure
-    (e.g. a missing table name) nothing changes: each record meets the error as before.
-    """
+    """Build the container's clients before a batch fans out to threads (boto3 sessions are not
+    thread-safe; left to first use, every thread would also build its own). On failure (e.g. a
+    missing table name) nothing changes: each record meets the error as before."""
     try:
-        _idempotent_invoke()  # builds the job store's DynamoDB client, shared with idempotency
+        container.prime(container.job_store, container.result_storage, container.sqs, _idempotent_invoke)
+        bedrock.client("bedrock-runtime", settings.WORKER_BUDGET)
     except Exception:  # noqa: BLE001 - records report it themselves
         pass
 
@@ -235,11 +244,7 @@ def handler(event, context):
     with _outcomes_lock:
         outcomes = dict(_outcomes)
     for name in ("succeeded", "failed", "malformed", "retried", "dead_lettered"):
-        if outcomes.get(name):
-            metrics.add_metric(f"Jobs{name.title().replace('_', '')}", MetricUnit.Count, outcomes[name])
-    for name in ("input_tokens", "output_tokens"):
-        if outcomes.get(name):
-            metrics.add_metric(name.title().replace("_", ""), MetricUnit.Count, outcomes[name])
+        observability.record_count(DOOR, f"Jobs{name.title().replace('_', '')}", outcomes.get(name, 0))
     logger.info(
         "batch done",
         extra={

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 
@@ -173,10 +172,8 @@ def test_raw_model_id_refused_by_default(call_api, emu):
 
 
 @pytest.fixture
-def allow_raw(api_module, monkeypatch):
-    monkeypatch.setattr(
-        api_module, "CONFIG", dataclasses.replace(api_module.CONFIG, allow_raw_model_ids=True)
-    )
+def allow_raw(replace_config):
+    replace_config(allow_raw_model_ids=True)
 
 
 RAW_IDS = {
@@ -241,8 +238,8 @@ def test_raw_text_that_is_no_model_id_is_still_404_when_allowed(call_api, allow_
     _assert_error(call_api("POST", "/v1/targets/gpt4/invoke", CLAUDE_BODY), 404, "TargetNotFound")
 
 
-def test_body_over_the_limit_is_413(call_api, api_module, monkeypatch, emu):
-    monkeypatch.setattr(api_module, "CONFIG", dataclasses.replace(api_module.CONFIG, max_body_bytes=1000))
+def test_body_over_the_limit_is_413(call_api, replace_config, emu):
+    replace_config(max_body_bytes=1000)
     big = dict(CLAUDE_BODY, prompt="\n\nHuman: " + "x" * 2000 + "\n\nAssistant:")
     error = _assert_error(call_api("POST", "/v1/targets/claude/invoke", big), 413, "PayloadTooLarge")
     assert "1000" in error["message"]
@@ -292,28 +289,24 @@ def test_persistent_throttling_gives_up_after_three_attempts(call_api, emu, sync
 
 
 @pytest.mark.parametrize("body", [b'{"a":' * 100_000 + b"1" + b"}" * 100_000, b"[" * 50_000 + b"]" * 50_000])
-def test_deeply_nested_json_is_400(call_api, api_module, monkeypatch, body):
-    monkeypatch.setattr(
-        api_module, "CONFIG", dataclasses.replace(api_module.CONFIG, max_body_bytes=1_000_000)
-    )
+def test_deeply_nested_json_is_400(call_api, replace_config, body):
+    replace_config(max_body_bytes=1_000_000)
     _assert_error(call_api("POST", "/v1/targets/claude/invoke", body), 400, "InvalidRequest")
 
 
 @pytest.fixture
 def sync_attempts(monkeypatch):
     """Let the sync path use its real retry budget (the session caps it at one attempt)."""
-    from bedrock_gateway.core import bedrock
+    from bedrock_gateway import settings
 
-    monkeypatch.setenv("BEDROCK_MAX_ATTEMPTS", "3")
-    bedrock.reset_clients()
-    yield bedrock
-    monkeypatch.setenv("BEDROCK_MAX_ATTEMPTS", "1")
-    bedrock.reset_clients()
+    monkeypatch.setattr(settings, "SYNC_ATTEMPTS", 3)
+    return settings
 
 
 def test_a_read_timeout_is_a_504_and_never_retried(call_api, emu, sync_attempts, monkeypatch):
-    monkeypatch.setitem(sync_attempts._PURPOSES["sync"], "read_timeout", 1)
-    sync_attempts.reset_clients()
+    from bedrock_gateway.core.clients import CallBudget
+
+    monkeypatch.setattr(sync_attempts, "SYNC_BUDGET", CallBudget(read_timeout=1))
     emu.configure(model="anthropic.claude-v2", ttft_ms=1500)
     _assert_error(call_api("POST", "/v1/targets/claude/invoke", CLAUDE_BODY), 504, "ModelTimeoutException")
     assert emu.counters()["models"]["anthropic.claude-v2"]["calls"] == 1
@@ -356,12 +349,12 @@ def test_unreachable_bedrock_is_503(call_api, monkeypatch):
     from bedrock_gateway.core import bedrock
 
     monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://127.0.0.1:9")
-    bedrock.reset_clients()
+    bedrock.reset()
     try:
         _assert_error(call_api("POST", "/v1/targets/claude/invoke", CLAUDE_BODY), 503, "BedrockUnreachable")
     finally:
         monkeypatch.undo()
-        bedrock.reset_clients()
+        bedrock.reset()
 
 
 def test_metrics_are_emitted_per_target(call_api, capsys):
@@ -390,15 +383,18 @@ def test_bad_config_fails_the_cold_start(tmp_path):
 
 
 def test_parse_targets_is_what_the_handler_uses(api_module):
-    text = open(api_module.CONFIG.source).read()
-    assert parse_targets(text, api_module.CONFIG.source) == api_module.CONFIG
+    from bedrock_gateway import settings
+
+    config = settings.targets()
+    text = open(config.source).read()
+    assert parse_targets(text, config.source) == config
 
 
 def test_listing_targets_stays_fast_when_the_control_plane_is_down(call_api, monkeypatch):
     from bedrock_gateway.core import bedrock
 
     monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK", "http://127.0.0.1:9")
-    bedrock.reset_clients()
+    bedrock.reset()
     try:
         response = call_api("GET", "/v1/targets")
         assert response.status == 200
@@ -407,4 +403,22 @@ def test_listing_targets_stays_fast_when_the_control_plane_is_down(call_api, mon
         assert targets["tuned"] is False  # stated in config
     finally:
         monkeypatch.undo()
-        bedrock.reset_clients()
+        bedrock.reset()
+
+
+def test_the_openapi_document_is_served(call_api):
+    from bedrock_gateway.edge import openapi
+    from bedrock_gateway.edge.routes import ROUTES
+
+    response = call_api("GET", "/v1/openapi.json")
+    assert response.status == 200
+    document = response.json()
+    assert document == openapi.document()
+    served = {(method.upper(), path) for path, item in document["paths"].items() for method in item}
+    assert served == {(route.method, route.path) for route in ROUTES}
+
+
+def test_a_wrong_method_on_a_route_is_405_not_404(call_api):
+    response = call_api("GET", "/v1/targets/claude/invoke")
+    assert response.status == 405 and response.json()["error"]["code"] == "MethodNotAllowed"
+    assert call_api("GET", "/v1/nothing-here").status == 404

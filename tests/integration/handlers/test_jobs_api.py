@@ -102,11 +102,9 @@ def test_bad_job_requests_are_refused_before_queueing(jobs, payload, status, cod
     assert queued() == []
 
 
-def test_oversize_job_is_413(jobs, api_module, monkeypatch):
-    import dataclasses
-
+def test_oversize_job_is_413(jobs, replace_config):
     call_api, queued, _ = jobs
-    monkeypatch.setattr(api_module, "CONFIG", dataclasses.replace(api_module.CONFIG, max_body_bytes=100))
+    replace_config(max_body_bytes=100)
     response = call_api("POST", "/v1/jobs", {"target": "llama", "body": {"prompt": "x" * 200}})
     assert response.status == 413
     assert queued() == []
@@ -119,9 +117,9 @@ def test_unknown_job_is_404(jobs):
         assert response.status == 404 and response.json()["error"]["code"] == "NotFound"
 
 
-def test_enqueue_failure_leaves_nothing_behind(jobs, monkeypatch):
+def test_enqueue_failure_leaves_nothing_behind(jobs, monkeypatch, replace_settings):
     call_api, queued, _ = jobs
-    monkeypatch.setenv("JOBS_QUEUE_URL", "http://127.0.0.1:9/queue/missing")
+    replace_settings(jobs_queue_url="http://127.0.0.1:9/queue/missing")
     response = call_api("POST", "/v1/jobs", {"target": "llama", "body": LLAMA, "jobId": "retry-me"})
     assert response.status == 503 and response.json()["error"]["code"] == "ServiceUnavailableException"
     assert call_api("GET", "/v1/jobs/retry-me").status == 404  # the client can retry with the same jobId
@@ -144,13 +142,9 @@ def test_location_keeps_the_stage_prefix_of_the_default_api_url(jobs, api_module
     assert status == 202 and dict(headers)["Location"] == "/prod/v1/jobs/staged"
 
 
-def test_a_job_too_big_for_an_sqs_message_is_413(jobs, api_module, monkeypatch):
-    import dataclasses
-
+def test_a_job_too_big_for_an_sqs_message_is_413(jobs, replace_config):
     call_api, queued, _ = jobs
-    monkeypatch.setattr(
-        api_module, "CONFIG", dataclasses.replace(api_module.CONFIG, max_body_bytes=3 * 1024 * 1024)
-    )
+    replace_config(max_body_bytes=3 * 1024 * 1024)
     response = call_api("POST", "/v1/jobs", {"target": "llama", "body": {"prompt": "x" * (1024 * 1024 + 10)}})
     assert response.status == 413 and "SQS" in response.json()["error"]["message"]
     assert queued() == []

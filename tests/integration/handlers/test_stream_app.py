@@ -7,6 +7,7 @@ import time
 
 import httpx
 import pytest
+from bedrock_gateway import settings
 
 from tests.integration.conftest import CLAUDE_BODY
 from tests.integration.handlers.test_api import FAMILIES, MESSAGES
@@ -135,7 +136,7 @@ def test_unknown_streaming_support_falls_back_when_bedrock_refuses(stream_url, e
 
     from bedrock_gateway.handlers import stream_app
 
-    jurassic = stream_app.CONFIG.targets["jurassic"]
+    jurassic = settings.targets().targets["jurassic"]
     monkeypatch.setattr(stream_app.bedrock, "streaming_supported", lambda target: None)
     response = post_stream(stream_url, "jurassic", FAMILIES["jurassic"][0])
     assert response.headers["x-stream-mode"] == "invoke-fallback"

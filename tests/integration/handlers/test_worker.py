@@ -9,6 +9,7 @@ import uuid
 
 import httpx
 import pytest
+from bedrock_gateway import container, settings
 from devstack.apigw import LambdaContext
 from devstack.poller import SqsPoller, to_lambda_record
 
@@ -39,7 +40,9 @@ def run(worker_module, *records) -> set[str]:
 
 
 def get_job(worker_module, job_id):
-    return worker_module.default_store().get(job_id)
+    from bedrock_gateway import container
+
+    return container.job_store().get(job_id)
 
 
 def body_sha(payload: dict) -> str:
@@ -125,12 +128,8 @@ def test_poison_message_does_not_block_its_batch(worker_module, aws):
     assert get_job(worker_module, "beside-poison")["status"] == "succeeded"
 
 
-def test_body_too_large_is_permanent(worker_module, aws, monkeypatch):
-    import dataclasses
-
-    monkeypatch.setattr(
-        worker_module, "CONFIG", dataclasses.replace(worker_module.CONFIG, max_body_bytes=100)
-    )
+def test_body_too_large_is_permanent(worker_module, aws, replace_config):
+    replace_config(max_body_bytes=100)
     message = record(job(body={"prompt": "x" * 500, "max_gen_len": 5}, job_id="too-big"))
     assert run(worker_module, message) == set()
     assert get_job(worker_module, "too-big")["error"]["code"] == "PayloadTooLarge"
@@ -140,7 +139,7 @@ def test_transient_error_on_the_last_receive_fails_the_job_and_dead_letters(work
     emu.configure(
         model="meta.llama3-8b-instruct-v1:0", error={"type": "ServiceUnavailableException", "when": "before"}
     )
-    message = record(job(job_id="doomed"), receive_count=worker_module.MAX_RECEIVE_COUNT)
+    message = record(job(job_id="doomed"), receive_count=settings.current().max_receive_count)
     assert run(worker_module, message) == {message["messageId"]}  # still failed, so SQS moves it to the DLQ
     stored = get_job(worker_module, "doomed")
     assert stored["status"] == "failed"
@@ -148,13 +147,14 @@ def test_transient_error_on_the_last_receive_fails_the_job_and_dead_letters(work
     assert "gave up after 3 attempts" in stored["error"]["message"]
 
 
-def test_large_results_go_to_s3_behind_a_presigned_url(worker_module, aws, monkeypatch):
-    store = worker_module.default_store()
-    monkeypatch.setattr(store, "inline_limit", 50)
+def test_large_results_go_to_s3_behind_a_presigned_url(worker_module, aws, replace_settings):
+    from bedrock_gateway.edge.jobs_view import job_document
+
+    replace_settings(inline_result_bytes=50)
     assert run(worker_module, record(job(job_id="big-result"))) == set()
-    stored = store.get("big-result")
+    stored = container.job_store().get("big-result")
     assert "result" not in stored and stored["resultKey"] == "results/big-result.json"
-    view = store.public_view(stored)
+    view = job_document(stored, container.result_storage())
     fetched = httpx.get(view["resultUrl"])
     assert fetched.status_code == 200 and "generation" in fetched.json()
     head = aws.client("s3").head_object(Bucket=aws.env["RESULTS_BUCKET_NAME"], Key=stored["resultKey"])
@@ -200,7 +200,7 @@ def test_dlq_after_max_receive_count_through_the_event_source(worker_module, aws
 def test_a_failed_state_write_after_the_model_answered_never_invokes_again(
     worker_module, aws, emu, monkeypatch
 ):
-    store = worker_module.default_store()
+    store = container.job_store()
     real_succeed = store.succeed
     calls = {"n": 0}
 
@@ -232,7 +232,7 @@ def test_a_duplicate_in_flight_never_fails_the_job_even_on_its_last_delivery(wor
         payload = job(job_id="slow-twin")
         first = function.submit({"Records": [record(payload)]})
         time.sleep(1.0)
-        last = record(payload, receive_count=worker_module.MAX_RECEIVE_COUNT)
+        last = record(payload, receive_count=settings.current().max_receive_count)
         outcome = function.invoke({"Records": [last]})
         # Reported for a retry, not failed: the other delivery owns the job.
         assert outcome["result"]["batchItemFailures"] == [{"itemIdentifier": last["messageId"]}]
@@ -249,7 +249,7 @@ def test_a_dead_lettered_job_runs_again_when_its_message_is_redriven(worker_modu
         model="meta.llama3-8b-instruct-v1:0", error={"type": "ServiceUnavailableException", "when": "before"}
     )
     payload = job(job_id="redriven")
-    run(worker_module, record(payload, receive_count=worker_module.MAX_RECEIVE_COUNT))
+    run(worker_module, record(payload, receive_count=settings.current().max_receive_count))
     assert get_job(worker_module, "redriven")["status"] == "failed"
     emu.reset()
     assert run(worker_module, record(payload)) == set()  # the operator redrove the DLQ

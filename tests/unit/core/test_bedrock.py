@@ -34,7 +34,7 @@ def client_error(code: str, status: int) -> bex.ClientError:
 )
 def test_translate(exc, code, transient):
     error = translate(exc)
-    assert (error.code, error.transient) == (code, transient)
+    assert (error.code, error.retryable) == (code, transient)
 
 
 def test_mid_stream_exception_members_map_like_their_shapes():

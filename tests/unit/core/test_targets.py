@@ -5,6 +5,7 @@ import pytest
 from bedrock_gateway.core.errors import ErrorCode, GatewayError
 from bedrock_gateway.core.model_ids import ModelKind
 from bedrock_gateway.core.targets import ConfigError, deep_merge, load_targets, parse_targets
+from bedrock_gateway.edge.errors import status_of
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -31,13 +32,6 @@ def test_default_config_loads_every_kind_it_declares():
         "serviceTier": "priority",
     }
     assert cfg.targets["tuned"].streaming is False
-
-
-def test_targets_file_env_var(tmp_path, monkeypatch):
-    path = tmp_path / "x.toml"
-    path.write_text('[targets.only]\nmodel = "anthropic.claude-v2"\n')
-    monkeypatch.setenv("TARGETS_FILE", str(path))
-    assert list(load_targets().targets) == ["only"]
 
 
 def test_missing_file_is_a_config_error(tmp_path):
@@ -101,10 +95,10 @@ def test_resolve_unknown_raw_and_allowed_raw():
     strict = config('[targets.a]\nmodel = "anthropic.claude-v2"')
     with pytest.raises(GatewayError) as info:
         strict.resolve("nope")
-    assert info.value.code is ErrorCode.TARGET_NOT_FOUND and info.value.status == 404
+    assert info.value.code is ErrorCode.TARGET_NOT_FOUND and status_of(info.value) == 404
     with pytest.raises(GatewayError) as info:
         strict.resolve("anthropic.claude-instant-v1")
-    assert info.value.code is ErrorCode.RAW_MODEL_ID_FORBIDDEN and info.value.status == 403
+    assert info.value.code is ErrorCode.RAW_MODEL_ID_FORBIDDEN and status_of(info.value) == 403
 
     relaxed = config('allow_raw_model_ids = true\n[targets.a]\nmodel = "anthropic.claude-v2"')
     target = relaxed.resolve("arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-instant-v1")

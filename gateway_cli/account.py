@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from ..core import bedrock
-from ..core.model_ids import GEO_DESTINATION_REGIONS
+from bedrock_gateway.core.bedrock.capabilities import CONTROL_BUDGET
+from bedrock_gateway.core.clients import client
+from bedrock_gateway.core.model_ids import GEO_DESTINATION_REGIONS
 
 PROFILE_TYPES = ("SYSTEM_DEFINED", "APPLICATION")
 GEO_NAMES = {
@@ -23,13 +24,16 @@ GEO_NAMES = {
 def control_client(region: str | None = None):
     """The ``bedrock`` control-plane client: the shared cached one, or one pinned to ``region``."""
     if region is None:
-        return bedrock.client("bedrock", "control")
+        return client("bedrock", CONTROL_BUDGET)
     import boto3
     from botocore.config import Config
 
-    return boto3.session.Session(region_name=region).client(
-        "bedrock", config=Config(**bedrock._PURPOSES["control"])
+    budget = Config(
+        connect_timeout=CONTROL_BUDGET.connect_timeout,
+        read_timeout=CONTROL_BUDGET.read_timeout,
+        retries={"mode": "standard", "total_max_attempts": CONTROL_BUDGET.attempts},
     )
+    return boto3.session.Session(region_name=region).client("bedrock", config=budget)
 
 
 def model_id_of(arn: str) -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.model_ids import ModelKind
-from ..core.targets import Target, TargetsConfig
+from bedrock_gateway.core.model_ids import ModelKind
+from bedrock_gateway.core.targets import Target, TargetsConfig
+
 from .account import GEO_NAMES, Account, geo_serves, model_id_of
 
 PROBLEM, WARNING = "problem", "warning"

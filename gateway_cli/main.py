@@ -1,17 +1,18 @@
-"""Argument parsing, the list commands, output and error handling of ``python -m bedrock_gateway.cli``."""
+"""Argument parsing, the list commands, output and error handling of ``python -m gateway_cli``."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..core.model_ids import ModelIdError, parse_model_id
-from ..core.targets import TARGET_NAME, ConfigError, Target, load_targets
+from bedrock_gateway.core.model_ids import ModelIdError, parse_model_id
+from bedrock_gateway.core.targets import TARGET_NAME, ConfigError, Target, load_targets
 
-PROG = "python -m bedrock_gateway.cli"
+PROG = "python -m gateway_cli"
 
 
 class CliError(Exception):
@@ -22,7 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 ok, 1 problems found, 2 usage/config/AWS error)."""
     parser = _parser()
     args = parser.parse_args(argv)
-    for option, default in (("config", None), ("region", None), ("json", False)):
+    for option, default in (("config", os.environ.get("TARGETS_FILE")), ("region", None), ("json", False)):
         args.__dict__.setdefault(option, default)  # the options may come before or after the command
     if getattr(args, "run", None) is None:
         args.help_parser.print_help(sys.stderr)

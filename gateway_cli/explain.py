@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..core.model_ids import GEO_DESTINATION_REGIONS, ModelKind, ModelRef
-from ..core.targets import Target
+from bedrock_gateway.core.model_ids import GEO_DESTINATION_REGIONS, ModelKind, ModelRef
+from bedrock_gateway.core.targets import Target
+
 from .account import GEO_NAMES, region_of
 
 _HIDDEN = {

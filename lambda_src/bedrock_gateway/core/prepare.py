@@ -1,4 +1,4 @@
-"""Front-door-agnostic request preparation: size, JSON shape, target resolution, defaults."""
+"""Door-agnostic request preparation: size, JSON shape, target resolution, defaults."""
 
 from __future__ import annotations
 

@@ -1,26 +1,22 @@
-"""The HTTP API's OpenAPI 3.1 description, generated from the real routes: ``python -m bench.openapi``.
+"""The HTTP API's OpenAPI 3.1 document, generated from the route table; served at ``GET /v1/openapi.json``.
 
-Paths and methods come from the route tables of the sync handler's resolver
-(``bedrock_gateway.handlers.api.app``, jobs router included) and of the stream app
-(``bedrock_gateway.handlers.stream_app.app``); every route found there is described. What a route
-accepts and answers (bodies, statuses, headers) comes from :data:`CONTRACTS`, written from SPEC; a
-route without an entry still gets a generic description, flagged ``x-generic-contract`` so a test
-can insist that it gets a real one. The jobs body schema is the one the API itself validates with
-(``core.jobs.JOB_SCHEMA``), and target names come from the targets config.
+Paths, methods and summaries come from :data:`bedrock_gateway.edge.routes.ROUTES`; what each route
+accepts and answers (bodies, statuses, headers) from :func:`_contracts`, keyed by route name; every
+error response has the JSON error shape. The jobs body schema is the one the API validates with
+(``JOB_SCHEMA``), and target names come from the targets config. A test insists that every route
+has a contract and that the document lists exactly the routes the handlers and the CDK stack serve.
 
-Powertools can emit a schema itself (``app.get_openapi_json_schema()``), but it needs pydantic and
-knows nothing of the bodies (the handlers take raw bodies), so this module builds the document
-without touching the Lambda's import path.
+Powertools can emit a schema itself, but it needs pydantic and knows nothing of the bodies (the
+handlers take raw bodies), so this module builds the document from the table instead.
 """
 
 from __future__ import annotations
 
 import copy
-import json
-import re
-import sys
-from pathlib import Path
+import functools
 from typing import Any
+
+from bedrock_gateway.edge.routes import ROUTES
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -79,8 +75,8 @@ def _model_body(description: str) -> dict:
     }
 
 
-def _contracts(job_schema: dict) -> dict[tuple[str, str], dict]:
-    """What each route accepts and answers, from SPEC's HTTP API table."""
+def _contracts(job_schema: dict) -> dict[str, dict]:
+    """What each route accepts and answers, by route name (see ``docs/api.md``)."""
     job = {
         "type": "object",
         "required": ["jobId", "status"],
@@ -96,8 +92,7 @@ def _contracts(job_schema: dict) -> dict[tuple[str, str], dict]:
         },
     }
     return {
-        ("POST", "/v1/targets/{target}/invoke"): {
-            "summary": "InvokeModel for a target; the model's response body unchanged",
+        "invoke": {
             "requestBody": _model_body("the model's native JSON body; target defaults are merged under it"),
             "responses": {
                 200: {
@@ -114,8 +109,7 @@ def _contracts(job_schema: dict) -> dict[tuple[str, str], dict]:
             },
             "errors": _INVOKE_ERRORS,
         },
-        ("POST", "/v1/targets/{target}/stream"): {
-            "summary": "InvokeModelWithResponseStream for a target: SSE (or NDJSON), one event per chunk",
+        "stream": {
             "requestBody": _model_body("the model's native JSON body; target defaults are merged under it"),
             "responses": {
                 200: {
@@ -126,8 +120,7 @@ def _contracts(job_schema: dict) -> dict[tuple[str, str], dict]:
             },
             "errors": _INVOKE_ERRORS,
         },
-        ("GET", "/v1/targets"): {
-            "summary": "configured targets",
+        "list_targets": {
             "responses": {
                 200: {
                     "description": "targets",
@@ -160,8 +153,7 @@ def _contracts(job_schema: dict) -> dict[tuple[str, str], dict]:
             },
             "errors": (500,),
         },
-        ("GET", "/v1/health"): {
-            "summary": "liveness, no Bedrock call",
+        "health": {
             "responses": {
                 200: {
                     "description": "ok",
@@ -178,8 +170,7 @@ def _contracts(job_schema: dict) -> dict[tuple[str, str], dict]:
             },
             "errors": (500,),
         },
-        ("POST", "/v1/jobs"): {
-            "summary": "enqueue an invocation job (the same jobId twice is one job)",
+        "create_job": {
             "requestBody": {
                 "required": True,
                 "content": {
@@ -203,77 +194,41 @@ def _contracts(job_schema: dict) -> dict[tuple[str, str], dict]:
             },
             "errors": (400, 403, 404, 409, 413, 500, 503),
         },
-        ("GET", "/v1/jobs/{job_id}"): {
-            "summary": "a job's status and result",
+        "get_job": {
             "responses": {200: {"description": "the job", "content": {"application/json": {"schema": job}}}},
             "errors": (404, 500),
+        },
+        "openapi": {
+            "responses": {
+                200: {
+                    "description": "this document",
+                    "content": {
+                        "application/json": {"schema": {"type": "object", "required": ["openapi", "paths"]}}
+                    },
+                }
+            },
+            "errors": (500,),
         },
     }
 
 
-_GENERIC = {
-    "summary": "(no contract written for this route yet)",
-    "responses": {200: {"description": "success", "content": {"*/*": {"schema": {}}}}},
-    "errors": (400, 404, 500),
-}
+def build(
+    server_url: str = "/", target_names: list[str] | None = None, default_target: str | None = None
+) -> dict:
+    """The OpenAPI document for every route of the table."""
+    from bedrock_gateway.core.jobs.contract import JOB_SCHEMA
 
-
-def routes() -> list[tuple[str, str, str]]:
-    """(method, OpenAPI path, front door) for every route of the sync resolver and the stream app.
-
-    A route both apps serve (``/v1/health``) is listed once, for the sync handler: the API sends
-    only the stream path to the stream function.
-    """
-    from bedrock_gateway.handlers import stream_app
-    from bedrock_gateway.handlers.api import app
-
-    found: dict[tuple[str, str], str] = {}
-    for route in [*app._static_routes, *app._dynamic_routes]:
-        path = re.sub(r"<(\w+)>", r"{\1}", route.path)
-        found.setdefault((route.method.upper(), path), "sync")
-    for route in stream_app.app.routes:
-        path = re.sub(r"\{(\w+)(:\w+)?\}", r"{\1}", getattr(route, "path", ""))
-        for method in sorted(getattr(route, "methods", None) or ()):
-            if method != "HEAD":
-                found.setdefault((method, path), "stream")
-    return [
-        (method, path, door)
-        for (method, path), door in sorted(found.items(), key=lambda i: (i[0][1], i[0][0]))
-    ]
-
-
-def build(server_url: str = "/") -> dict[str, Any]:
-    """The OpenAPI document for every route, with SPEC's error shape on every error response."""
-    from bedrock_gateway.core.jobs import JOB_SCHEMA
-    from bedrock_gateway.core.targets import load_targets
-
-    config = load_targets()
-    names = sorted(config.targets)
+    names = sorted(target_names or [])
     contracts = _contracts(copy.deepcopy(JOB_SCHEMA))
     paths: dict[str, dict] = {}
-    for method, path, door in routes():
-        contract = contracts.get((method, path))
+    for route in ROUTES:
+        contract = contracts[route.name]
         operation: dict[str, Any] = {
-            "operationId": f"{method.lower()}_{re.sub(r'[^a-zA-Z0-9]+', '_', path).strip('_')}",
-            "summary": (contract or _GENERIC)["summary"],
-            "x-front-door": door,
+            "operationId": route.name,
+            "summary": route.summary,
+            "x-front-door": route.door,
         }
-        if contract is None:
-            contract = _GENERIC
-            operation["x-generic-contract"] = True
-        parameters = []
-        for name in re.findall(r"\{(\w+)\}", path):
-            if name == "target":
-                schema = {"anyOf": [{"enum": names}, {"type": "string", "minLength": 1, "maxLength": 200}]}
-                example = config.default_target or names[0]
-            elif name in ("job_id", "jobId"):
-                schema = {"type": "string", "minLength": 1, "maxLength": 128}
-                example = "bench-job-1"
-            else:
-                schema, example = {"type": "string", "minLength": 1}, "x"
-            parameters.append(
-                {"name": name, "in": "path", "required": True, "schema": schema, "example": example}
-            )
+        parameters = [_parameter(name, names, default_target) for name in route.parameters]
         if parameters:
             operation["parameters"] = parameters
         if "requestBody" in contract:
@@ -288,13 +243,13 @@ def build(server_url: str = "/") -> dict[str, Any]:
                 response["headers"] = copy.deepcopy(_RETRY_AFTER)
             responses[str(status)] = response
         operation["responses"] = responses
-        paths.setdefault(path, {})[method.lower()] = operation
+        paths.setdefault(route.path, {})[route.method.lower()] = operation
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Bedrock Gateway",
             "version": "1",
-            "description": "Generated from the handlers' routes by bench/openapi.py (SPEC.md is the contract).",
+            "description": "Generated from the gateway's route table. The contract is docs/api.md in the repository.",
         },
         "servers": [{"url": server_url}],
         "paths": paths,
@@ -302,21 +257,23 @@ def build(server_url: str = "/") -> dict[str, Any]:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m bench.openapi", description=__doc__.split("\n\n")[0])
-    parser.add_argument("-o", "--output", help="write here instead of stdout")
-    parser.add_argument("--server", default="/", help="the servers[0].url of the document")
-    args = parser.parse_args(argv)
-    text = json.dumps(build(args.server), indent=2) + "\n"
-    if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(text)
+def _parameter(name: str, target_names: list[str], default_target: str | None) -> dict[str, Any]:
+    if name == "target":
+        schema: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 2048}
+        if target_names:
+            schema = {"anyOf": [{"enum": target_names}, schema]}
+        example = default_target or (target_names[0] if target_names else "claude")
+    elif name == "jobId":
+        schema, example = {"type": "string", "minLength": 1, "maxLength": 128}, "bench-job-1"
     else:
-        sys.stdout.write(text)
-    return 0
+        schema, example = {"type": "string", "minLength": 1}, "x"
+    return {"name": name, "in": "path", "required": True, "schema": schema, "example": example}
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+@functools.cache
+def document() -> dict:
+    """The document this container serves (its targets as the ``target`` parameter's examples)."""
+    from bedrock_gateway import settings
+
+    config = settings.targets()
+    return build(target_names=list(config.targets), default_target=config.default_target)

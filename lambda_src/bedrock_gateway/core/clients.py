@@ -1,0 +1,71 @@
+"""Every AWS client the gateway uses (Bedrock, DynamoDB, S3, SQS), built through one locked factory.
+
+boto3 sessions are not thread-safe, and the worker fans a batch out to threads: building clients
+here, under one lock and from one session, is what makes that safe. Clients of one session also
+share its loaded endpoint and model data, so a container's second client is built in about half the
+time. Endpoints follow boto3's standard variables (``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``, ...), so
+the local emulator and moto need no code path of their own.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CallBudget:
+    """How long a call may take and how often botocore may try it."""
+
+    read_timeout: float
+    connect_timeout: float = 2
+    attempts: int = 1  # botocore's total_max_attempts (standard retry mode)
+
+
+DEFAULT_BUDGET = CallBudget(read_timeout=10, attempts=3)
+
+_clients: dict[tuple[str, CallBudget], Any] = {}
+_lock = threading.Lock()
+_session: Any = None
+
+
+def client(service: str, budget: CallBudget = DEFAULT_BUDGET) -> Any:
+    """The container's cached boto3 client for ``service`` with ``budget``'s timeouts and retries."""
+    key = (service, budget)
+    cached = _clients.get(key)
+    if cached is not None:
+        return cached
+    with _lock:
+        if key not in _clients:
+            _clients[key] = _build(service, budget)
+    return _clients[key]
+
+
+def _build(service: str, budget: CallBudget) -> Any:
+    global _session
+    import boto3  # here, so modules that never call AWS do not pay for the import
+    from botocore.config import Config
+
+    if _session is None:
+        _session = boto3.session.Session()
+    extra: dict[str, Any] = {"signature_version": "s3v4"} if service == "s3" else {}
+    config = Config(
+        tcp_keepalive=True,
+        max_pool_connections=32,
+        connect_timeout=budget.connect_timeout,
+        read_timeout=budget.read_timeout,
+        # "standard", never "adaptive": adaptive's client-side rate limiter would slow every later,
+        # unrelated request in the container after a throttled one.
+        retries={"mode": "standard", "total_max_attempts": budget.attempts},
+        **extra,
+    )
+    return _session.client(service, config=config)
+
+
+def reset() -> None:
+    """Forget every cached client (tests that move an endpoint use this)."""
+    global _session
+    with _lock:
+        _clients.clear()
+        _session = None

@@ -1,0 +1,2 @@
+"""Jobs: the message contract (:mod:`.contract`), the job store (:mod:`.store`) and result storage
+(:mod:`.results`)."""

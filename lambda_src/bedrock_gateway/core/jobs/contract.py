@@ -1,0 +1,68 @@
+"""The job contract: what the jobs API enqueues and what any producer may send to the queue.
+
+``{"jobId": "optional", "target": "name", "body": {...}}``; ``jobId`` defaults to the SQS message id.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from bedrock_gateway.core.errors import ErrorCode, GatewayError
+
+JOB_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
+TERMINAL = (SUCCEEDED, FAILED)
+
+# JSON Schema for POST /v1/jobs and for SQS messages (API Gateway validates POST bodies with it too).
+JOB_SCHEMA = {
+    "type": "object",
+    "required": ["target", "body"],
+    "additionalProperties": False,
+    "properties": {
+        "jobId": {"type": "string", "pattern": JOB_ID.pattern},
+        "target": {"type": "string", "minLength": 1, "maxLength": 2048},
+        "body": {"type": "object"},
+    },
+}
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """A validated job: id, target name and the model body."""
+
+    job_id: str
+    target: str
+    body: dict[str, Any]
+
+    def message(self) -> str:
+        """The SQS message body."""
+        return json.dumps(
+            {"jobId": self.job_id, "target": self.target, "body": self.body}, separators=(",", ":")
+        )
+
+
+@functools.cache
+def _job_validator():
+    # fastjsonschema is the engine behind Powertools' validator, whose validate() generates and
+    # compiles the validator on every call (milliseconds per job); compiled once here instead.
+    import fastjsonschema
+
+    return fastjsonschema.compile(JOB_SCHEMA)
+
+
+def parse_job(payload: dict[str, Any], default_job_id: str | None = None) -> JobRequest:
+    """Validate a job payload against :data:`JOB_SCHEMA`; an InvalidRequest error says what is wrong."""
+    import fastjsonschema
+
+    try:
+        _job_validator()(payload)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        raise GatewayError(ErrorCode.INVALID_REQUEST, f"invalid job: {exc.message}") from None
+    return JobRequest(
+        payload.get("jobId") or default_job_id or str(uuid.uuid4()), payload["target"], payload["body"]
+    )

@@ -1,0 +1,98 @@
+"""Logs, metrics and traces, the same from every door (sync API, stream app, SQS worker).
+
+Metrics go out as CloudWatch EMF in namespace :data:`NAMESPACE`, always with the ``service``
+dimension. Every door emits the same names with the same dimensions, so one alarm or dashboard
+widget sees them all (infra reads the constants below):
+
+- ``Invocations``, ``LatencyMs``, ``InputTokens``, ``OutputTokens`` (and ``TimeToFirstTokenMs`` for
+  streams) by ``Target``, for every finished model invocation;
+- ``Errors`` by ``ErrorCode``, for every error a caller gets or a job attempt meets.
+
+Which door emitted a record is a property (``door``), not a dimension, so it costs no extra metric.
+Each record is its own EMF document (Powertools' ``EphemeralMetrics``): safe from the worker's threads,
+and nothing leaks from one invocation into the next.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+from bedrock_gateway.core.errors import GatewayError
+
+SERVICE = "bedrock-gateway"
+NAMESPACE = "BedrockGateway"
+ERRORS_METRIC = "Errors"
+ERROR_CODE_DIMENSION = "ErrorCode"
+TARGET_DIMENSION = "Target"
+INVOCATION_METRICS = ("Invocations", "LatencyMs", "InputTokens", "OutputTokens", "TimeToFirstTokenMs")
+#: The Target dimension of a raw model ID (allowed by config): IDs would make unbounded dimension values.
+RAW_MODEL_ID_TARGET = "raw-model-id"
+
+logger = Logger(service=SERVICE)
+
+
+@functools.cache
+def metrics():
+    """The handler-level metrics (cold starts and per-invocation counts flushed by ``log_metrics``)."""
+    from aws_lambda_powertools import Metrics
+
+    return Metrics(namespace=NAMESPACE, service=SERVICE)
+
+
+@functools.cache
+def tracer():
+    from aws_lambda_powertools import Tracer
+
+    return Tracer(service=SERVICE)
+
+
+def _record(door: str, dimensions: dict[str, str], values: dict[str, tuple[str, float | None]]) -> None:
+    record = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
+    for name, value in dimensions.items():
+        record.add_dimension(name, value)
+    for name, (unit, amount) in values.items():
+        if amount is not None:
+            record.add_metric(name, unit, amount)
+    record.add_metadata("door", door)
+    record.flush_metrics()
+
+
+def record_invocation(
+    door: str,
+    target: str,
+    *,
+    latency_ms: float | None,
+    input_tokens: int | None,
+    output_tokens: int | None,
+    time_to_first_token_ms: float | None = None,
+) -> None:
+    """One finished model invocation for ``target`` (a target name or :data:`RAW_MODEL_ID_TARGET`)."""
+    _record(
+        door,
+        {TARGET_DIMENSION: target},
+        {
+            "Invocations": (MetricUnit.Count, 1),
+            "LatencyMs": (MetricUnit.Milliseconds, latency_ms),
+            "InputTokens": (MetricUnit.Count, input_tokens),
+            "OutputTokens": (MetricUnit.Count, output_tokens),
+            "TimeToFirstTokenMs": (MetricUnit.Milliseconds, time_to_first_token_ms),
+        },
+    )
+
+
+def record_error(door: str, error: GatewayError) -> None:
+    """One error by its code (the throttling alarm and the errors-by-code widget read these)."""
+    _record(door, {ERROR_CODE_DIMENSION: str(error.code)}, {ERRORS_METRIC: (MetricUnit.Count, 1)})
+
+
+def record_count(door: str, name: str, amount: int = 1) -> None:
+    """A door-specific count with no dimension but ``service`` (jobs by outcome, client disconnects)."""
+    if amount:
+        _record(door, {}, {name: (MetricUnit.Count, amount)})
+
+
+def target_dimension(name: str, raw: bool) -> str:
+    return RAW_MODEL_ID_TARGET if raw else name

@@ -1,0 +1,28 @@
+"""The container's settings: read from the environment once, and the one targets accessor."""
+
+from bedrock_gateway import settings
+
+
+def test_targets_file_env_var(tmp_path, monkeypatch):
+    path = tmp_path / "x.toml"
+    path.write_text('[targets.only]\nmodel = "anthropic.claude-v2"\n')
+    monkeypatch.setenv("TARGETS_FILE", str(path))
+    settings.reset()
+    try:
+        assert list(settings.targets().targets) == ["only"]
+    finally:
+        monkeypatch.undo()
+        settings.reset()
+
+
+def test_settings_are_read_once_per_container(monkeypatch):
+    settings.reset()
+    try:
+        monkeypatch.setenv("MAX_RECEIVE_COUNT", "7")
+        assert settings.current().max_receive_count == 7
+        monkeypatch.setenv("MAX_RECEIVE_COUNT", "9")
+        assert settings.current().max_receive_count == 7  # cached: the environment is read once
+        assert settings.targets() is settings.targets()
+    finally:
+        monkeypatch.undo()
+        settings.reset()
