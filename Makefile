@@ -48,9 +48,10 @@ run: $(STAMP) ## the whole stack locally: API on :8080, emulator on :8090 (BEDRO
 emulator: $(STAMP) ## the Bedrock emulator alone on :8090
 	@$(PY) -m bedrock_emulator --host $(HOST) --port $(EMULATOR_PORT)
 
-lint: $(STAMP) ## ruff (lint and format) on the whole repo; fails on findings
+lint: $(STAMP) ## ruff (lint and format) on the whole repo, mypy on lambda_src; fails on findings
 	@$(VENV)/bin/ruff check --quiet .
 	@$(VENV)/bin/ruff format --check --quiet .
+	@$(VENV)/bin/mypy --no-error-summary
 
 test: lint $(CDK) ## everything CI checks: lint, then the test suite
 	@mkdir -p .reports

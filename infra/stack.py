@@ -13,6 +13,7 @@ from infra.components.alarms import GatewayAlarms, MonitoredFunction
 from infra.components.dashboard import GatewayDashboard
 from infra.components.data_table import DataTable
 from infra.components.gateway_api import GatewayApi
+from infra.components.gateway_function import FunctionBasics
 from infra.components.job_queue import JobQueue
 from infra.components.job_worker import JobWorker
 from infra.components.results_bucket import ResultsBucket
@@ -35,6 +36,7 @@ class BedrockGatewayStack(Stack):
         self.settings = settings
         retention, removal = settings.log_retention, settings.removal_policy
         code = lambda_code(settings.targets_file, include_dependencies=not settings.skip_asset_deps)
+        basics = FunctionBasics(code, DEPLOYED_TARGETS_FILE, retention, removal)
         bedrock = BedrockResources.for_config(settings.targets)
         if settings.targets.allow_raw_model_ids:
             Annotations.of(self).add_warning_v2(
@@ -71,37 +73,28 @@ class BedrockGatewayStack(Stack):
         self.sync_api = SyncApiFunction(
             self,
             "SyncApi",
-            code=code,
-            targets_file_env=DEPLOYED_TARGETS_FILE,
+            basics=basics,
             bedrock=bedrock,
             jobs_table=self.jobs_table,
             queue=self.jobs,
             results=self.results,
-            log_retention=retention,
-            removal_policy=removal,
         )
         self.stream = StreamFunction(
             self,
             "Stream",
-            code=code,
-            targets_file_env=DEPLOYED_TARGETS_FILE,
+            basics=basics,
             bedrock=bedrock,
-            log_retention=retention,
-            removal_policy=removal,
         )
         self.worker = JobWorker(
             self,
             "Worker",
-            code=code,
-            targets_file_env=DEPLOYED_TARGETS_FILE,
+            basics=basics,
             bedrock=bedrock,
             queue=self.jobs,
             jobs_table=self.jobs_table,
             idempotency_table=self.idempotency_table,
             results=self.results,
             max_concurrency=settings.worker_max_concurrency,
-            log_retention=retention,
-            removal_policy=removal,
         )
         self.api = GatewayApi(
             self,

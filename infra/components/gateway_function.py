@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
@@ -12,12 +13,26 @@ from bedrock_gateway import observability
 from constructs import Construct
 
 from infra import lambda_platform
+from infra.components.data_table import DataTable
+from infra.components.job_queue import JobQueue
+from infra.components.results_bucket import ResultsBucket
 from infra.nag import acknowledge
 
 # The names the handlers log and publish metrics under (bedrock_gateway.observability).
 SERVICE_NAME = observability.SERVICE
 METRICS_NAMESPACE = observability.NAMESPACE
 LOG_LEVEL = "INFO"
+
+
+@dataclass(frozen=True)
+class FunctionBasics:
+    """What every function of the stack shares: the asset, the targets file inside it, log retention
+    and what happens to its logs when the stack goes."""
+
+    code: lambda_.Code
+    targets_file: str
+    log_retention: logs.RetentionDays
+    removal_policy: RemovalPolicy
 
 
 class GatewayFunction(Construct):
@@ -33,18 +48,18 @@ class GatewayFunction(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        code: lambda_.Code,
+        basics: FunctionBasics,
         handler: str,
         description: str,
         memory_size: int,
         timeout: Duration,
         environment: Mapping[str, str],
-        log_retention: logs.RetentionDays,
-        removal_policy: RemovalPolicy,
         layers: Sequence[lambda_.ILayerVersion] = (),
     ) -> None:
         super().__init__(scope, construct_id)
-        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=removal_policy)
+        self.log_group = logs.LogGroup(
+            self, "Logs", retention=basics.log_retention, removal_policy=basics.removal_policy
+        )
         self.role = iam.Role(
             self,
             "Role",
@@ -64,7 +79,7 @@ class GatewayFunction(Construct):
             description=description,
             runtime=lambda_platform.RUNTIME,
             architecture=lambda_platform.ARCHITECTURE,
-            code=code,
+            code=basics.code,
             handler=handler,
             memory_size=memory_size,
             timeout=timeout,
@@ -79,6 +94,7 @@ class GatewayFunction(Construct):
                 "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 "POWERTOOLS_LOG_LEVEL": LOG_LEVEL,
+                "TARGETS_FILE": basics.targets_file,
                 **environment,
             },
         )
@@ -93,3 +109,12 @@ class GatewayFunction(Construct):
     def allow(self, *statements: iam.PolicyStatement) -> None:
         for statement in statements:
             self.role.add_to_principal_policy(statement)
+
+
+def jobs_environment(jobs_table: DataTable, results: ResultsBucket, queue: JobQueue) -> dict[str, str]:
+    """Where a function finds the jobs: the jobs table, the results bucket and the jobs queue."""
+    return {
+        "JOBS_TABLE_NAME": jobs_table.table.table_name,
+        "RESULTS_BUCKET_NAME": results.bucket.bucket_name,
+        "JOBS_QUEUE_URL": queue.queue.queue_url,
+    }

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
-from aws_cdk import aws_lambda as lambda_
+from aws_cdk import Duration
 from aws_cdk import aws_lambda_event_sources as event_sources
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.bedrock_access import BedrockResources
 from infra.components.data_table import DataTable
-from infra.components.gateway_function import GatewayFunction
+from infra.components.gateway_function import FunctionBasics, GatewayFunction, jobs_environment
 from infra.components.job_queue import JobQueue
 from infra.components.results_bucket import ResultsBucket
 
@@ -32,34 +30,28 @@ class JobWorker(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        code: lambda_.Code,
-        targets_file_env: str,
+        basics: FunctionBasics,
         bedrock: BedrockResources,
         queue: JobQueue,
         jobs_table: DataTable,
         idempotency_table: DataTable,
         results: ResultsBucket,
         max_concurrency: int,
-        log_retention: logs.RetentionDays,
-        removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
         self.gateway_function = GatewayFunction(
             self,
             "Handler",
-            code=code,
+            basics=basics,
             handler=HANDLER,
             description="Bedrock gateway: SQS job worker",
             memory_size=MEMORY_MB,
             timeout=TIMEOUT,
-            log_retention=log_retention,
-            removal_policy=removal_policy,
             environment={
-                "TARGETS_FILE": targets_file_env,
-                "JOBS_TABLE_NAME": jobs_table.table.table_name,
+                **jobs_environment(
+                    jobs_table, results, queue
+                ),  # the queue: backoff by ChangeMessageVisibility
                 "IDEMPOTENCY_TABLE_NAME": idempotency_table.table.table_name,
-                "RESULTS_BUCKET_NAME": results.bucket.bucket_name,
-                "JOBS_QUEUE_URL": queue.queue.queue_url,  # backoff through ChangeMessageVisibility
                 # The worker fails a job on its last delivery before the DLQ: same number as the redrive.
                 "MAX_RECEIVE_COUNT": str(queue.max_receive_count),
                 "WORKER_BATCH_CONCURRENCY": str(BATCH_SIZE),

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from bedrock_gateway.edge import routes
 from constructs import Construct
 
 from infra import lambda_platform
 from infra.bedrock_access import BedrockResources
-from infra.components.gateway_function import GatewayFunction
+from infra.components.gateway_function import FunctionBasics, GatewayFunction
 from infra.lambda_asset import RUN_SCRIPT_NAME
 
 APP_PORT = "8000"
@@ -30,11 +29,8 @@ class StreamFunction(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        code: lambda_.Code,
-        targets_file_env: str,
+        basics: FunctionBasics,
         bedrock: BedrockResources,
-        log_retention: logs.RetentionDays,
-        removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
         adapter = lambda_.LayerVersion.from_layer_version_arn(
@@ -45,16 +41,13 @@ class StreamFunction(Construct):
         self.gateway_function = GatewayFunction(
             self,
             "Handler",
-            code=code,
+            basics=basics,
             handler=RUN_SCRIPT_NAME,
             description="Bedrock gateway: streaming invoke (Lambda Web Adapter, response streaming)",
             memory_size=MEMORY_MB,
             timeout=TIMEOUT,
-            log_retention=log_retention,
-            removal_policy=removal_policy,
             layers=[adapter],
             environment={
-                "TARGETS_FILE": targets_file_env,
                 "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
                 "AWS_LWA_INVOKE_MODE": "response_stream",
                 "AWS_LWA_PORT": APP_PORT,

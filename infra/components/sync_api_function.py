@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
+from aws_cdk import Duration
 from constructs import Construct
 
 from infra.bedrock_access import BedrockResources
 from infra.components.data_table import DataTable
-from infra.components.gateway_function import GatewayFunction
+from infra.components.gateway_function import FunctionBasics, GatewayFunction, jobs_environment
 from infra.components.job_queue import JobQueue
 from infra.components.results_bucket import ResultsBucket
 
@@ -31,32 +29,22 @@ class SyncApiFunction(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        code: lambda_.Code,
-        targets_file_env: str,
+        basics: FunctionBasics,
         bedrock: BedrockResources,
         jobs_table: DataTable,
         queue: JobQueue,
         results: ResultsBucket,
-        log_retention: logs.RetentionDays,
-        removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
         self.gateway_function = GatewayFunction(
             self,
             "Handler",
-            code=code,
+            basics=basics,
             handler=HANDLER,
             description="Bedrock gateway: sync invoke, targets, health and jobs API",
             memory_size=MEMORY_MB,
             timeout=TIMEOUT,
-            log_retention=log_retention,
-            removal_policy=removal_policy,
-            environment={
-                "TARGETS_FILE": targets_file_env,
-                "JOBS_TABLE_NAME": jobs_table.table.table_name,
-                "RESULTS_BUCKET_NAME": results.bucket.bucket_name,
-                "JOBS_QUEUE_URL": queue.queue.queue_url,
-            },
+            environment=jobs_environment(jobs_table, results, queue),
         )
         self.gateway_function.allow(
             *bedrock.invoke_statements(streaming=False),

@@ -49,7 +49,9 @@ def tracer():
     return Tracer(service=SERVICE)
 
 
-def _record(door: str, dimensions: dict[str, str], values: dict[str, tuple[str, float | None]]) -> None:
+def _record(
+    door: str, dimensions: dict[str, str], values: dict[str, tuple[MetricUnit, float | None]]
+) -> None:
     record = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
     for name, value in dimensions.items():
         record.add_dimension(name, value)

@@ -4,6 +4,7 @@ Lambda settings, stage settings, alarms and the dashboard."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from aws_cdk.assertions import Match
@@ -406,3 +407,30 @@ def test_dashboard_exists(default_synth):
     body = json.dumps(resolve(dashboard["Properties"]["DashboardBody"]))
     for expected in ("API requests and errors", "Jobs queue", "Tokens by target", "Alarms"):
         assert expected in body
+
+
+def test_alarms_and_dashboard_read_what_every_door_emits(default_synth):
+    """tests/integration/test_observability.py proves each door (sync, stream, worker) emits Errors by
+    {ErrorCode, service} and tokens by {Target, service}; these must be exactly what infra reads."""
+    from bedrock_gateway import observability
+
+    alarms = default_synth.resources("AWS::CloudWatch::Alarm").values()
+    throttles = [
+        a["Properties"]
+        for a in alarms
+        if a["Properties"].get("Namespace") == observability.NAMESPACE
+        and a["Properties"].get("MetricName") == observability.ERRORS_METRIC
+    ]
+    assert len(throttles) == 1
+    dimensions = {d["Name"]: d["Value"] for d in throttles[0]["Dimensions"]}
+    assert dimensions == {
+        observability.ERROR_CODE_DIMENSION: "ThrottlingException",
+        "service": observability.SERVICE,
+    }
+
+    body = json.dumps(resolve(default_synth.one("AWS::CloudWatch::Dashboard")["Properties"]["DashboardBody"]))
+    searches = set(re.findall(r"SEARCH\('\{([^}]*)\} MetricName=\W*(\w+)", body))
+    dimensions_of = {metric: frozenset(keys.split(",")[1:]) for keys, metric in searches}
+    assert dimensions_of[observability.ERRORS_METRIC] == {observability.ERROR_CODE_DIMENSION, "service"}
+    assert dimensions_of["InputTokens"] == {observability.TARGET_DIMENSION, "service"}
+    assert all(keys.split(",")[0] == observability.NAMESPACE for keys, _ in searches)

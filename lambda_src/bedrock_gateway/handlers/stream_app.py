@@ -42,17 +42,38 @@ _STREAMING_UNSUPPORTED = (
 )
 
 
-def _request_id(request: Request) -> str:
+@dataclass(frozen=True)
+class _RequestInfo:
+    """Who asked: the request id errors carry, and the keys every log line of the request carries."""
+
+    request_id: str
+    log: dict[str, str]
+
+
+def _request_info(request: Request) -> _RequestInfo:
     """API Gateway's request id, as the Lambda Web Adapter passes it (``x-amzn-request-context``),
     else the Lambda request id (``x-amzn-lambda-context``); never a header a client could forge."""
-    for header, key in (("x-amzn-request-context", "requestId"), ("x-amzn-lambda-context", "request_id")):
-        try:
-            value = json.loads(request.headers.get(header) or "null")[key]
-        except (ValueError, KeyError, TypeError):
-            continue
-        if isinstance(value, str) and value.isprintable():
-            return value
-    return str(uuid.uuid4())
+    api = _header_json(request, "x-amzn-request-context")
+    function = _header_json(request, "x-amzn-lambda-context")
+    api_id, function_id = _printable(api.get("requestId")), _printable(function.get("request_id"))
+    request_id = api_id or function_id or str(uuid.uuid4())
+    log = {"correlation_id": request_id}
+    if function_id:  # the Lambda context, as the sync handler's logs carry it
+        log["function_request_id"] = function_id
+        log["function_arn"] = _printable(function.get("invoked_function_arn")) or ""
+    return _RequestInfo(request_id, log)
+
+
+def _header_json(request: Request, name: str) -> dict[str, Any]:
+    try:
+        value = json.loads(request.headers.get(name) or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _printable(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.isprintable() and len(value) <= 256 else None
 
 
 def _error_response(exc: GatewayError, request_id: str) -> JSONResponse:
@@ -81,20 +102,20 @@ class _Framing:
 
 async def stream_endpoint(request: Request) -> Response:
     """Open the Bedrock stream, wait for its first chunk, then forward chunk by chunk."""
-    request_id = _request_id(request)
+    info = _request_info(request)
     framing = _Framing(NDJSON in request.headers.get("accept", ""))
     try:
         body = await request.body()
         call = prepare_call(settings.targets(), request.path_params["target"], body)
         opened = await anyio.to_thread.run_sync(_open, call)
     except GatewayError as exc:
-        _record_error(exc, request_id, before_first_byte=True)
-        return _error_response(exc, request_id)
+        _record_error(exc, info, before_first_byte=True)
+        return _error_response(exc, info.request_id)
     except Exception:
-        logger.exception("unexpected error opening stream", extra={"correlation_id": request_id})
+        logger.exception("unexpected error opening stream", extra=info.log)
         error = GatewayError(ErrorCode.INTERNAL, "internal error")
-        _record_error(error, request_id, before_first_byte=True)
-        return _error_response(error, request_id)
+        _record_error(error, info, before_first_byte=True)
+        return _error_response(error, info.request_id)
 
     headers = {
         "Cache-Control": "no-cache",
@@ -102,10 +123,10 @@ async def stream_endpoint(request: Request) -> Response:
         "X-Target": call.target.name,
         "X-Model-Id": call.target.model_id,
         "X-Stream-Mode": opened.mode,
-        "x-amzn-RequestId": request_id,
+        "x-amzn-RequestId": info.request_id,
     }
     return StreamingResponse(
-        _forward(call, opened, framing, request_id),
+        _forward(call, opened, framing, info),
         media_type=framing.media_type,
         headers=headers,
     )
@@ -170,7 +191,7 @@ def _next_chunk(chunks: Iterator[bytes]) -> bytes | None:
 
 
 async def _forward(
-    call: PreparedCall, opened: _Opened, framing: _Framing, request_id: str
+    call: PreparedCall, opened: _Opened, framing: _Framing, info: _RequestInfo
 ) -> AsyncIterator[bytes]:
     finished = False
     try:
@@ -194,17 +215,17 @@ async def _forward(
         yield framing.event("done", json.dumps(done, separators=(",", ":")).encode())
     except GatewayError as exc:
         finished = True
-        _record_error(exc, request_id, before_first_byte=False)
+        _record_error(exc, info, before_first_byte=False)
         yield framing.event(
-            "error", json.dumps(error_document(exc, request_id), separators=(",", ":")).encode()
+            "error", json.dumps(error_document(exc, info.request_id), separators=(",", ":")).encode()
         )
     except Exception:
         finished = True
-        logger.exception("unexpected error mid-stream", extra={"correlation_id": request_id})
+        logger.exception("unexpected error mid-stream", extra=info.log)
         error = GatewayError(ErrorCode.INTERNAL, "internal error")
-        _record_error(error, request_id, before_first_byte=False)
+        _record_error(error, info, before_first_byte=False)
         yield framing.event(
-            "error", json.dumps(error_document(error, request_id), separators=(",", ":")).encode()
+            "error", json.dumps(error_document(error, info.request_id), separators=(",", ":")).encode()
         )
     finally:
         # Also runs when the client disconnects (the generator is closed): stop reading from Bedrock.
@@ -212,16 +233,16 @@ async def _forward(
             opened.stream.close()
         if not finished:
             observability.record_count(DOOR, "ClientDisconnects")
-            logger.info("client disconnected mid-stream", extra={"correlation_id": request_id})
+            logger.info("client disconnected mid-stream", extra=info.log)
 
 
-def _record_error(exc: GatewayError, request_id: str, *, before_first_byte: bool) -> None:
+def _record_error(exc: GatewayError, info: _RequestInfo, *, before_first_byte: bool) -> None:
     observability.record_error(DOOR, exc)
     log = logger.warning if status_of(exc) >= 500 or not before_first_byte else logger.info
     log(
         "stream failed",
         extra={
-            "correlation_id": request_id,
+            **info.log,
             "code": str(exc.code),
             "detail": exc.message,
             "before_first_byte": before_first_byte,
@@ -236,14 +257,14 @@ async def ready(_request: Request) -> Response:
 
 async def not_found(request: Request, _exc) -> Response:
     error = GatewayError(ErrorCode.NOT_FOUND, f"no route for {request.method} {request.url.path}")
-    return _error_response(error, _request_id(request))
+    return _error_response(error, _request_info(request).request_id)
 
 
 async def method_not_allowed(request: Request, _exc) -> Response:
     error = GatewayError(
         ErrorCode.METHOD_NOT_ALLOWED, f"{request.method} is not allowed on {request.url.path}"
     )
-    return _error_response(error, _request_id(request))
+    return _error_response(error, _request_info(request).request_id)
 
 
 #: The function that serves each stream route of the route table, by route name.

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 
 import pytest
+from bedrock_gateway import settings
 from bedrock_gateway.core.targets import parse_targets
 
 from tests.integration.conftest import CLAUDE_BODY
@@ -105,8 +107,9 @@ def test_list_targets_reports_kind_model_streaming_and_default(call_api):
         "model": "anthropic.claude-v2",
         "streaming": True,
         "default": True,
-        "description": targets["claude"]["description"],
+        "description": settings.targets().targets["claude"].description,
     }
+    assert targets["claude"]["description"]  # the config describes it
     assert targets["team-a"]["kind"] == "application-inference-profile"
     assert targets["team-a"]["streaming"] is True  # resolved through GetInferenceProfile + GetFoundationModel
     assert targets["tuned"]["streaming"] is False  # stated in config
@@ -391,19 +394,37 @@ def test_parse_targets_is_what_the_handler_uses(api_module):
 
 
 def test_listing_targets_stays_fast_when_the_control_plane_is_down(call_api, monkeypatch):
-    from bedrock_gateway.core import bedrock
+    import socket
 
-    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK", "http://127.0.0.1:9")
+    from bedrock_gateway.core import bedrock
+    from bedrock_gateway.core.bedrock import capabilities
+    from bedrock_gateway.core.clients import CallBudget
+
+    # A control plane that accepts connections and never answers: every lookup runs into its timeout.
+    blackhole = socket.socket()
+    blackhole.bind(("127.0.0.1", 0))
+    blackhole.listen(64)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK", f"http://127.0.0.1:{blackhole.getsockname()[1]}")
+    monkeypatch.setattr(capabilities, "CONTROL_BUDGET", CallBudget(read_timeout=0.5, connect_timeout=0.5))
     bedrock.reset()
     try:
+        started = time.perf_counter()
         response = call_api("GET", "/v1/targets")
+        first = time.perf_counter() - started
         assert response.status == 200
         targets = {t["name"]: t["streaming"] for t in response.json()["targets"]}
-        assert targets["claude"] is None  # unknown, said so: not a 500, not a guess
+        unknown = [name for name, streaming in targets.items() if streaming is None]
+        assert "claude" in unknown  # unknown, said so: not a 500, not a guess
         assert targets["tuned"] is False  # stated in config
+        # One lookup timed out, then lookups paused: not one timeout per unknown target.
+        assert len(unknown) >= 5 and first < 0.5 * len(unknown) - 0.5, (first, unknown)
+        started = time.perf_counter()
+        assert call_api("GET", "/v1/targets").status == 200
+        assert time.perf_counter() - started < 0.4  # still paused: no lookup at all
     finally:
         monkeypatch.undo()
         bedrock.reset()
+        blackhole.close()
 
 
 def test_the_openapi_document_is_served(call_api):
