@@ -15,13 +15,16 @@ Control endpoint (JSON):
   settings: ``ttft_ms``, ``chunk_delay_ms``, ``output_tokens``, ``tokens_per_chunk``,
   ``throttle_rate`` (+ ``seed``), ``throttle_every``, ``error`` =
   ``{"type": "<modeled error>", "when": "before"|"after_chunks", "after_chunks": N, "rate": p,
-  "message": "..."}``. A ``null`` value removes that setting. Same as ``Emulator.configure``.
+  "message": "..."}``, ``reset_rate`` / ``truncate_rate`` (the model produces its whole answer,
+  counted as succeeded, but the connection is reset, or closed, halfway through sending it). A
+  ``null`` value removes that setting. Same as ``Emulator.configure``.
 - ``GET /_emulator/config``, ``POST /_emulator/reset``, ``GET /_emulator/health``.
 - ``GET /_emulator/counters``: ``{"calls", "succeeded", "operations": {op: n},
   "models": {url modelId: {"calls", "succeeded"}}, "resolved_models": {model ID: {...}},
-  "bodies": {sha256 of the raw body: {"calls", "succeeded"}}, "errors": {type: n},
-  "control_plane": {op: n}}``. ``calls`` counts every attempt, ``succeeded`` every invocation
-  that returned a whole model response.
+  "bodies": {sha256 of the raw body: {"calls", "succeeded", "reset"?, "truncated"?}},
+  "errors": {type: n}, "control_plane": {op: n}}``. ``calls`` counts every attempt, ``succeeded``
+  every invocation that produced a whole model response (delivered or not), ``reset`` and
+  ``truncated`` (present once they happen) the answers broken on the wire.
 """
 
 from __future__ import annotations

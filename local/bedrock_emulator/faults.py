@@ -16,7 +16,11 @@ from dataclasses import dataclass, field
 from .errors import canonical_error
 
 _INT_FIELDS = ("ttft_ms", "chunk_delay_ms", "output_tokens", "tokens_per_chunk", "throttle_every", "seed")
-FIELDS = (*_INT_FIELDS, "throttle_rate", "error")
+#: Probabilities: throttled, or a whole answer produced (and billed) but broken on the wire.
+_RATE_FIELDS = ("throttle_rate", "reset_rate", "truncate_rate")
+FIELDS = (*_INT_FIELDS, *_RATE_FIELDS, "error")
+#: How each broken answer is counted under ``errors``.
+BROKEN_ERRORS = {"reset": "ConnectionReset", "truncated": "TruncatedResponse"}
 DEFAULT_TOKENS_PER_CHUNK = 1
 
 
@@ -34,9 +38,9 @@ def _validate(fields: dict) -> dict:
             if key in ("tokens_per_chunk", "throttle_every") and value < 1:
                 raise ValueError(f"{key} must be >= 1")
             out[key] = value if key.endswith("_ms") else int(value)
-        elif key == "throttle_rate":
+        elif key in _RATE_FIELDS:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-                raise ValueError("throttle_rate must be a probability between 0 and 1")
+                raise ValueError(f"{key} must be a probability between 0 and 1")
             out[key] = float(value)
         elif key == "error":
             out[key] = _validate_error(value)
@@ -85,6 +89,7 @@ class Decision:
     tokens_per_chunk: int = DEFAULT_TOKENS_PER_CHUNK
     throttle: bool = False
     error: dict | None = None  # {"type", "when", "after_chunks", "message"?}
+    broken: str | None = None  # "reset" or "truncated": the answer is cut off on the wire
 
 
 def _counter() -> dict:
@@ -165,6 +170,9 @@ class State:
             err = merged.get("error")
             if err and ("rate" not in err or source["error"].rng.random() < err["rate"]):
                 decision.error = dict(err)
+            for key, kind in (("reset_rate", "reset"), ("truncate_rate", "truncated")):
+                if key in merged and not decision.broken and source[key].rng.random() < merged[key]:
+                    decision.broken = kind
             return decision
 
     def record_call(self, operation: str, model_id: str, body_hash: str) -> None:
@@ -184,6 +192,13 @@ class State:
             self._by_model[model_id]["succeeded"] += 1
             self._by_resolved[resolved_id]["succeeded"] += 1
             self._by_body[body_hash]["succeeded"] += 1
+
+    def record_broken(self, kind: str, body_hash: str) -> None:
+        """An answer produced (and counted as succeeded) but cut off on the wire: ``reset`` or ``truncated``."""
+        with self._lock:
+            counter = self._by_body[body_hash]
+            counter[kind] = counter.get(kind, 0) + 1
+            self._errors[BROKEN_ERRORS[kind]] += 1
 
     def record_error(self, error_type: str) -> None:
         with self._lock:

@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import socket
+import struct
 import sys
 import threading
 import time
@@ -186,6 +187,10 @@ class App:
             *echo,
         ]
         succeeded()
+        if decision.broken:
+            self.state.record_broken(decision.broken, ctx.body_hash)
+            h.send_broken(payload, headers, decision.broken)
+            return
         h.send_json(200, payload, headers)
 
     def _stream(
@@ -207,6 +212,11 @@ class App:
             first_byte_ms = None
             content_seen = False
             for index, (event, carries_tokens) in enumerate(events):
+                if decision.broken and index == len(events) // 2:
+                    succeeded()  # the model finished; the client will not see it
+                    self.state.record_broken(decision.broken, ctx.body_hash)
+                    h.break_connection(decision.broken)
+                    return
                 if carries_tokens:
                     if content_seen and decision.chunk_delay_ms:
                         time.sleep(decision.chunk_delay_ms / 1000)
@@ -393,6 +403,28 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         self.log_request(status, len(body))
         return True
+
+    def send_broken(self, payload, headers: list[tuple[str, str]], kind: str) -> None:
+        """Announce the whole JSON answer, send half of it, then cut the connection (``kind``)."""
+        body = json.dumps(payload).encode("utf-8")
+        hdrs = [("Content-Type", "application/json"), *headers, ("Content-Length", str(len(body)))]
+        try:
+            self.wfile.write(self._head(200, hdrs) + body[: len(body) // 2])
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        self.break_connection(kind)
+
+    def break_connection(self, kind: str) -> None:
+        """``truncated``: close cleanly mid-answer (FIN). ``reset``: abort it (RST)."""
+        self.close_connection = True
+        try:
+            if kind == "reset":
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            else:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            self.connection.close()
+        except OSError:
+            pass
 
     def send_error_json(self, err: BedrockError) -> None:
         self.send_json(err.status, err.body(), [("X-Amzn-ErrorType", err.type + ERROR_TYPE_SUFFIX)])

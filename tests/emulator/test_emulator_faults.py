@@ -155,3 +155,46 @@ def test_concurrent_streams_are_served_in_parallel(runtime, emulator):
         assert list(pool.map(one, range(8))) == [6] * 8
     assert time.perf_counter() - started < 8 * 0.2 / 2, "eight 0.2 s streams overlap"
     assert emulator.counters()["succeeded"] == 8
+
+
+@pytest.mark.parametrize("kind", ["reset", "truncated"])
+def test_an_answer_broken_on_the_wire_is_billed_and_counted(runtime, emulator, kind):
+    """The model produced its whole answer (succeeded), but the client gets half of it, then a reset
+    connection or an early end: botocore raises instead of returning a cut body."""
+    from botocore.exceptions import BotoCoreError
+
+    setting = {"reset": "reset_rate", "truncated": "truncate_rate"}[kind]
+    emulator.configure(model=MODEL, **{setting: 1.0})
+    body = claude_body()
+    with pytest.raises(BotoCoreError):
+        runtime.invoke_model(modelId=MODEL, body=body)["body"].read()
+    counters = emulator.counters()
+    digest = hashlib.sha256(body.encode() if isinstance(body, str) else body).hexdigest()
+    assert counters["bodies"][digest] == {"calls": 1, "succeeded": 1, kind: 1}
+    assert counters["errors"] == {"reset": {"ConnectionReset": 1}, "truncated": {"TruncatedResponse": 1}}[kind]
+    emulator.configure(model=MODEL, **{setting: None})
+    assert _call(runtime) == "ok"  # the emulator still answers on a new connection
+
+
+def test_broken_answers_are_seeded_like_throttling(runtime, emulator):
+    emulator.configure(model=MODEL, truncate_rate=0.5, seed=7)
+
+    def outcome():
+        try:
+            runtime.invoke_model(modelId=MODEL, body=claude_body())["body"].read()
+            return "ok"
+        except Exception:  # noqa: BLE001 - botocore's error for a cut answer
+            return "broken"
+
+    first = [outcome() for _ in range(20)]
+    emulator.configure(model=MODEL, seed=7)
+    assert [outcome() for _ in range(20)] == first
+    assert 2 < first.count("broken") < 18
+
+
+def test_a_broken_stream_stops_halfway(runtime, emulator):
+    emulator.configure(model=MODEL, reset_rate=1.0)
+    with pytest.raises(Exception):  # noqa: B017 - urllib3/botocore's error for a reset stream
+        response = runtime.invoke_model_with_response_stream(modelId=MODEL, body=claude_body())
+        list(response["body"])
+    assert emulator.counters()["errors"] == {"ConnectionReset": 1}
