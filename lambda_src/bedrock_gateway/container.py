@@ -16,11 +16,11 @@ from bedrock_gateway.core.jobs.store import DynamoJobStore
 
 
 def dynamodb() -> Any:
-    return client("dynamodb", settings.STORE_BUDGET)
+    return client("dynamodb", settings.store_budget())
 
 
 def sqs() -> Any:
-    return client("sqs", settings.STORE_BUDGET)
+    return client("sqs", settings.store_budget())
 
 
 @functools.cache
@@ -35,7 +35,7 @@ def job_store() -> DynamoJobStore:
 @functools.cache
 def result_storage() -> ResultStorage:
     """The results bucket (``RESULTS_BUCKET_NAME``)."""
-    return ResultStorage(settings.current().results_bucket, client("s3", settings.STORE_BUDGET))
+    return ResultStorage(settings.current().results_bucket, client("s3", settings.store_budget()))
 
 
 def prime(*builders: Any) -> None:

@@ -22,7 +22,7 @@ STREAM_BUDGET = CallBudget(read_timeout=120)
 STREAM_OPEN_ATTEMPTS = 3
 #: The worker leaves retries to SQS (a throttled call is not retried twice over); a long read is fine.
 WORKER_BUDGET = CallBudget(read_timeout=300)
-#: DynamoDB, S3 and SQS calls: short, with botocore's standard retries.
+#: DynamoDB, S3 and SQS calls: short, with botocore's standard retries (see :func:`store_budget`).
 STORE_BUDGET = CallBudget(read_timeout=10, attempts=3)
 
 
@@ -30,13 +30,14 @@ STORE_BUDGET = CallBudget(read_timeout=10, attempts=3)
 class Settings:
     targets_file: str | None = None
     jobs_table: str | None = None
-    idempotency_table: str | None = None
     results_bucket: str | None = None
     jobs_queue_url: str | None = None
+    dead_letter_queue_url: str | None = None  # the DLQ consumer holds the messages it keeps there
     inline_result_bytes: int = 64 * 1024  # larger results go to the results bucket
-    max_receive_count: int = 5  # the queue's redrive limit: the worker marks the job failed on the last
+    max_receive_count: int = 5  # the queue's redrive limit: the last delivery hands a failure to the DLQ
     retry_base_seconds: float = 10  # the worker's first backoff; doubles per delivery
     batch_concurrency: int = 10  # records of one SQS batch processed at once
+    store_read_timeout: float = STORE_BUDGET.read_timeout  # shorter only in local fault injection
 
 
 def _from_environment() -> Settings:
@@ -45,13 +46,14 @@ def _from_environment() -> Settings:
     return Settings(
         targets_file=env.get("TARGETS_FILE"),
         jobs_table=env.get("JOBS_TABLE_NAME"),
-        idempotency_table=env.get("IDEMPOTENCY_TABLE_NAME"),
         results_bucket=env.get("RESULTS_BUCKET_NAME"),
         jobs_queue_url=env.get("JOBS_QUEUE_URL"),
+        dead_letter_queue_url=env.get("JOBS_DLQ_URL"),
         inline_result_bytes=int(env.get("RESULT_INLINE_MAX_BYTES", defaults.inline_result_bytes)),
         max_receive_count=int(env.get("MAX_RECEIVE_COUNT", defaults.max_receive_count)),
         retry_base_seconds=float(env.get("RETRY_BASE_SECONDS", defaults.retry_base_seconds)),
         batch_concurrency=int(env.get("WORKER_BATCH_CONCURRENCY", defaults.batch_concurrency)),
+        store_read_timeout=float(env.get("STORE_READ_TIMEOUT_SECONDS", defaults.store_read_timeout)),
     )
 
 
@@ -59,6 +61,14 @@ def _from_environment() -> Settings:
 def current() -> Settings:
     """This container's settings."""
     return _from_environment()
+
+
+def store_budget() -> CallBudget:
+    """The budget of DynamoDB, S3 and SQS calls in this container."""
+    read_timeout = current().store_read_timeout
+    if read_timeout == STORE_BUDGET.read_timeout:
+        return STORE_BUDGET
+    return CallBudget(read_timeout=read_timeout, connect_timeout=min(2, read_timeout), attempts=3)
 
 
 @functools.cache

@@ -4,10 +4,15 @@ As in AWS: up to ``batch_size`` messages per event in Lambda's SQS record format
 in ``batchItemFailures`` (or all of them when the function fails) are left for the queue's
 visibility timeout to redeliver; the rest are deleted. Redrive to the DLQ after maxReceiveCount
 is the queue's own doing. ``concurrency`` pollers = the mapping's maximum concurrency.
+
+Fault injection: ``duplicate_rate`` delivers that share of messages a second time at once, to another
+execution environment (SQS is at-least-once: two consumers may hold one message together). Each
+delivery's answer is honoured on its own, as SQS would.
 """
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from typing import Any
@@ -50,15 +55,22 @@ class SqsPoller:
         batch_size: int = 10,
         concurrency: int = 2,
         wait_seconds: int = 1,
+        duplicate_rate: float = 0.0,
+        seed: int | None = None,
     ):
         self.sqs, self.queue_url, self.function = sqs, queue_url, function
         self.batch_size, self.concurrency, self.wait_seconds = batch_size, concurrency, wait_seconds
+        self.duplicate_rate = duplicate_rate
+        self._rng = random.Random(seed)
+        self._rng_lock = threading.Lock()
+        self.duplicates = 0
         self.queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.batches = 0
+        self.busy_seconds = 0.0  # time spent waiting for the function's answers
         self.function_errors = 0
 
     def start(self) -> SqsPoller:
@@ -89,17 +101,40 @@ class SqsPoller:
         if not messages:
             return 0
         event = {"Records": [to_lambda_record(m, self.queue_arn) for m in messages]}
+        twins = self._duplicates(messages)
+        twin_outcome = (
+            self.function.submit({"Records": [to_lambda_record(m, self.queue_arn) for m in twins]})
+            if twins
+            else None
+        )
+        started = time.monotonic()
         outcome = self.function.invoke(event)
+        self.busy_seconds += time.monotonic() - started
         self.batches += 1
+        self._settle(messages, outcome)
+        if twin_outcome is not None:
+            self._settle(twins, twin_outcome.result())
+        return len(messages)
+
+    def _duplicates(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if not self.duplicate_rate:
+            return []
+        with self._rng_lock:
+            twins = [m for m in messages if self._rng.random() < self.duplicate_rate]
+            self.duplicates += len(twins)
+        return twins
+
+    def _settle(self, messages: list[dict[str, Any]], outcome: dict[str, Any]) -> None:
+        """Delete what the function processed; leave the rest to the visibility timeout."""
         if not outcome["ok"]:
             self.function_errors += 1
-            return len(messages)  # the whole batch becomes visible again after the timeout
+            return  # the whole batch becomes visible again after the timeout
         failed = {
             item.get("itemIdentifier") for item in (outcome["result"] or {}).get("batchItemFailures", [])
         }
         ids = {m["MessageId"] for m in messages}
         if not failed <= ids:
-            return len(messages)  # an unknown identifier fails the whole batch, as in AWS
+            return  # an unknown identifier fails the whole batch, as in AWS
         done = [m for m in messages if m["MessageId"] not in failed]
         for start in range(0, len(done), 10):
             entries = [
@@ -107,7 +142,6 @@ class SqsPoller:
                 for i, m in enumerate(done[start : start + 10])
             ]
             self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
-        return len(messages)
 
     def stop(self) -> None:
         self._stop.set()

@@ -12,6 +12,8 @@ from typing import Any
 REGION = "us-east-1"
 SYNC_HANDLER = "bedrock_gateway.handlers.api.handler"
 WORKER_HANDLER = "bedrock_gateway.handlers.worker.handler"
+DEAD_LETTER_HANDLER = "bedrock_gateway.handlers.dead_letters.handler"
+DEAD_LETTER_TIMEOUT_MS = 30_000
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -68,10 +70,31 @@ class DevStack:
         queue_settings=None,
         log_dir: str = ".local/logs",
         emulator_latency: dict | None = None,
+        store_faults=None,
+        store_read_timeout: float | None = None,
+        duplicate_rate: float = 0.0,
+        seed: int | None = None,
+        streams: bool = False,
+        aws_process: bool = False,
     ):
+        """``store_faults`` (:class:`devstack.store_faults.StoreFaults`), ``store_read_timeout``,
+        ``duplicate_rate``, ``seed``, ``streams`` and ``aws_process`` are ``make chaos``'s fault
+        injection and bookkeeping; ``make run`` leaves them off."""
+        from devstack.aws import QueueSettings
+
         self.host, self.bedrock, self.concurrency, self.quiet = host, bedrock, concurrency, quiet
         self.worker_concurrency = worker_concurrency
-        self.queue_settings = queue_settings
+        self.queue_settings = queue_settings or QueueSettings()
+        self.store_faults = store_faults
+        self.store_read_timeout = store_read_timeout
+        self.duplicate_rate = duplicate_rate
+        self.seed = seed
+        self.streams = streams
+        self.aws_process = aws_process
+        self.store_proxy = None
+        self.worker_function = None
+        self.dead_letter_function = None
+        self.dead_letter_poller = None
         self.log_dir = Path(log_dir)
         self.emulator_latency = emulator_latency
         self.aws = None
@@ -113,8 +136,8 @@ class DevStack:
 
         settings.targets()  # fail fast on a bad config, before any process starts
         self.aws = LocalAws(
-            self.host, settings=self.queue_settings
-        ).start()  # env first: processes inherit it
+            self.host, settings=self.queue_settings, streams=self.streams, own_process=self.aws_process
+        ).start()
         self.log_dir.mkdir(parents=True, exist_ok=True)
         sync_function = LambdaFunction(
             SYNC_HANDLER,
@@ -122,21 +145,36 @@ class DevStack:
             function_name="api",
             log_file=str(self.log_dir / "api.log"),
         )
-        worker_function = LambdaFunction(
+        store_env = self._store_environment()
+        self.worker_function = LambdaFunction(
             WORKER_HANDLER,
             concurrency=self.worker_concurrency,
             function_name="worker",
-            timeout_ms=300_000,
+            timeout_ms=int(self.queue_settings.worker_timeout * 1000),
             log_file=str(self.log_dir / "worker.log"),
+            environment=store_env,
         )
-        self._functions += [sync_function, worker_function]
-        sync_function.warm()
-        worker_function.warm()
+        self.dead_letter_function = LambdaFunction(
+            DEAD_LETTER_HANDLER,
+            concurrency=1,
+            function_name="dead-letters",
+            timeout_ms=DEAD_LETTER_TIMEOUT_MS,
+            log_file=str(self.log_dir / "dead-letters.log"),
+            environment=store_env,
+        )
+        self._functions += [sync_function, self.worker_function, self.dead_letter_function]
+        for function in self._functions:
+            function.warm()
         self.poller = SqsPoller(
             self.aws.client("sqs"),
             self.aws.env["JOBS_QUEUE_URL"],
-            worker_function,
+            self.worker_function,
             concurrency=self.worker_concurrency,
+            duplicate_rate=self.duplicate_rate,
+            seed=self.seed,
+        )
+        self.dead_letter_poller = SqsPoller(
+            self.aws.client("sqs"), self.aws.env["JOBS_DLQ_URL"], self.dead_letter_function, concurrency=1
         )
         stream_app = None
         try:
@@ -153,6 +191,27 @@ class DevStack:
         )
         self._server = uvicorn.Server(config)
 
+    def _store_environment(self) -> dict[str, str]:
+        """The worker's and DLQ consumer's view of DynamoDB and S3: through the fault proxy, if any."""
+        env: dict[str, str] = {}
+        if self.store_read_timeout is not None:
+            env["STORE_READ_TIMEOUT_SECONDS"] = str(self.store_read_timeout)
+        if self.store_faults is not None and self.store_faults.active:
+            from devstack.store_faults import StoreFaultProxy
+
+            self.store_proxy = StoreFaultProxy(
+                self.aws.url, self.store_faults, on_kill=self._kill_caller
+            ).start()
+            env["AWS_ENDPOINT_URL_DYNAMODB"] = env["AWS_ENDPOINT_URL_S3"] = self.store_proxy.url
+        return env
+
+    def _kill_caller(self, client_port: int) -> bool:
+        """Kill the worker process that holds this connection to the fault proxy (if it is one)."""
+        from devstack.store_faults import connection_owner
+
+        pid = connection_owner(client_port, self.store_proxy.port, self.worker_function.pids())
+        return pid is not None and self.worker_function.kill(pid, reason="at-state-write") is not None
+
     def start(self) -> DevStack:
         """Serve in a background thread (tests); returns once the API accepts connections."""
         self._prepare()
@@ -161,6 +220,7 @@ class DevStack:
         )
         self._thread.start()
         self.poller.start()
+        self.dead_letter_poller.start()
         deadline = time.monotonic() + 30
         while not self._server.started:
             if time.monotonic() > deadline or not self._thread.is_alive():
@@ -173,6 +233,7 @@ class DevStack:
         self._prepare()
         print(banner(self), flush=True)
         self.poller.start()
+        self.dead_letter_poller.start()
         try:
             self._server.run(sockets=[self._socket])
         finally:
@@ -183,10 +244,13 @@ class DevStack:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
-        if self.poller is not None:
-            self.poller.stop()
+        for poller in (self.poller, self.dead_letter_poller):
+            if poller is not None:
+                poller.stop()
         for function in self._functions:
             function.close()
+        if self.store_proxy is not None:
+            self.store_proxy.stop()
         if self.aws is not None:
             self.aws.stop()
         if self.emulator is not None:
@@ -226,8 +290,9 @@ Bedrock Gateway, local stack
   API       {stack.url}/v1   (API Gateway stand-in -> the real Lambda handlers)
   Bedrock   {bedrock}
   Targets   {config.source}: {names}
-  Jobs      SQS queue + DLQ, DynamoDB, S3 on {stack.aws.url} (moto); worker polls like the Lambda event source
-  Logs      {stack.log_dir}/api.log, worker.log (Powertools JSON logs and EMF metrics, as in CloudWatch)
+  Jobs      SQS queue + DLQ, DynamoDB, S3 on {stack.aws.url} (moto); the worker and the DLQ consumer
+            poll like Lambda event sources
+  Logs      {stack.log_dir}/api.log, worker.log, dead-letters.log (Powertools JSON logs and EMF metrics)
 
 Try:
   curl -s {stack.url}/v1/targets

@@ -171,7 +171,9 @@ def test_an_answer_broken_on_the_wire_is_billed_and_counted(runtime, emulator, k
     counters = emulator.counters()
     digest = hashlib.sha256(body.encode() if isinstance(body, str) else body).hexdigest()
     assert counters["bodies"][digest] == {"calls": 1, "succeeded": 1, kind: 1}
-    assert counters["errors"] == {"reset": {"ConnectionReset": 1}, "truncated": {"TruncatedResponse": 1}}[kind]
+    assert (
+        counters["errors"] == {"reset": {"ConnectionReset": 1}, "truncated": {"TruncatedResponse": 1}}[kind]
+    )
     emulator.configure(model=MODEL, **{setting: None})
     assert _call(runtime) == "ok"  # the emulator still answers on a new connection
 
@@ -183,7 +185,7 @@ def test_broken_answers_are_seeded_like_throttling(runtime, emulator):
         try:
             runtime.invoke_model(modelId=MODEL, body=claude_body())["body"].read()
             return "ok"
-        except Exception:  # noqa: BLE001 - botocore's error for a cut answer
+        except Exception:  # botocore's error for a cut answer
             return "broken"
 
     first = [outcome() for _ in range(20)]

@@ -9,6 +9,23 @@ import pytest
 from bedrock_emulator import Emulator, emulator_env
 from devstack.apigw import LambdaContext, build_event, response_parts
 
+#: The local queues' settings in integration tests: consistent with the worker timeout tests give
+#: their handlers (a redelivery never meets a dead delivery's live lease).
+WORKER_TIMEOUT_MS = 5_000
+
+
+def _test_queue():
+    from devstack.aws import QueueSettings
+
+    return QueueSettings(
+        visibility_timeout=8,
+        max_receive_count=3,
+        retry_base_seconds=0,
+        worker_timeout=WORKER_TIMEOUT_MS / 1000,
+        dead_letter_hold=1,
+    )
+
+
 CLAUDE_BODY = {
     "prompt": "\n\nHuman: write an essay for living on mars in 1000 words\n\nAssistant:",
     "max_tokens_to_sample": 4000,
@@ -126,12 +143,10 @@ def local_aws(bedrock_env):
     """moto in server mode with the stack's queue, DLQ, tables and bucket; env set for the handlers."""
     import os
 
-    from devstack.aws import LocalAws, QueueSettings
+    from devstack.aws import LocalAws
 
     saved = dict(os.environ)
-    aws = LocalAws(
-        settings=QueueSettings(visibility_timeout=1, max_receive_count=3, retry_base_seconds=0)
-    ).start()
+    aws = LocalAws(settings=_test_queue()).start()
     _reread_settings()
     yield aws
     aws.stop()
@@ -142,9 +157,11 @@ def local_aws(bedrock_env):
 
 def _reread_settings() -> None:
     from bedrock_gateway import container, settings
+    from bedrock_gateway.core import clients
 
     settings.reset()
     container.reset()
+    clients.reset()
 
 
 @pytest.fixture
@@ -182,3 +199,25 @@ def replace_settings(monkeypatch):
         return changed
 
     return apply
+
+
+@pytest.fixture
+def store_faults(aws, monkeypatch):
+    """``store_faults(StoreFaults(...))``: the handlers reach DynamoDB and S3 through the fault proxy."""
+    from devstack.store_faults import StoreFaultProxy
+
+    proxies = []
+
+    def apply(faults, *, read_timeout: float | None = None, on_kill=None):
+        proxy = StoreFaultProxy(aws.url, faults, on_kill=on_kill).start()
+        proxies.append(proxy)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", proxy.url)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", proxy.url)
+        if read_timeout is not None:
+            monkeypatch.setenv("STORE_READ_TIMEOUT_SECONDS", str(read_timeout))
+        _reread_settings()
+        return proxy
+
+    yield apply
+    for proxy in proxies:
+        proxy.stop()

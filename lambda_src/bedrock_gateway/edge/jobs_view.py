@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bedrock_gateway.core.jobs.contract import RUNNING
+from bedrock_gateway.core.jobs.contract import DEAD_LETTERED, RUNNING
 from bedrock_gateway.core.jobs.results import ResultStorage
 
 RESULT_URL_SECONDS = 3600
@@ -26,8 +26,9 @@ _PUBLIC_FIELDS = (
 def job_document(record: dict[str, Any], results: ResultStorage) -> dict[str, Any]:
     """The public view of a job record: its state, and its result inline or as a presigned ``resultUrl``."""
     view = {k: record[k] for k in _PUBLIC_FIELDS if record.get(k) is not None}
-    if record["status"] == RUNNING and record.get("lastError"):
-        view["lastError"] = record["lastError"]
+    dead_lettered = (record.get("error") or {}).get("code") == DEAD_LETTERED
+    if (record["status"] == RUNNING or dead_lettered) and record.get("lastError"):
+        view["lastError"] = record["lastError"]  # why it is being retried, or why it ran out of deliveries
     if "result" in record:
         try:
             view["result"] = json.loads(record["result"])

@@ -1,22 +1,37 @@
-"""SQS worker: invoke the model for each job in a batch, concurrently, never losing or double-billing one.
+"""SQS worker: invoke the model for each job in a batch, concurrently, never losing a job or
+recording two outcomes for one.
 
-- Partial batch failures (Powertools batch processing): only transient failures are retried.
-- The model invocation is idempotent on the job id (Powertools, DynamoDB): its outcome is saved, so
-  a message delivered twice, redelivered after its job finished, or retried after a failed state
-  write never invokes the model again. Job states only move forward (conditional writes).
+- Partial batch failures (Powertools batch processing): only what a retry can help is retried.
+- The job record is the job's lock: each delivery first **claims** the job (one conditional write:
+  ``running`` under a lease that expires just after this invocation's deadline), then invokes the
+  model, then writes the outcome in the same record (one conditional write, only while it still holds
+  the lease). A delivery that finds the job final deletes its message; one that finds it leased to
+  another delivery backs off until that lease expires and never fails the job.
+- A dead invocation (killed, timed out, out of memory) leaves its lease behind, and the lease expires
+  by itself before the queue's visibility timeout can deliver the job again: the next delivery runs
+  the job again (the model call is at-least-once only there). The outcome of an answered model call
+  is never dropped: writing it is retried until this invocation's deadline.
 - Transient errors back off through the message's visibility timeout (at least Bedrock's
-  Retry-After for throttling); on the last allowed receive the job is marked failed and the message
-  goes on to the DLQ through the queue's redrive policy (a redrive starts the job again). Permanent
-  errors fail the job at once. A delivery that finds its job in flight elsewhere only backs off.
+  Retry-After); the last allowed delivery hands the message straight on to the DLQ, where the DLQ
+  consumer (:mod:`.dead_letters`) marks the job failed as ``DeadLettered``. Permanent errors fail the
+  job at once.
+
+Why not Powertools idempotency (the team's default): it keeps a second record beside the job's
+(PutItem INPROGRESS, then UpdateItem COMPLETED), so a job cost four DynamoDB writes, and its lock
+lived apart from the job state that callers and the DLQ consumer read: a killed invocation left an
+INPROGRESS lock that made every redelivery skip the job until the message was dead-lettered, with
+the job ``running`` forever. One record that is state, lease and outcome at once needs two
+conditional writes per job and lets every reader see who holds a job and until when.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
+import math
 import random
 import threading
 import time
+import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -26,13 +41,12 @@ from aws_lambda_powertools.utilities.batch import (
     async_process_partial_response,
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 from bedrock_gateway import container, observability, settings
 from bedrock_gateway.core import bedrock
 from bedrock_gateway.core.errors import ErrorCode, GatewayError
-from bedrock_gateway.core.jobs.contract import FAILED, JOB_ID, SUCCEEDED, JobRequest, parse_job
+from bedrock_gateway.core.jobs.contract import FAILED, SUCCEEDED, JobRequest, message_job_id, parse_job
+from bedrock_gateway.core.jobs.store import LEASE_MARGIN_MS, now_ms
 from bedrock_gateway.core.prepare import parse_json_object, prepare_job_body
 
 DOOR = "worker"
@@ -41,6 +55,8 @@ metrics = observability.metrics()
 tracer = observability.tracer()
 settings.targets()  # a bad config fails the cold start with its message
 MAX_BACKOFF_SECONDS = 900
+#: Pause between attempts to record an answered model call's outcome (doubling up to the maximum).
+RECORD_RETRY_SECONDS = (0.05, 2.0)
 
 # A batch whose every record is throttled is routine here, not a function error: report each record
 # as a batch item failure instead of failing the invocation (and paging on Lambda's Errors metric).
@@ -48,24 +64,14 @@ processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_
 # boto3 is blocking: the batch's records run on these threads, so a batch takes about as long as
 # its slowest call. asyncio's default executor would cap this at cpu_count + 4.
 _executor = ThreadPoolExecutor(max_workers=settings.current().batch_concurrency, thread_name_prefix="job")
-IDEMPOTENCY = IdempotencyConfig(event_key_jmespath="jobId", expires_after_seconds=7 * 24 * 3600)
 _outcomes: Counter[str] = Counter()
 _outcomes_lock = threading.Lock()
+#: When Lambda ends the current invocation (epoch ms): leases run to here (plus the margin).
+_deadline_ms = 0
 
 
-@functools.cache
-def _idempotent_invoke():
-    # Built on first use: the persistence layer needs a DynamoDB client, which cold start need not pay for.
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-
-    table = settings.current().idempotency_table
-    if not table:
-        raise RuntimeError("IDEMPOTENCY_TABLE_NAME is not set: the idempotency table is unknown")
-    # One DynamoDB client, from the locked factory, for both tables.
-    persistence = DynamoDBPersistenceLayer(table_name=table, boto3_client=container.dynamodb())
-    return idempotent_function(
-        data_keyword_argument="job", persistence_store=persistence, config=IDEMPOTENCY
-    )(_invoke_model)
+class JobInProgress(Exception):
+    """Another delivery holds the job's lease: retry once it has expired, never fail the job."""
 
 
 def _count(outcome: str, amount: int = 1) -> None:
@@ -73,21 +79,16 @@ def _count(outcome: str, amount: int = 1) -> None:
         _outcomes[outcome] += amount
 
 
-def _invoke_model(job: dict) -> dict:
-    """The job's one model invocation, and where its result went (idempotent on the job id).
-
-    Powertools saves what this returns, so once it has returned, a retry of anything after it
-    (recording the job's state, say) gets the saved outcome and never invokes the model again.
-    Transient errors raise (and the job is retried); permanent ones are an outcome.
-    """
+def _invoke_model(job: JobRequest) -> dict:
+    """The job's model invocation: its outcome, or a raised error when a retry may help."""
     try:
-        call = prepare_job_body(settings.targets(), job["target"], job["body"])
+        call = prepare_job_body(settings.targets(), job.target, job.body)
         started = time.perf_counter()
         result = bedrock.invoke(call.target, call.body, settings.WORKER_BUDGET)
     except GatewayError as exc:
         if exc.retryable:
             raise
-        return {"status": FAILED, "error": {"code": str(exc.code), "message": exc.message}}
+        return {"status": FAILED, "error": exc}
     latency_ms = (
         result.latency_ms if result.latency_ms is not None else round((time.perf_counter() - started) * 1000)
     )
@@ -98,44 +99,104 @@ def _invoke_model(job: dict) -> dict:
         input_tokens=result.input_tokens,
         output_tokens=result.output_tokens,
     )
-    outcome: dict = {
+    return {
         "status": SUCCEEDED,
         "usage": {"inputTokens": result.input_tokens, "outputTokens": result.output_tokens},
+        "body": result.body,
     }
-    if len(result.body) <= settings.current().inline_result_bytes:
-        outcome["result"] = result.body.decode("utf-8", errors="replace")
-    else:
-        outcome["resultKey"] = container.result_storage().put(job["jobId"], result.body)
-    return outcome
 
 
-def _process_job(request: JobRequest) -> dict:
-    """Run one job to a final state, or raise a transient error for SQS to retry it."""
+def _record_outcome(job: JobRequest, owner: str, outcome: dict) -> bool:
+    """Write an answered call's outcome (the result to S3 first when it is large), retrying until
+    this invocation's deadline: dropping it would mean invoking the model again. False when the
+    lease had gone to another delivery, which finished the job."""
     store = container.job_store()
-    if not store.start_attempt(request):  # conditional: refused once the job has finished
-        return {"jobId": request.job_id, "status": "finished", "skipped": True}
+    pause, longest = RECORD_RETRY_SECONDS
+    result_key = None
+    while True:
+        try:
+            if outcome["status"] == FAILED:
+                return store.fail(job.job_id, owner, outcome["error"])
+            body = outcome["body"]
+            if len(body) <= settings.current().inline_result_bytes:
+                return store.succeed(
+                    job.job_id, owner, outcome["usage"], result=body.decode("utf-8", errors="replace")
+                )
+            if result_key is None:
+                result_key = container.result_storage().put(job.job_id, body)
+            return store.succeed(job.job_id, owner, outcome["usage"], result_key=result_key)
+        except Exception:
+            if now_ms() + pause * 1000 >= _deadline_ms:
+                logger.exception("could not record the outcome of an answered job before the deadline")
+                raise
+            logger.warning("could not record the job's outcome; retrying", exc_info=True)
+            time.sleep(pause)
+            pause = min(longest, pause * 2)
+
+
+def _process_job(record: SQSRecord, job: JobRequest, receive_count: int) -> dict:
+    """Run one job to a final state, or raise for SQS to deliver it again."""
+    store = container.job_store()
+    owner = uuid.uuid4().hex
+    sent_at = int(record.attributes.sent_timestamp) if record.attributes.sent_timestamp else None
     try:
-        outcome = _idempotent_invoke()(
-            job={"jobId": request.job_id, "target": request.target, "body": request.body}
-        )
-    except GatewayError as exc:
-        if exc.retryable:
-            store.note_transient_error(request.job_id, exc)
+        claim = store.claim(job, owner, _deadline_ms + LEASE_MARGIN_MS, sent_at)
+    except Exception as exc:
+        _retry_later(record, job, owner, receive_count, exc)  # the claim may have been applied
         raise
+    if not claim.claimed:
+        if claim.leased_until_ms is None:  # final: this delivery is late or a duplicate
+            return {"jobId": job.job_id, "status": "finished", "skipped": True}
+        # Retry the moment the other delivery's lease runs out (it may have died holding it).
+        wait = max(0, claim.leased_until_ms - now_ms()) / 1000 + random.uniform(0.5, 2)
+        _backoff(record, min(MAX_BACKOFF_SECONDS, math.ceil(wait)))
+        _count("retried")
+        raise JobInProgress(f"job {job.job_id} is held by another delivery")
+
+    try:
+        outcome = _invoke_model(job)
+    except Exception as exc:
+        _retry_later(record, job, owner, receive_count, exc)
+        raise
+
+    if not _record_outcome(job, owner, outcome):
+        logger.warning("job was finished by another delivery", extra={"job_id": job.job_id})
+        return {"jobId": job.job_id, "status": "finished", "skipped": True}
     if outcome["status"] == FAILED:
-        error = GatewayError(ErrorCode(outcome["error"]["code"]), outcome["error"]["message"])
-        store.fail(request.job_id, error)
+        error = outcome["error"]
         observability.record_error(DOOR, error)
         _count("failed")
         logger.info(
-            "job failed", extra={"job_id": request.job_id, "code": str(error.code), "detail": error.message}
+            "job failed", extra={"job_id": job.job_id, "code": str(error.code), "detail": error.message}
         )
-        return {"jobId": request.job_id, "status": FAILED, "code": str(error.code)}
-    store.succeed(
-        request.job_id, outcome["usage"], result=outcome.get("result"), result_key=outcome.get("resultKey")
-    )
+        return {"jobId": job.job_id, "status": FAILED, "code": str(error.code)}
     _count("succeeded")
-    return {"jobId": request.job_id, "status": SUCCEEDED}
+    return {"jobId": job.job_id, "status": SUCCEEDED}
+
+
+def _retry_later(record: SQSRecord, job: JobRequest, owner: str, receive_count: int, exc: Exception) -> None:
+    """After a failed attempt: note why, give the lease back, and set when SQS delivers it again."""
+    error = exc if isinstance(exc, GatewayError) else _unexpected(exc)
+    observability.record_error(DOOR, error)
+    _release(job, owner, error)
+    if receive_count >= settings.current().max_receive_count:
+        # The last delivery: on to the DLQ now, where the DLQ consumer fails the job.
+        _backoff(record, 0)
+        _count("out_of_deliveries")
+        logger.warning("job out of deliveries", extra={"job_id": job.job_id, "code": str(error.code)})
+    else:
+        _backoff(record, _retry_delay(receive_count, error.retry_after))
+        _count("retried")
+
+
+def _release(job: JobRequest, owner: str, error: GatewayError) -> None:
+    """Give the job's lease back after a failed attempt (best effort: unreleased, it expires)."""
+    for _ in range(2):
+        try:
+            container.job_store().release(job.job_id, owner, error)
+            return
+        except Exception:  # unreleased, the lease expires at this invocation's deadline
+            logger.warning("could not release the job", extra={"job_id": job.job_id}, exc_info=True)
 
 
 def process_record(record: SQSRecord) -> dict:
@@ -155,45 +216,18 @@ def _process_record(record: SQSRecord) -> dict:
     job_id = record.message_id
     try:
         payload = parse_json_object(record.body, "SQS message body")
-        if isinstance(payload.get("jobId"), str) and JOB_ID.match(payload["jobId"]):
-            job_id = payload["jobId"]
+        job_id = message_job_id(payload, record.message_id)
         job = parse_job(payload, default_job_id=record.message_id)
     except GatewayError as exc:  # malformed: retrying cannot help
         # Recorded under its job id for the producer to find, but never over an existing job's record.
-        container.job_store().fail(job_id, exc, only_if_new=True)
+        container.job_store().reject_new(job_id, exc)
         observability.record_error(DOOR, exc)
         _count("malformed")
         logger.warning(
             "malformed job message", extra={"message_id": record.message_id, "detail": exc.message}
         )
         return {"jobId": job_id, "status": FAILED, "code": str(exc.code)}
-
-    try:
-        return _process_job(job)
-    except IdempotencyAlreadyInProgressError:
-        # Another delivery of this job is invoking the model right now and will finish it: retry later
-        # to see its outcome. Never fail the job for it, even if this message runs out of deliveries.
-        _backoff(record, receive_count, 30)
-        _count("retried")
-        raise
-    except Exception as exc:
-        error = exc if isinstance(exc, GatewayError) else _unexpected(exc)
-        observability.record_error(DOOR, error)
-        if receive_count >= settings.current().max_receive_count:
-            container.job_store().fail(
-                job.job_id,
-                GatewayError(
-                    error.code, f"gave up after {receive_count} attempts; last error: {error.message}"
-                ),
-                target=job.target,
-                dead_lettered=True,
-            )
-            _count("dead_lettered")
-            logger.warning("job dead-lettered", extra={"job_id": job.job_id, "code": str(error.code)})
-        else:
-            _backoff(record, receive_count, error.retry_after)
-            _count("retried")
-        raise
+    return _process_job(record, job, receive_count)
 
 
 def _unexpected(exc: Exception) -> GatewayError:
@@ -201,13 +235,17 @@ def _unexpected(exc: Exception) -> GatewayError:
     return GatewayError(ErrorCode.INTERNAL, "internal error")
 
 
-def _backoff(record: SQSRecord, receive_count: int, retry_after: int | None) -> None:
-    """Delay the next delivery: exponential with jitter, never sooner than Bedrock's Retry-After."""
+def _retry_delay(receive_count: int, retry_after: int | None) -> int:
+    """Exponential with jitter, never sooner than Bedrock's Retry-After."""
+    delay = settings.current().retry_base_seconds * 2 ** (receive_count - 1) * random.uniform(0.5, 1.0)
+    return int(min(MAX_BACKOFF_SECONDS, max(delay, retry_after or 0)))
+
+
+def _backoff(record: SQSRecord, delay: int) -> None:
+    """Deliver the message again in ``delay`` seconds (its visibility timeout)."""
     queue_url = settings.current().jobs_queue_url
     if not queue_url:
         return
-    delay = settings.current().retry_base_seconds * 2 ** (receive_count - 1) * random.uniform(0.5, 1.0)
-    delay = int(min(MAX_BACKOFF_SECONDS, max(delay, retry_after or 0)))
     try:
         container.sqs().change_message_visibility(
             QueueUrl=queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=delay
@@ -221,7 +259,7 @@ def _build_shared_clients() -> None:
     thread-safe; left to first use, every thread would also build its own). On failure (e.g. a
     missing table name) nothing changes: each record meets the error as before."""
     try:
-        container.prime(container.job_store, container.result_storage, container.sqs, _idempotent_invoke)
+        container.prime(container.job_store, container.result_storage, container.sqs)
         bedrock.client("bedrock-runtime", settings.WORKER_BUDGET)
     except Exception:  # noqa: BLE001 - records report it themselves
         pass
@@ -236,14 +274,15 @@ async def _record_handler(record: SQSRecord) -> dict:
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event, context):
     """Lambda entry point for SQS event source batches (ReportBatchItemFailures)."""
-    IDEMPOTENCY.register_lambda_context(context)
+    global _deadline_ms
+    _deadline_ms = now_ms() + context.get_remaining_time_in_millis()
     _build_shared_clients()
     with _outcomes_lock:
         _outcomes.clear()
     response = async_process_partial_response(event, _record_handler, processor, context)
     with _outcomes_lock:
         outcomes = dict(_outcomes)
-    for name in ("succeeded", "failed", "malformed", "retried", "dead_lettered"):
+    for name in ("succeeded", "failed", "malformed", "retried", "out_of_deliveries"):
         observability.record_count(DOOR, f"Jobs{name.title().replace('_', '')}", outcomes.get(name, 0))
     logger.info(
         "batch done",

@@ -12,8 +12,13 @@ import pytest
 from bedrock_gateway import container, settings
 from devstack.apigw import LambdaContext
 from devstack.poller import SqsPoller, to_lambda_record
+from devstack.store_faults import StoreFaults
+
+from tests.integration.conftest import WORKER_TIMEOUT_MS
 
 LLAMA = {"prompt": "hello mars", "max_gen_len": 20}
+LLAMA_MODEL = "meta.llama3-8b-instruct-v1:0"
+WORKER = "bedrock_gateway.handlers.worker.handler"
 
 
 def job(target="llama", body=None, job_id=None) -> dict:
@@ -23,19 +28,31 @@ def job(target="llama", body=None, job_id=None) -> dict:
     return payload
 
 
-def record(payload, message_id=None, receive_count=1) -> dict:
+def record(payload, message_id=None, receive_count=1, sent_at_ms=None) -> dict:
     body = payload if isinstance(payload, str) else json.dumps(payload)
+    attributes = {"ApproximateReceiveCount": str(receive_count)}
+    if sent_at_ms is not None:
+        attributes["SentTimestamp"] = str(sent_at_ms)
     message = {
         "MessageId": message_id or str(uuid.uuid4()),
         "ReceiptHandle": str(uuid.uuid4()),
         "Body": body,
-        "Attributes": {"ApproximateReceiveCount": str(receive_count)},
+        "Attributes": attributes,
     }
     return to_lambda_record(message, "arn:aws:sqs:us-east-1:123456789012:bedrock-gateway-jobs")
 
 
 def run(worker_module, *records) -> set[str]:
-    response = worker_module.handler({"Records": list(records)}, LambdaContext(function_name="worker"))
+    context = LambdaContext(function_name="worker", timeout_ms=WORKER_TIMEOUT_MS)
+    response = worker_module.handler({"Records": list(records)}, context)
+    return {item["itemIdentifier"] for item in response["batchItemFailures"]}
+
+
+def run_dead_letters(*records) -> set[str]:
+    """The DLQ consumer on these DLQ records; the ids of the messages it keeps in the DLQ."""
+    from bedrock_gateway.handlers import dead_letters
+
+    response = dead_letters.handler({"Records": list(records)}, LambdaContext(function_name="dead-letters"))
     return {item["itemIdentifier"] for item in response["batchItemFailures"]}
 
 
@@ -43,6 +60,10 @@ def get_job(worker_module, job_id):
     from bedrock_gateway import container
 
     return container.job_store().get(job_id)
+
+
+def status_of(worker_module, job_id) -> str | None:
+    return (get_job(worker_module, job_id) or {}).get("status")
 
 
 def body_sha(payload: dict) -> str:
@@ -57,6 +78,7 @@ def test_a_job_runs_to_success_with_result_and_usage(worker_module, aws, emu):
     assert stored["usage"]["inputTokens"] > 0 and stored["usage"]["outputTokens"] > 0
     assert "generation" in json.loads(stored["result"])
     assert emu.counters()["bodies"][body_sha(payload)]["succeeded"] == 1
+    assert "leaseExpiresAt" not in stored  # a finished job holds no lease
 
 
 def test_job_id_defaults_to_the_message_id(worker_module, aws):
@@ -135,16 +157,17 @@ def test_body_too_large_is_permanent(worker_module, aws, replace_config):
     assert get_job(worker_module, "too-big")["error"]["code"] == "PayloadTooLarge"
 
 
-def test_transient_error_on_the_last_receive_fails_the_job_and_dead_letters(worker_module, aws, emu):
-    emu.configure(
-        model="meta.llama3-8b-instruct-v1:0", error={"type": "ServiceUnavailableException", "when": "before"}
-    )
+def test_the_last_delivery_hands_the_job_to_the_dlq_consumer_which_fails_it(worker_module, aws, emu):
+    emu.configure(model=LLAMA_MODEL, error={"type": "ServiceUnavailableException", "when": "before"})
     message = record(job(job_id="doomed"), receive_count=settings.current().max_receive_count)
-    assert run(worker_module, message) == {message["messageId"]}  # still failed, so SQS moves it to the DLQ
+    assert run(worker_module, message) == {message["messageId"]}  # still failed: SQS moves it to the DLQ
     stored = get_job(worker_module, "doomed")
-    assert stored["status"] == "failed"
-    assert stored["error"]["code"] == "ServiceUnavailableException"
-    assert "gave up after 3 attempts" in stored["error"]["message"]
+    assert stored["status"] == "running" and "leaseExpiresAt" not in stored  # released, not finished
+
+    assert run_dead_letters(message) == {message["messageId"]}  # marked, and kept for a redrive
+    stored = get_job(worker_module, "doomed")
+    assert stored["status"] == "failed" and stored["error"]["code"] == "DeadLettered"
+    assert stored["lastError"]["code"] == "ServiceUnavailableException"
 
 
 def test_large_results_go_to_s3_behind_a_presigned_url(worker_module, aws, replace_settings):
@@ -171,52 +194,86 @@ def test_a_batch_runs_concurrently(worker_module, aws, emu):
     assert elapsed < 3.0, elapsed
 
 
-def test_dlq_after_max_receive_count_through_the_event_source(worker_module, aws, emu):
-    """The local event source mapping: real SQS redelivery, visibility timeout and redrive to the DLQ."""
-    from devstack.lambda_pool import run_handler
+class InProcess:
+    """A function run in this process (the pollers' view of a Lambda function)."""
 
-    class InProcess:
-        def invoke(self, event):
-            return run_handler("bedrock_gateway.handlers.worker.handler", event, "worker", 60_000)
+    def __init__(self, handler: str, timeout_ms: int):
+        self.handler, self.timeout_ms = handler, timeout_ms
 
-    emu.configure(
-        model="meta.llama3-8b-instruct-v1:0", error={"type": "ThrottlingException", "when": "before"}
-    )
+    def invoke(self, event):
+        from devstack.lambda_pool import run_handler
+
+        return run_handler(self.handler, event, "local", self.timeout_ms)
+
+
+def test_dlq_after_max_receive_count_through_the_event_sources(worker_module, aws, emu):
+    """The local event source mappings: real SQS redelivery and redrive to the DLQ, where the DLQ
+    consumer marks the job and leaves the message for a redrive."""
+    emu.configure(model=LLAMA_MODEL, error={"type": "ThrottlingException", "when": "before"})
     sqs = aws.client("sqs")
     payload = job(job_id="to-dlq")
     sqs.send_message(QueueUrl=aws.env["JOBS_QUEUE_URL"], MessageBody=json.dumps(payload))
-    poller = SqsPoller(sqs, aws.env["JOBS_QUEUE_URL"], InProcess(), concurrency=1, wait_seconds=1)
-    deadline = time.monotonic() + 30
-    dead = []
-    while time.monotonic() < deadline and not dead:
-        poller.poll_once()
-        dead = sqs.receive_message(QueueUrl=aws.env["JOBS_DLQ_URL"], WaitTimeSeconds=0).get("Messages", [])
-    assert dead and json.loads(dead[0]["Body"])["jobId"] == "to-dlq"
+    worker = SqsPoller(sqs, aws.env["JOBS_QUEUE_URL"], InProcess(WORKER, WORKER_TIMEOUT_MS), concurrency=1)
+    consumer = SqsPoller(
+        sqs, aws.env["JOBS_DLQ_URL"], InProcess("bedrock_gateway.handlers.dead_letters.handler", 30_000)
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and status_of(worker_module, "to-dlq") != "failed":
+        worker.poll_once()
+        consumer.poll_once()
     stored = get_job(worker_module, "to-dlq")
-    assert stored["status"] == "failed" and stored["attempts"] == 3
+    assert stored["status"] == "failed" and stored["error"]["code"] == "DeadLettered"
+    assert stored["attempts"] == 3 and stored["lastError"]["code"] == "ThrottlingException"
     assert emu.counters()["bodies"][body_sha(payload)]["calls"] == 3
+    time.sleep(1.5)  # the DLQ's visibility timeout (the consumer's hold)
+    kept = sqs.receive_message(QueueUrl=aws.env["JOBS_DLQ_URL"], WaitTimeSeconds=1).get("Messages", [])
+    assert kept and json.loads(kept[0]["Body"])["jobId"] == "to-dlq"
 
 
-def test_a_failed_state_write_after_the_model_answered_never_invokes_again(
-    worker_module, aws, emu, monkeypatch
+def test_a_failed_outcome_write_is_retried_and_never_invokes_the_model_again(
+    worker_module, aws, emu, store_faults
 ):
-    store = container.job_store()
-    real_succeed = store.succeed
-    calls = {"n": 0}
+    # DynamoDB answers 500 to the outcome write more often than botocore's own retries absorb.
+    proxy = store_faults(StoreFaults(error_rate=1.0, only="final-write", limit=5))
+    payload = job(job_id="write-fails")
+    assert run(worker_module, record(payload)) == set()
+    assert get_job(worker_module, "write-fails")["status"] == "succeeded"
+    assert proxy.counters["dynamodb-error"] == 5
+    assert emu.counters()["bodies"][body_sha(payload)]["calls"] == 1
 
-    def flaky_succeed(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise RuntimeError("DynamoDB hiccup")
-        return real_succeed(*args, **kwargs)
 
-    monkeypatch.setattr(store, "succeed", flaky_succeed)
-    payload = job(job_id="write-fails-once")
-    first = record(payload)
-    assert run(worker_module, first) == {first["messageId"]}  # retried through SQS
-    assert run(worker_module, record(payload, receive_count=2)) == set()
-    assert get_job(worker_module, "write-fails-once")["status"] == "succeeded"
-    assert emu.counters()["bodies"][body_sha(payload)]["calls"] == 1  # the saved outcome was reused
+def test_an_outcome_write_applied_but_unanswered_is_recognised_on_retry(
+    worker_module, aws, emu, store_faults
+):
+    # The write reaches DynamoDB, its answer never comes back: the retry meets its own finished job.
+    proxy = store_faults(
+        StoreFaults(timeout_rate=1.0, only="final-write", limit=1, when="after", hold_seconds=1.5),
+        read_timeout=0.5,
+    )
+    payload = job(job_id="write-lost")
+    assert run(worker_module, record(payload)) == set()
+    stored = get_job(worker_module, "write-lost")
+    assert stored["status"] == "succeeded" and proxy.counters["dynamodb-timeout-after"] == 1
+    assert emu.counters()["bodies"][body_sha(payload)]["calls"] == 1
+
+
+def test_a_throttled_store_never_loses_a_job(worker_module, aws, emu, store_faults):
+    """Every DynamoDB and S3 call of the worker throttled or failing half the time, S3 results included."""
+    from bedrock_gateway.core.jobs.store import DynamoJobStore
+
+    store_faults(StoreFaults(throttle_rate=0.3, error_rate=0.2, seed=3))
+    payloads = [job(job_id=f"store-{i}") for i in range(10)]
+    pending = [record(p) for p in payloads]
+    for attempt in range(2, 8):
+        failed = run(worker_module, *pending)
+        pending = [
+            record(json.loads(r["body"]), receive_count=attempt) for r in pending if r["messageId"] in failed
+        ]
+        if not pending:
+            break
+    direct = DynamoJobStore(aws.env["JOBS_TABLE_NAME"], aws.client("dynamodb"))  # not through the faults
+    assert [direct.get(p["jobId"])["status"] for p in payloads] == ["succeeded"] * 10
+    assert all(emu.counters()["bodies"][body_sha(p)]["succeeded"] == 1 for p in payloads)
 
 
 def test_a_duplicate_in_flight_never_fails_the_job_even_on_its_last_delivery(worker_module, aws, emu):
@@ -245,16 +302,44 @@ def test_a_duplicate_in_flight_never_fails_the_job_even_on_its_last_delivery(wor
 
 
 def test_a_dead_lettered_job_runs_again_when_its_message_is_redriven(worker_module, aws, emu):
-    emu.configure(
-        model="meta.llama3-8b-instruct-v1:0", error={"type": "ServiceUnavailableException", "when": "before"}
-    )
+    emu.configure(model=LLAMA_MODEL, error={"type": "ServiceUnavailableException", "when": "before"})
     payload = job(job_id="redriven")
-    run(worker_module, record(payload, receive_count=settings.current().max_receive_count))
-    assert get_job(worker_module, "redriven")["status"] == "failed"
+    last = record(payload, receive_count=settings.current().max_receive_count)
+    run(worker_module, last)
+    run_dead_letters(last)
+    assert get_job(worker_module, "redriven")["error"]["code"] == "DeadLettered"
     emu.reset()
-    assert run(worker_module, record(payload)) == set()  # the operator redrove the DLQ
+    # A copy sent before the job was dead-lettered is not a redrive: the job stays as it is.
+    assert run(worker_module, record(payload, sent_at_ms=int(time.time() * 1000) - 60_000)) == set()
+    assert get_job(worker_module, "redriven")["status"] == "failed"
+    # The operator redrove the DLQ: a new message, sent after.
+    assert run(worker_module, record(payload)) == set()
     redone = get_job(worker_module, "redriven")
     assert redone["status"] == "succeeded" and "error" not in redone
+
+
+def test_a_redrive_through_the_queues_finishes_the_job(worker_module, aws, emu):
+    """Dead-lettered through the event sources, marked by the DLQ consumer, then an SQS redrive."""
+    from devstack.aws import redrive
+
+    emu.configure(model=LLAMA_MODEL, error={"type": "ServiceUnavailableException", "when": "before"})
+    sqs = aws.client("sqs")
+    sqs.send_message(QueueUrl=aws.env["JOBS_QUEUE_URL"], MessageBody=json.dumps(job(job_id="round-trip")))
+    worker = SqsPoller(sqs, aws.env["JOBS_QUEUE_URL"], InProcess(WORKER, WORKER_TIMEOUT_MS), concurrency=1)
+    consumer = SqsPoller(
+        sqs, aws.env["JOBS_DLQ_URL"], InProcess("bedrock_gateway.handlers.dead_letters.handler", 30_000)
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and status_of(worker_module, "round-trip") != "failed":
+        worker.poll_once()
+        consumer.poll_once()
+    assert get_job(worker_module, "round-trip")["error"]["code"] == "DeadLettered"
+    emu.reset()
+    time.sleep(1.5)  # the consumer's hold on the DLQ message ends
+    assert redrive(sqs, aws.env["JOBS_DLQ_URL"], aws.env["JOBS_QUEUE_URL"]) == 1
+    while time.monotonic() < deadline and status_of(worker_module, "round-trip") != "succeeded":
+        worker.poll_once()
+    assert get_job(worker_module, "round-trip")["status"] == "succeeded"
 
 
 def test_a_malformed_message_never_touches_an_existing_job(worker_module, aws):

@@ -17,6 +17,8 @@ from bedrock_gateway.core.errors import ErrorCode, GatewayError
 JOB_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 TERMINAL = (SUCCEEDED, FAILED)
+#: The error code of a job whose message ran out of deliveries and sits in the dead-letter queue.
+DEAD_LETTERED = "DeadLettered"
 
 # JSON Schema for POST /v1/jobs and for SQS messages (API Gateway validates POST bodies with it too).
 JOB_SCHEMA = {
@@ -53,6 +55,21 @@ def _job_validator():
     import fastjsonschema
 
     return fastjsonschema.compile(JOB_SCHEMA)
+
+
+def job_key(job_id: str) -> str:
+    """The job store's key for ``job_id``: THE one place a job's key (and its result's name) is derived."""
+    return job_id
+
+
+def message_job_id(payload: Any, message_id: str) -> str:
+    """The job id a queue message stands for: its own ``jobId`` when usable, else the message id.
+
+    Also for malformed messages, so the worker and the DLQ consumer record them under the same id.
+    """
+    if isinstance(payload, dict) and isinstance(payload.get("jobId"), str) and JOB_ID.match(payload["jobId"]):
+        return payload["jobId"]
+    return message_id
 
 
 def parse_job(payload: dict[str, Any], default_job_id: str | None = None) -> JobRequest:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bedrock_gateway.core.jobs.contract import job_key
+
 
 class ResultStorage:
     """Results too large for the job record, one object per job."""
@@ -14,7 +16,7 @@ class ResultStorage:
 
     def put(self, job_id: str, result: bytes) -> str:
         """Store ``result``; returns its key."""
-        key = f"results/{job_id}.json"
+        key = f"results/{job_key(job_id)}.json"
         self.s3.put_object(
             Bucket=self.bucket,
             Key=key,

@@ -1,46 +1,101 @@
-"""The job store: one record per job, whose status only moves forward.
+"""The job store: one record per job. The record is the job's state, its lock and its outcome.
 
-queued -> running -> succeeded | failed, enforced with conditional writes, so a late or duplicate
-delivery can never undo a finished job. :class:`JobStore` is the interface the doors use;
-:class:`DynamoJobStore` implements it on DynamoDB (partition key ``jobId``).
+States only move forward, ``queued -> running -> succeeded | failed``, through conditional writes:
+
+- :meth:`DynamoJobStore.claim` moves a job to ``running`` under a **lease**: an owner token and an
+  expiry no earlier than the moment Lambda would kill the invocation holding it (its deadline plus
+  :data:`LEASE_MARGIN_MS`). One delivery holds a job at a time; a lease left by a dead invocation
+  (killed, timed out, out of memory) expires by itself, before the queue can deliver the job again.
+- :meth:`~DynamoJobStore.succeed` and :meth:`~DynamoJobStore.fail` write the outcome, only while the
+  writer still holds the lease, and keep the owner token: a retried write that had in fact been
+  applied recognises itself. Once final, a record never changes again...
+- ...except by :meth:`~DynamoJobStore.claim` from a message *sent after* the job was dead-lettered
+  (a DLQ redrive), which starts it again.
+- :meth:`~DynamoJobStore.dead_letter` (the DLQ consumer) fails a job whose message ran out of
+  deliveries, unless it is final or a live lease says another delivery is still running it.
+
+Every key comes from :func:`~bedrock_gateway.core.jobs.contract.job_key`. :class:`JobStore` is the
+interface the doors use; :class:`DynamoJobStore` implements it on DynamoDB (partition key ``jobId``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import time
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
 from bedrock_gateway.core.errors import ErrorCode, GatewayError
-from bedrock_gateway.core.jobs.contract import FAILED, QUEUED, RUNNING, SUCCEEDED, JobRequest
+from bedrock_gateway.core.jobs.contract import (
+    DEAD_LETTERED,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    SUCCEEDED,
+    TERMINAL,
+    JobRequest,
+    job_key,
+)
 
 RETENTION_SECONDS = 30 * 24 * 3600  # DynamoDB TTL on job records
+#: A lease outlives its holder's deadline by this much: covers the clock skew between the host that
+#: wrote it and the one that reads it. The jobs queue's visibility timeout must exceed the worker's
+#: timeout by at least this (the infra and local stacks check it), so a delivery that follows a dead
+#: one always finds the lease expired.
+LEASE_MARGIN_MS = 2_000
+DEAD_LETTER_MESSAGE = (
+    "the job ran out of deliveries; its message is in the dead-letter queue (a redrive starts it again)"
+)
 
 
 class JobStore(Protocol):
     def create(self, job: JobRequest) -> tuple[dict[str, Any], bool]: ...
     def delete_if_queued(self, job_id: str) -> None: ...
     def get(self, job_id: str) -> dict[str, Any] | None: ...
-    def start_attempt(self, job: JobRequest) -> bool: ...
-    def note_transient_error(self, job_id: str, error: GatewayError) -> None: ...
+    def claim(self, job: JobRequest, owner: str, lease_until_ms: int, sent_at_ms: int | None) -> Claim: ...
+    def release(self, job_id: str, owner: str, error: GatewayError) -> bool: ...
     def succeed(
         self,
         job_id: str,
+        owner: str,
         usage: dict[str, int | None],
         *,
         result: str | None = None,
         result_key: str | None = None,
     ) -> bool: ...
-    def fail(
-        self,
-        job_id: str,
-        error: GatewayError,
-        target: str | None = None,
-        *,
-        dead_lettered: bool = False,
-        only_if_new: bool = False,
-    ) -> bool: ...
+    def fail(self, job_id: str, owner: str, error: GatewayError) -> bool: ...
+    def reject_new(self, job_id: str, error: GatewayError) -> bool: ...
+    def dead_letter(self, job_id: str, target: str | None) -> DeadLetter: ...
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What :meth:`DynamoJobStore.claim` got: the lease, or the record that refused it."""
+
+    claimed: bool
+    record: dict[str, Any] | None = None
+
+    @property
+    def leased_until_ms(self) -> int | None:
+        """When another delivery's live lease on the job expires (None: the job is not leased)."""
+        if self.claimed or not self.record or self.record.get("status") != RUNNING:
+            return None
+        return self.record.get("leaseExpiresAt")
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """What :meth:`DynamoJobStore.dead_letter` did: ``marked`` it now, found it ``already`` marked,
+    found it ``final`` (nothing to redrive), or found it ``leased`` (until ``leased_until_ms``)."""
+
+    outcome: str
+    leased_until_ms: int | None = None
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def _now() -> str:
@@ -55,50 +110,26 @@ def _error(error: GatewayError) -> dict[str, str]:
     return {"code": str(error.code), "message": error.message}
 
 
-class _Update:
-    """One conditional UpdateItem: SET/REMOVE clauses, allowed source statuses, names and values."""
-
-    def __init__(self, allowed_from: tuple[str, ...]):
-        self.sets: list[str] = []
-        self.removes: list[str] = []
-        self.names = {"#status": "status"}
-        self.values: dict[str, Any] = {f":from{i}": status for i, status in enumerate(allowed_from)}
-        self.conditions = [f"#status = :from{i}" for i in range(len(allowed_from))]
-
-    def set(self, field: str, value: Any, *, if_missing: bool = False) -> None:
-        self.names[f"#{field}"] = field
-        self.values[f":{field}"] = value
-        self.sets.append(
-            f"#{field} = if_not_exists(#{field}, :{field})" if if_missing else f"#{field} = :{field}"
-        )
-
-    def increment(self, field: str) -> None:
-        self.names[f"#{field}"] = field
-        self.values.update({":zero": 0, ":one": 1})
-        self.sets.append(f"#{field} = if_not_exists(#{field}, :zero) + :one")
-
-    def remove(self, *fields: str) -> None:
-        for field in fields:
-            self.names[f"#{field}"] = field
-            self.removes.append(f"#{field}")
-
-    def allow_dead_lettered(self) -> None:
-        """Also from ``failed`` when the job failed by running out of deliveries (a DLQ redrive)."""
-        self.names["#deadLettered"] = "deadLettered"
-        self.values.update({":failed": FAILED, ":true": True})
-        self.conditions.append("(#status = :failed AND #deadLettered = :true)")
-
-    def expression(self) -> str:
-        return "SET " + ", ".join(self.sets) + (" REMOVE " + ", ".join(self.removes) if self.removes else "")
-
-    def condition(self, *, create: bool) -> str:
-        if create:
-            return " OR ".join(["attribute_not_exists(jobId)", *self.conditions])
-        return f"attribute_exists(jobId) AND ({' OR '.join(self.conditions)})"
+# Conditions shared by the writes below (names as in _NAMES).
+_LEASE_EXPIRED = "attribute_not_exists(#leaseExpiresAt) OR #leaseExpiresAt < :now"
+_HELD_BY_OWNER = "#status = :running AND #leaseOwner = :owner"
+_NAMES = {
+    "#status": "status",
+    "#error": "error",
+    "#target": "target",
+    "#leaseOwner": "leaseOwner",
+    "#leaseExpiresAt": "leaseExpiresAt",
+    "#deadLetteredAt": "deadLetteredAt",
+    "#attempts": "attempts",
+    "#usage": "usage",
+    "#result": "result",
+    "#resultKey": "resultKey",
+    "#lastError": "lastError",
+}
 
 
 class DynamoJobStore:
-    """:class:`JobStore` on a DynamoDB table."""
+    """:class:`JobStore` on a DynamoDB table. Every worker-side write is one conditional UpdateItem."""
 
     def __init__(self, table: str, dynamodb: Any):
         from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -109,16 +140,21 @@ class DynamoJobStore:
         self._deserialize = TypeDeserializer().deserialize
 
     def _key(self, job_id: str) -> dict:
-        return {"jobId": {"S": job_id}}
+        return {"jobId": {"S": job_key(job_id)}}
 
     def _values(self, values: dict[str, Any]) -> dict:
         return {k: self._serialize(v) for k, v in values.items()}
+
+    def _record(self, item: dict) -> dict[str, Any]:
+        return {k: _plain(self._deserialize(v)) for k, v in item.items()}
+
+    # ---- the jobs API ----
 
     def create(self, job: JobRequest) -> tuple[dict[str, Any], bool]:
         """Record a queued job; returns (record, created). An existing job id returns it unchanged."""
         now = _now()
         item = {
-            "jobId": job.job_id,
+            "jobId": job_key(job.job_id),
             "status": QUEUED,
             "target": job.target,
             "attempts": 0,
@@ -127,13 +163,16 @@ class DynamoJobStore:
             "expiresAt": int(time.time()) + RETENTION_SECONDS,
             "requestHash": request_hash(job),
         }
-        if self._conditional(
-            self.dynamodb.put_item,
-            TableName=self.table,
-            Item=self._values(item),
-            ConditionExpression="attribute_not_exists(jobId)",
-        ):
+        try:
+            self.dynamodb.put_item(
+                TableName=self.table,
+                Item=self._values(item),
+                ConditionExpression="attribute_not_exists(jobId)",
+            )
             return item, True
+        except Exception as exc:
+            if not _refused(exc):
+                raise
         existing = self.get(job.job_id)
         if existing is None:  # deleted between the two calls: try once more
             return self.create(job)
@@ -145,113 +184,203 @@ class DynamoJobStore:
 
     def delete_if_queued(self, job_id: str) -> None:
         """Undo :meth:`create` when the message could not be enqueued, so a retry can start clean."""
-        self._conditional(
-            self.dynamodb.delete_item,
-            TableName=self.table,
-            Key=self._key(job_id),
-            ConditionExpression="#s = :queued",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues=self._values({":queued": QUEUED}),
-        )
+        try:
+            self.dynamodb.delete_item(
+                TableName=self.table,
+                Key=self._key(job_id),
+                ConditionExpression="#s = :queued",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=self._values({":queued": QUEUED}),
+            )
+        except Exception as exc:
+            if not _refused(exc):
+                raise
 
     def get(self, job_id: str) -> dict[str, Any] | None:
         response = self.dynamodb.get_item(TableName=self.table, Key=self._key(job_id), ConsistentRead=True)
         item = response.get("Item")
-        if item is None:
-            return None
-        return {k: _plain(self._deserialize(v)) for k, v in item.items()}
+        return None if item is None else self._record(item)
 
-    def start_attempt(self, job: JobRequest) -> bool:
-        """Mark the job running and count the attempt; False once it has finished for good.
+    # ---- the worker ----
 
-        A job failed by the DLQ path can start again (a redrive of its message), clean of that failure.
+    def claim(self, job: JobRequest, owner: str, lease_until_ms: int, sent_at_ms: int | None) -> Claim:
+        """Take the job for one attempt: ``running``, leased to ``owner`` until ``lease_until_ms``.
+
+        Granted when the job is new, queued, running under an expired lease (its holder died) or
+        already leased to ``owner`` (a retried call that had in fact been applied), or failed as
+        dead-lettered before ``sent_at_ms`` (this message is a redrive). Refused otherwise, with the
+        record that refused it: final, or leased to another delivery until ``leaseExpiresAt``.
         """
-        update = _Update((QUEUED, RUNNING))
-        self._set_status(update, RUNNING, target=job.target, startedAt=_now())
-        update.increment("attempts")
-        update.remove("error", "finishedAt", "deadLettered")
-        update.allow_dead_lettered()
-        return self._apply(job.job_id, update, create=True)
+        now = _now()
+        values = {
+            ":queued": QUEUED,
+            ":running": RUNNING,
+            ":failed": FAILED,
+            ":owner": owner,
+            ":lease": lease_until_ms,
+            ":now": now_ms(),
+            ":sent": sent_at_ms if sent_at_ms is not None else -1,
+            ":target": job.target,
+            ":nowIso": now,
+            ":ttl": int(time.time()) + RETENTION_SECONDS,
+            ":zero": 0,
+            ":one": 1,
+        }
+        refused = self._update(
+            job.job_id,
+            "SET #status = :running, #target = :target, startedAt = :nowIso, updatedAt = :nowIso, "
+            "#leaseOwner = :owner, #leaseExpiresAt = :lease, "
+            "#attempts = if_not_exists(#attempts, :zero) + :one, "
+            "createdAt = if_not_exists(createdAt, :nowIso), expiresAt = if_not_exists(expiresAt, :ttl) "
+            "REMOVE #error, finishedAt, #deadLetteredAt",
+            "attribute_not_exists(jobId) OR #status = :queued "
+            f"OR (#status = :running AND ({_LEASE_EXPIRED} OR #leaseOwner = :owner)) "
+            "OR (#status = :failed AND #deadLetteredAt < :sent)",
+            values,
+        )
+        return Claim(claimed=refused is None, record=refused)
 
-    def note_transient_error(self, job_id: str, error: GatewayError) -> None:
-        """Record why the latest attempt failed; the job stays running and will be retried."""
-        update = _Update((RUNNING,))
-        update.set("lastError", _error(error))
-        update.set("updatedAt", _now())
-        self._apply(job_id, update)
+    def release(self, job_id: str, owner: str, error: GatewayError) -> bool:
+        """Give the lease back after a failed attempt, noting why; the job stays running (retried)."""
+        refused = self._update(
+            job_id,
+            "SET #lastError = :error, updatedAt = :nowIso REMOVE #leaseExpiresAt",
+            _HELD_BY_OWNER,
+            {":error": _error(error), ":nowIso": _now(), ":running": RUNNING, ":owner": owner},
+        )
+        return refused is None
 
     def succeed(
         self,
         job_id: str,
+        owner: str,
         usage: dict[str, int | None],
         *,
         result: str | None = None,
         result_key: str | None = None,
     ) -> bool:
-        """Finish the job with its result inline (``result``) or in result storage (``result_key``)."""
-        update = _Update((QUEUED, RUNNING))
-        outcome: dict[str, Any] = {"resultKey": result_key} if result_key is not None else {"result": result}
-        self._set_status(
-            update,
+        """Finish the job with its result inline (``result``) or in result storage (``result_key``).
+
+        False when ``owner`` no longer holds the job (it was finished by another delivery).
+        """
+        outcome_field = "#resultKey" if result_key is not None else "#result"
+        return self._finish(
+            job_id,
+            owner,
             SUCCEEDED,
-            finishedAt=_now(),
-            usage={k: v for k, v in usage.items() if v is not None},
-            **outcome,
-        )
-        update.remove("lastError")
-        return self._apply(job_id, update)
-
-    def fail(
-        self,
-        job_id: str,
-        error: GatewayError,
-        target: str | None = None,
-        *,
-        dead_lettered: bool = False,
-        only_if_new: bool = False,
-    ) -> bool:
-        """Finish the job as failed. ``dead_lettered``: its message goes to the DLQ (a redrive may
-        restart it). ``only_if_new``: never touch an existing job (a malformed message naming one)."""
-        update = _Update(() if only_if_new else (QUEUED, RUNNING))
-        fields: dict[str, Any] = {"finishedAt": _now(), "error": _error(error)}
-        if target is not None:
-            fields["target"] = target
-        if dead_lettered:
-            fields["deadLettered"] = True
-        self._set_status(update, FAILED, **fields)
-        return self._apply(job_id, update, create=True)
-
-    def _set_status(self, update: _Update, status: str, **fields: Any) -> None:
-        for name, value in {"status": status, "updatedAt": _now(), **fields}.items():
-            update.set(name, value)
-
-    def _apply(self, job_id: str, update: _Update, *, create: bool = False) -> bool:
-        """Run ``update``; False when its condition refused it. ``create``: also when the job is new."""
-        if create:
-            update.set("createdAt", update.values[":updatedAt"], if_missing=True)
-            update.set("expiresAt", int(time.time()) + RETENTION_SECONDS, if_missing=True)
-        return self._conditional(
-            self.dynamodb.update_item,
-            TableName=self.table,
-            Key=self._key(job_id),
-            UpdateExpression=update.expression(),
-            ConditionExpression=update.condition(create=create),
-            ExpressionAttributeNames=update.names,
-            ExpressionAttributeValues=self._values(update.values),
+            f"#usage = :usage, {outcome_field} = :outcome",
+            {
+                ":usage": {k: v for k, v in usage.items() if v is not None},
+                ":outcome": result_key if result_key is not None else result,
+            },
         )
 
-    @staticmethod
-    def _conditional(call, **params: Any) -> bool:
-        """``call(**params)``; False when DynamoDB refused it on its condition."""
-        from botocore.exceptions import ClientError
+    def fail(self, job_id: str, owner: str, error: GatewayError) -> bool:
+        """Finish the job as failed for good (a permanent error); False as for :meth:`succeed`."""
+        return self._finish(job_id, owner, FAILED, "#error = :error", {":error": _error(error)})
 
-        try:
-            call(**params)
+    def _finish(self, job_id: str, owner: str, status: str, fields: str, values: dict[str, Any]) -> bool:
+        refused = self._update(
+            job_id,
+            f"SET #status = :final, finishedAt = :nowIso, updatedAt = :nowIso, {fields} "
+            "REMOVE #lastError, #leaseExpiresAt",
+            _HELD_BY_OWNER,
+            {**values, ":final": status, ":nowIso": _now(), ":running": RUNNING, ":owner": owner},
+        )
+        if refused is None:
             return True
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
+        # Refused: either this very write had been applied and its answer lost (a retried call), or
+        # the lease had gone to another delivery, which finished the job.
+        return refused.get("status") == status and refused.get("leaseOwner") == owner
+
+    def reject_new(self, job_id: str, error: GatewayError) -> bool:
+        """Record a failed job under ``job_id`` (a malformed message), but never over an existing job."""
+        now = _now()
+        refused = self._update(
+            job_id,
+            "SET #status = :failed, #error = :error, createdAt = :nowIso, updatedAt = :nowIso, "
+            "finishedAt = :nowIso, expiresAt = :ttl, #attempts = :zero",
+            "attribute_not_exists(jobId)",
+            {
+                ":failed": FAILED,
+                ":error": _error(error),
+                ":nowIso": now,
+                ":ttl": int(time.time()) + RETENTION_SECONDS,
+                ":zero": 0,
+            },
+        )
+        return refused is None
+
+    # ---- the DLQ consumer ----
+
+    def dead_letter(self, job_id: str, target: str | None) -> DeadLetter:
+        """Fail a job whose message is in the dead-letter queue (``error.code`` ``DeadLettered``).
+
+        Only a job that is new, queued, or running under no live lease: a final job is left as it is,
+        and a job another delivery still holds is left to it (ask again once its lease expires).
+        """
+        now = _now()
+        values = {
+            ":queued": QUEUED,
+            ":running": RUNNING,
+            ":failed": FAILED,
+            ":error": {"code": DEAD_LETTERED, "message": DEAD_LETTER_MESSAGE},
+            ":now": now_ms(),
+            ":nowIso": now,
+            ":ttl": int(time.time()) + RETENTION_SECONDS,
+            ":zero": 0,
+        }
+        set_target = ""
+        if target is not None:
+            values[":target"] = target
+            set_target = "#target = if_not_exists(#target, :target), "
+        refused = self._update(
+            job_id,
+            "SET #status = :failed, #error = :error, #deadLetteredAt = :now, finishedAt = :nowIso, "
+            f"updatedAt = :nowIso, {set_target}createdAt = if_not_exists(createdAt, :nowIso), "
+            "expiresAt = if_not_exists(expiresAt, :ttl), #attempts = if_not_exists(#attempts, :zero) "
+            "REMOVE #leaseExpiresAt",
+            f"attribute_not_exists(jobId) OR #status = :queued OR (#status = :running AND ({_LEASE_EXPIRED}))",
+            values,
+        )
+        if refused is None:
+            return DeadLetter("marked")
+        if refused.get("status") == FAILED and refused.get("deadLetteredAt") is not None:
+            return DeadLetter("already")
+        if refused.get("status") in TERMINAL:
+            return DeadLetter("final")
+        return DeadLetter("leased", refused.get("leaseExpiresAt"))
+
+    # ---- plumbing ----
+
+    def _update(
+        self, job_id: str, expression: str, condition: str, values: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """One conditional UpdateItem; None when applied, else the record that refused it ({} if none)."""
+        used = {name: _NAMES[name] for name in set(re.findall(r"#\w+", f"{expression} {condition}"))}
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table,
+                Key=self._key(job_id),
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=used,
+                ExpressionAttributeValues=self._values(values),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            return None
+        except Exception as exc:
+            if not _refused(exc):
+                raise
+            item = getattr(exc, "response", {}).get("Item")
+            return self._record(item) if item else {}
+
+
+def _refused(exc: Exception) -> bool:
+    """Whether DynamoDB refused a write on its condition (anything else is an error to raise)."""
+    from botocore.exceptions import ClientError
+
+    return isinstance(exc, ClientError) and exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
 
 
 def _plain(value: Any) -> Any:

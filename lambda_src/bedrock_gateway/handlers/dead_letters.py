@@ -1,0 +1,94 @@
+"""DLQ consumer: a job whose message reaches the dead-letter queue ends final, and says so.
+
+A message gets to the jobs DLQ when its last delivery failed, or died before or while the worker ran
+it (a timeout, an out-of-memory kill, an init failure): then no worker code will ever finalize the
+job. For each message in the DLQ (Lambda event source on it, ReportBatchItemFailures):
+
+- the job is marked ``failed`` with error code ``DeadLettered`` (its ``lastError`` says what the
+  last attempt met), unless it is final already, or another delivery still holds its lease: then
+  the message is looked at again when that lease expires;
+- the message **stays** in the DLQ for a redrive: it is reported as a batch item failure, so the
+  event source does not delete it, and comes back to this consumer only after the DLQ's visibility
+  timeout. A message whose job finished anyway has nothing left to redrive and is deleted.
+
+Records are handled in a plain loop rather than Powertools' batch processor: keeping a message is
+this consumer's normal answer, not a failure to log as one. A record that cannot be handled (the
+store is unreachable) fails the invocation once the others are done, so the function's error alarm
+fires; its messages stay in the DLQ and are handled again after the visibility timeout.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+from bedrock_gateway import container, observability, settings
+from bedrock_gateway.core.errors import GatewayError
+from bedrock_gateway.core.jobs.contract import message_job_id, parse_job
+from bedrock_gateway.core.jobs.store import now_ms
+from bedrock_gateway.core.prepare import parse_json_object
+
+DOOR = "dead-letters"
+logger = observability.logger
+#: The longest SQS lets a message stay invisible.
+MAX_VISIBILITY_SECONDS = 12 * 3600
+
+
+class DeadLetterError(Exception):
+    """Some records could not be handled; they stay in the DLQ and are tried again."""
+
+
+def handle_record(record: dict) -> bool:
+    """Finalize the job of one DLQ message; True when the message must stay in the DLQ."""
+    store = container.job_store()
+    message_id = record["messageId"]
+    job_id = message_id
+    try:
+        payload = parse_json_object(record["body"], "SQS message body")
+        job_id = message_job_id(payload, message_id)
+        job = parse_job(payload, default_job_id=message_id)
+    except GatewayError as exc:  # malformed: no redrive can help; recorded as the worker would
+        store.reject_new(job_id, exc)
+        logger.warning("malformed message in the DLQ", extra={"message_id": message_id, "job_id": job_id})
+        return False
+    marked = store.dead_letter(job.job_id, job.target)
+    if marked.outcome == "leased":
+        wait = max(0, (marked.leased_until_ms or 0) - now_ms()) / 1000 + random.uniform(0.5, 2)
+        _hold(record, min(MAX_VISIBILITY_SECONDS, math.ceil(wait)))
+        return True
+    if marked.outcome == "final":
+        logger.info("job in the DLQ finished anyway; message deleted", extra={"job_id": job.job_id})
+        return False
+    if marked.outcome == "marked":
+        observability.record_count(DOOR, "JobsDeadLettered")
+        logger.warning("job dead-lettered", extra={"job_id": job.job_id, "message_id": message_id})
+    return True
+
+
+def _hold(record: dict, seconds: int) -> None:
+    queue_url = settings.current().dead_letter_queue_url
+    if not queue_url:
+        return
+    try:
+        container.sqs().change_message_visibility(
+            QueueUrl=queue_url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=seconds
+        )
+    except Exception:  # noqa: BLE001 - then the DLQ's own visibility timeout applies
+        logger.warning("could not set the message's visibility", extra={"message_id": record["messageId"]})
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event, context):
+    """Lambda entry point for the DLQ's event source (ReportBatchItemFailures)."""
+    kept, errors = [], 0
+    for record in event.get("Records", []):
+        try:
+            if handle_record(record):
+                kept.append({"itemIdentifier": record["messageId"]})
+        except Exception:  # kept in the DLQ; the invocation fails below
+            logger.exception("could not handle a DLQ message", extra={"message_id": record.get("messageId")})
+            kept.append({"itemIdentifier": record["messageId"]})
+            errors += 1
+    if errors:
+        raise DeadLetterError(f"{errors} DLQ message(s) could not be handled; they stay in the DLQ")
+    return {"batchItemFailures": kept}
