@@ -8,10 +8,11 @@ from bedrock_gateway.edge import routes
 from constructs import Construct
 
 from infra.bedrock_access import BedrockResources
-from infra.components import job_worker, stream_function, sync_api_function
+from infra.components import dead_letter_consumer, job_worker, stream_function, sync_api_function
 from infra.components.alarms import GatewayAlarms, MonitoredFunction
 from infra.components.dashboard import GatewayDashboard
 from infra.components.data_table import DataTable
+from infra.components.dead_letter_consumer import DeadLetterConsumer
 from infra.components.gateway_api import GatewayApi
 from infra.components.gateway_function import FunctionBasics
 from infra.components.job_queue import JobQueue
@@ -53,15 +54,6 @@ class BedrockGatewayStack(Stack):
             removal_policy=removal,
             deletion_protection=settings.is_production,
         )
-        # Powertools idempotency's DynamoDB layout: key "id", TTL "expiration".
-        self.idempotency_table = DataTable(
-            self,
-            "IdempotencyTable",
-            partition_key="id",
-            ttl_attribute="expiration",
-            removal_policy=removal,
-            deletion_protection=settings.is_production,
-        )
         self.results = ResultsBucket(self, "Results", removal_policy=removal)
         self.jobs = JobQueue(
             self,
@@ -92,9 +84,11 @@ class BedrockGatewayStack(Stack):
             bedrock=bedrock,
             queue=self.jobs,
             jobs_table=self.jobs_table,
-            idempotency_table=self.idempotency_table,
             results=self.results,
             max_concurrency=settings.worker_max_concurrency,
+        )
+        self.dead_letters = DeadLetterConsumer(
+            self, "DeadLetters", basics=basics, queue=self.jobs, jobs_table=self.jobs_table
         )
         self.api = GatewayApi(
             self,
@@ -114,6 +108,8 @@ class BedrockGatewayStack(Stack):
             MonitoredFunction("SyncApi", self.sync_api.function, sync_api_function.TIMEOUT),
             MonitoredFunction("Stream", self.stream.function, stream_function.TIMEOUT),
             MonitoredFunction("Worker", self.worker.function, job_worker.TIMEOUT),
+            # Its own alarms: it failing means dead-lettered jobs stay "running" for their callers.
+            MonitoredFunction("DeadLetters", self.dead_letters.function, dead_letter_consumer.TIMEOUT),
         ]
         self.alarms = GatewayAlarms(
             self,

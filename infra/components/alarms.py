@@ -72,8 +72,19 @@ class GatewayAlarms(Construct):
         self._alarm(
             "DeadLetterQueueNotEmpty",
             "Jobs reached the DLQ: they failed every delivery (inspect, then redrive)",
-            dead_letter_queue.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(1), statistic="Maximum"
+            # Visible and in flight: the DLQ consumer holds the messages it has handled (invisible).
+            cloudwatch.MathExpression(
+                expression="visible + inFlight",
+                using_metrics={
+                    "visible": dead_letter_queue.metric_approximate_number_of_messages_visible(
+                        period=Duration.minutes(1), statistic="Maximum"
+                    ),
+                    "inFlight": dead_letter_queue.metric_approximate_number_of_messages_not_visible(
+                        period=Duration.minutes(1), statistic="Maximum"
+                    ),
+                },
+                label="DLQ messages",
+                period=Duration.minutes(1),
             ),
             threshold=1,
             periods=1,

@@ -15,7 +15,8 @@ from infra.components.results_bucket import ResultsBucket
 HANDLER = "bedrock_gateway.handlers.worker.handler"
 BATCH_SIZE = 10
 #: The worker's Bedrock client waits up to 300 s for a response and does not retry (SQS does);
-#: a minute more covers the DynamoDB and S3 writes around it.
+#: a minute more covers the DynamoDB and S3 writes around it. A job's lease lasts until this timeout
+#: (plus a margin): the jobs queue's visibility timeout (6x) is what keeps redeliveries after it.
 TIMEOUT = Duration.minutes(6)
 #: A batch runs its records on BATCH_SIZE threads, each holding a whole model response.
 MEMORY_MB = 1024
@@ -34,7 +35,6 @@ class JobWorker(Construct):
         bedrock: BedrockResources,
         queue: JobQueue,
         jobs_table: DataTable,
-        idempotency_table: DataTable,
         results: ResultsBucket,
         max_concurrency: int,
     ) -> None:
@@ -51,18 +51,15 @@ class JobWorker(Construct):
                 **jobs_environment(
                     jobs_table, results, queue
                 ),  # the queue: backoff by ChangeMessageVisibility
-                "IDEMPOTENCY_TABLE_NAME": idempotency_table.table.table_name,
-                # The worker fails a job on its last delivery before the DLQ: same number as the redrive.
+                # The last delivery hands a failing job straight on to the DLQ: same number as the redrive.
                 "MAX_RECEIVE_COUNT": str(queue.max_receive_count),
                 "WORKER_BATCH_CONCURRENCY": str(BATCH_SIZE),
             },
         )
         self.gateway_function.allow(
             *bedrock.invoke_statements(streaming=False),
-            jobs_table.item_access("TrackJobs", "GetItem", "UpdateItem"),
-            idempotency_table.item_access(
-                "IdempotencyRecords", "GetItem", "PutItem", "UpdateItem", "DeleteItem"
-            ),
+            # The job record is state, lease and outcome: every write is a conditional UpdateItem.
+            jobs_table.item_access("TrackJobs", "UpdateItem"),
         )
         results.grant_write_results(self.gateway_function.role)
         self.function = self.gateway_function.function

@@ -12,6 +12,7 @@ from infra_helpers import ACCOUNT, REGION, actions_of, resources_for, statements
 from infra.bedrock_access import BedrockResources
 
 SYNC, STREAM, WORKER = "SyncApiHandlerRole", "StreamHandlerRole", "WorkerHandlerRole"
+DEAD_LETTERS = "DeadLettersHandlerRole"
 SONNET = "anthropic.claude-3-5-sonnet-20240620-v1:0"
 
 PROFILE_ONLY = """
@@ -169,15 +170,18 @@ def test_bedrock_actions_per_function(default_synth):
 
 def test_function_roles_have_no_managed_policies(default_synth):
     for name, role in default_synth.resources("AWS::IAM::Role").items():
-        if name.startswith((SYNC, STREAM, WORKER)):
+        if name.startswith((SYNC, STREAM, WORKER, DEAD_LETTERS)):
             assert "ManagedPolicyArns" not in role["Properties"], name
 
 
 def test_data_plane_access_is_scoped(default_synth):
     synth, stack = default_synth, default_synth.stack
     table = lambda construct: json.dumps({"Fn::GetAtt": [synth.logical_id(construct), "Arn"]}, sort_keys=True)  # noqa: E731
-    jobs, idempotency = table(stack.jobs_table.table), table(stack.idempotency_table.table)
-    queue = table(stack.jobs.queue)
+    jobs, queue, dlq = (
+        table(stack.jobs_table.table),
+        table(stack.jobs.queue),
+        table(stack.jobs.dead_letter_queue),
+    )
     results = json.dumps(
         {"Fn::Join": ["", [{"Fn::GetAtt": [synth.logical_id(stack.results.bucket), "Arn"]}, "/results/*"]]},
         sort_keys=True,
@@ -195,10 +199,19 @@ def test_data_plane_access_is_scoped(default_synth):
     assert resources_for(synth, SYNC, "sqs:SendMessage") == {queue}
     assert resources_for(synth, SYNC, "s3:GetObject") == {results}
 
-    assert resources_for(synth, WORKER, "dynamodb:UpdateItem") == {jobs, idempotency}
-    assert resources_for(synth, WORKER, "dynamodb:PutItem") == {idempotency}
+    # The job record is the worker's lock and outcome: conditional UpdateItems, nothing else.
+    assert {a for a in actions_of(synth, WORKER) if a.startswith("dynamodb:")} == {"dynamodb:UpdateItem"}
+    assert resources_for(synth, WORKER, "dynamodb:UpdateItem") == {jobs}
     assert resources_for(synth, WORKER, "s3:PutObject") == {results}
     for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"):
         assert resources_for(synth, WORKER, action) == {queue}, action
+
+    assert {a for a in actions_of(synth, DEAD_LETTERS) if a.startswith(("dynamodb:", "s3:", "bedrock:"))} == {
+        "dynamodb:UpdateItem"
+    }
+    assert resources_for(synth, DEAD_LETTERS, "dynamodb:UpdateItem") == {jobs}
+    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"):
+        assert resources_for(synth, DEAD_LETTERS, action) == {dlq}, action
+    assert "sqs:SendMessage" not in actions_of(synth, DEAD_LETTERS)
 
     assert not {a for a in actions_of(synth, STREAM) if a.startswith(("dynamodb:", "sqs:", "s3:"))}

@@ -13,7 +13,7 @@ from bedrock_gateway.edge import openapi
 from infra_helpers import resolve
 
 from infra import lambda_platform
-from infra.components import job_worker
+from infra.components import dead_letter_consumer, job_queue, job_worker
 
 ROUTES = {
     ("GET", "/v1/health"): "SyncApi",
@@ -217,8 +217,42 @@ def test_jobs_queue_redrives_to_the_dlq(default_synth):
     assert queue["VisibilityTimeout"] >= 6 * job_worker.TIMEOUT.to_seconds()
     dlq = default_synth.data["Resources"][dlq_id]["Properties"]
     assert dlq["MessageRetentionPeriod"] == 14 * 24 * 3600
+    assert dlq["VisibilityTimeout"] == job_queue.DEAD_LETTER_HOLD.to_seconds()
     worker = default_synth.data["Resources"][default_synth.logical_id(stack.worker.function)]["Properties"]
     assert worker["Environment"]["Variables"]["MAX_RECEIVE_COUNT"] == "5"
+
+
+def test_a_dead_delivery_s_lease_always_expires_before_the_job_can_be_delivered_again(default_synth):
+    """The worker leases a job until its deadline plus LEASE_MARGIN_MS; SQS delivers it again only
+    after the queue's visibility timeout. The first must end before the second can begin."""
+    from bedrock_gateway.core.jobs.store import LEASE_MARGIN_MS
+
+    stack = default_synth.stack
+    queue = default_synth.data["Resources"][default_synth.logical_id(stack.jobs.queue)]["Properties"]
+    worker = default_synth.data["Resources"][default_synth.logical_id(stack.worker.function)]["Properties"]
+    assert queue["VisibilityTimeout"] >= worker["Timeout"] + LEASE_MARGIN_MS / 1000
+
+
+def test_the_dlq_consumer_keeps_what_it_marks(default_synth):
+    """An event source on the DLQ with partial batch responses (a kept message is an item failure),
+    and a DLQ visibility timeout AWS accepts for it (at least the consumer's timeout; 6x advised)."""
+    stack, data = default_synth.stack, default_synth.data
+    consumer = default_synth.logical_id(stack.dead_letters.function)
+    [mapping] = [
+        m["Properties"]
+        for m in default_synth.resources("AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": consumer}
+    ]
+    dlq_id = default_synth.logical_id(stack.jobs.dead_letter_queue)
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    props = data["Resources"][consumer]["Properties"]
+    assert props["Handler"] == dead_letter_consumer.HANDLER
+    assert data["Resources"][dlq_id]["Properties"]["VisibilityTimeout"] >= 6 * props["Timeout"]
+    assert props["Environment"]["Variables"]["JOBS_TABLE_NAME"] == {
+        "Ref": default_synth.logical_id(stack.jobs_table.table)
+    }
+    assert props["Environment"]["Variables"]["JOBS_DLQ_URL"] == {"Ref": dlq_id}
 
 
 def test_encryption_everywhere(default_synth):
@@ -262,9 +296,8 @@ def test_tables_have_point_in_time_recovery_and_ttl(default_synth):
         t["Properties"]["KeySchema"][0]["AttributeName"]: t["Properties"]
         for t in default_synth.resources("AWS::DynamoDB::Table").values()
     }
-    assert set(tables) == {"jobId", "id"}
+    assert set(tables) == {"jobId"}  # one table: the job record is also the job's lock
     assert tables["jobId"]["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
-    assert tables["id"]["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
     for table in tables.values():
         assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
         assert table["BillingMode"] == "PAY_PER_REQUEST"
@@ -333,7 +366,6 @@ def test_function_environments(default_synth):
         return data["Resources"][default_synth.logical_id(function)]["Properties"]["Environment"]["Variables"]
 
     jobs_table = {"Ref": default_synth.logical_id(stack.jobs_table.table)}
-    idempotency_table = {"Ref": default_synth.logical_id(stack.idempotency_table.table)}
     bucket = {"Ref": default_synth.logical_id(stack.results.bucket)}
     queue_url = {"Ref": default_synth.logical_id(stack.jobs.queue)}
     sync = env(stack.sync_api.function)
@@ -343,12 +375,12 @@ def test_function_environments(default_synth):
         queue_url,
     )
     worker = env(stack.worker.function)
-    assert (
-        worker["JOBS_TABLE_NAME"],
-        worker["IDEMPOTENCY_TABLE_NAME"],
-        worker["RESULTS_BUCKET_NAME"],
-        worker["JOBS_QUEUE_URL"],
-    ) == (jobs_table, idempotency_table, bucket, queue_url)
+    assert (worker["JOBS_TABLE_NAME"], worker["RESULTS_BUCKET_NAME"], worker["JOBS_QUEUE_URL"]) == (
+        jobs_table,
+        bucket,
+        queue_url,
+    )
+    assert "IDEMPOTENCY_TABLE_NAME" not in worker  # the job record is the lock: no second table
     stream = env(stack.stream.function)
     assert {k: v for k, v in stream.items() if k.startswith("AWS_")} == {
         "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
@@ -386,14 +418,20 @@ def test_alarms_cover_dlq_errors_throttles_and_latency(default_synth):
 
     names = [metric_names(a) for a in alarms.values()]
     dlq = {"Fn::GetAtt": [default_synth.logical_id(default_synth.stack.jobs.dead_letter_queue), "QueueName"]}
-    assert any(
-        a["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"
-        and a["Properties"]["Dimensions"] == [{"Name": "QueueName", "Value": dlq}]
-        and a["Properties"]["Threshold"] == 1
+    # Every message in the DLQ counts, the ones the DLQ consumer holds (in flight) too.
+    [depth] = [
+        a["Properties"]
         for a in alarms.values()
+        if metric_names(a) == {"ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesNotVisible"}
+    ]
+    assert depth["Threshold"] == 1
+    assert all(
+        m["MetricStat"]["Metric"]["Dimensions"] == [{"Name": "QueueName", "Value": dlq}]
+        for m in depth["Metrics"]
+        if "MetricStat" in m
     )
-    assert sum({"Errors", "Invocations"} <= n for n in names) == 3  # error rate per function
-    assert sum(n == {"Throttles"} for n in names) == 3
+    assert sum({"Errors", "Invocations"} <= n for n in names) == 4  # error rate per function
+    assert sum(n == {"Throttles"} for n in names) == 4
     assert {"5XXError"} in names
     latency = [a for a in alarms.values() if a["Properties"].get("MetricName") == "Latency"]
     assert latency and latency[0]["Properties"]["ExtendedStatistic"] == "p99"
