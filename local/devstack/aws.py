@@ -12,7 +12,7 @@ import os
 import sys
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
@@ -194,10 +194,8 @@ class _MotoServer:
     a TCP connection and a server thread on top of moto's work, about half of what a call costs."""
 
     def __init__(self, host: str, port: int, app) -> None:
-        from http.server import ThreadingHTTPServer
-
         handler = type("MotoHandler", (_WsgiHandler,), {"app": app})
-        self._server = ThreadingHTTPServer((host, port), handler)
+        self._server = _QuietServer((host, port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
 
@@ -211,6 +209,12 @@ class _MotoServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # callers killed mid-call are routine
+            super().handle_error(request, client_address)
 
 
 class _WsgiHandler(BaseHTTPRequestHandler):
@@ -231,10 +235,17 @@ class _WsgiHandler(BaseHTTPRequestHandler):
                 pass
             return b"".join(parts)
         length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+        body = self.rfile.read(length) if length else b""
+        if len(body) < length:  # the caller died while sending: the service never sees the call
+            raise ConnectionAbortedError("request cut short")
+        return body
 
     def _handle(self) -> None:
-        body = self._body()
+        try:
+            body = self._body()
+        except (ConnectionAbortedError, ValueError):
+            self.close_connection = True
+            return
         path, _, query = self.path.partition("?")
         environ = {
             "REQUEST_METHOD": self.command,

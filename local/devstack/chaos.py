@@ -91,8 +91,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="make chaos", description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=20261125, help="every random choice derives from it")
-    parser.add_argument("--timeout", type=float, default=900, help="seconds before giving up")
-    parser.add_argument("--workers", type=int, default=2, help="worker processes = pollers")
+    parser.add_argument(
+        "--timeout", type=float, help="seconds before giving up (default: 120 + 0.15 per job)"
+    )
+    parser.add_argument("--workers", type=int, default=4, help="worker processes = pollers")
     parser.add_argument("--backlog", type=int, default=300, help="most jobs posted but not yet final")
     parser.add_argument("--worker-timeout", type=float, default=8, help="the worker function's timeout (s)")
     parser.add_argument("--max-receive-count", type=int, default=5)
@@ -116,6 +118,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             setattr(args, name, default if args.crash else (None if name == "kill_every" else 0))
     if args.slow_jobs < 0:
         args.slow_jobs = max(1, args.jobs // 2000)
+    if args.timeout is None:
+        args.timeout = 120 + 0.15 * args.jobs
     return args
 
 

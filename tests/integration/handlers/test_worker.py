@@ -352,3 +352,44 @@ def test_a_malformed_message_with_an_unusable_job_id_is_recorded_under_the_messa
     message = record({"jobId": "x" * 5000, "target": "llama"}, message_id="m-bad-id")
     assert run(worker_module, message) == set()
     assert get_job(worker_module, "m-bad-id")["status"] == "failed"
+
+
+def test_a_delivery_killed_mid_call_holds_the_job_no_longer_than_its_deadline(worker_module, aws, emu):
+    """A killed invocation used to leave a lock (Powertools' INPROGRESS record) that made every
+    redelivery skip the job until its message was dead-lettered, the job `running` forever. Its lease
+    now ends with the dead invocation's deadline (plus the margin), which the queue's visibility
+    timeout outlasts: the next delivery runs the job, calling the model again (at-least-once)."""
+    from bedrock_gateway.core.jobs.store import LEASE_MARGIN_MS, now_ms
+    from devstack.lambda_pool import LambdaFunction
+
+    function = LambdaFunction(WORKER, concurrency=1, function_name="worker", timeout_ms=3000)
+    try:
+        function.warm()
+        emu.configure(model=LLAMA_MODEL, ttft_ms=1500)
+        payload = job(job_id="killed-mid-call")
+        started = now_ms()
+        first = function.submit({"Records": [record(payload)]})
+        deadline = time.monotonic() + 30
+        while not function.busy() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.7)  # the model call is in flight
+        assert function.kill() is not None
+        assert first.result(timeout=30)["errorType"] == "Runtime.ExitError"
+    finally:
+        function.close()
+    held = get_job(worker_module, "killed-mid-call")
+    assert held["status"] == "running"
+    assert held["leaseExpiresAt"] <= started + 3000 + LEASE_MARGIN_MS + 1000
+    assert held["leaseExpiresAt"] < started + settings_visibility_ms(aws)
+    time.sleep(max(0, held["leaseExpiresAt"] - now_ms()) / 1000 + 0.1)
+    assert run(worker_module, record(payload, receive_count=2)) == set()  # the redelivery
+    assert get_job(worker_module, "killed-mid-call")["status"] == "succeeded"
+    time.sleep(1.0)  # the killed call's answer, produced after its caller died, is counted too
+    assert emu.counters()["bodies"][body_sha(payload)]["succeeded"] == 2
+
+
+def settings_visibility_ms(aws) -> int:
+    attributes = aws.client("sqs").get_queue_attributes(
+        QueueUrl=aws.env["JOBS_QUEUE_URL"], AttributeNames=["VisibilityTimeout"]
+    )["Attributes"]
+    return int(attributes["VisibilityTimeout"]) * 1000
