@@ -1,7 +1,9 @@
 """SQS, DynamoDB and S3 on this machine: moto in server mode, with the stack's queues, table and bucket.
 
 Resource settings mirror the deployed stack where behaviour depends on them (DLQ redrive with
-maxReceiveCount, the visibility timeouts, and their consistency with the worker's timeout).
+maxReceiveCount, the visibility timeouts, and their consistency with the worker's timeout). moto is
+served with what the stack relies on and moto lacks: each DynamoDB and SQS call atomic, as the
+services are, and connections kept alive (see :func:`_moto_server`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from urllib.parse import unquote
 from bedrock_gateway.core.jobs.store import LEASE_MARGIN_MS
 
 REGION = "us-east-1"
-STREAM = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+STREAM = {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
 
 
 @dataclass(frozen=True)
@@ -212,6 +214,9 @@ class _MotoServer:
 
 
 class _QuietServer(ThreadingHTTPServer):
+    request_queue_size = 128  # the default 5 drops connections under load (a 1 s SYN retry each)
+    daemon_threads = True
+
     def handle_error(self, request, client_address) -> None:
         if not isinstance(sys.exc_info()[1], ConnectionError):  # callers killed mid-call are routine
             super().handle_error(request, client_address)

@@ -48,6 +48,9 @@ from bedrock_gateway.core.jobs.contract import message_job_id
 
 SLOW_TARGET, SLOW_MODEL = "llama", "meta.llama3-8b-instruct-v1:0"
 FINAL = ("succeeded", "failed")
+#: The worker's DynamoDB/S3 read timeout when the store fails on purpose (10 s in AWS): short enough
+#: that a held call costs little of an 8 s invocation, long enough for moto on a loaded machine.
+STORE_READ_TIMEOUT = 3.0
 #: Crash defaults: what ``--crash`` turns on, each overridable by its own switch.
 CRASH = {
     "kill_every": "3-9",
@@ -138,26 +141,28 @@ def main(argv: list[str] | None = None) -> int:
         max_receive_count=args.max_receive_count,
         retry_base_seconds=0.5,
         worker_timeout=args.worker_timeout,
-        dead_letter_hold=5,
+        # The DLQ consumer looks at each message it keeps once a minute: often enough for a run, rare
+        # enough that re-checking a few hundred kept messages never starves the new ones.
+        dead_letter_hold=60,
     )
     store_faults = StoreFaults(
         throttle_rate=args.store_throttle_rate,
         error_rate=args.store_error_rate,
         timeout_rate=args.store_timeout_rate,
         kill_at_write_rate=args.kill_at_write_rate,
-        hold_seconds=1.5,
+        hold_seconds=STORE_READ_TIMEOUT + 0.5,
         seed=args.seed,
     )
     started = time.monotonic()
     with DevStack(
         port=0,
         emulator_port=0,
-        concurrency=2,
+        concurrency=4,  # API processes: posting must keep up with the workers
         worker_concurrency=args.workers,
         queue_settings=queue,
         log_dir=".local/logs/chaos",
         store_faults=store_faults,
-        store_read_timeout=1.0 if store_faults.active else None,
+        store_read_timeout=STORE_READ_TIMEOUT if store_faults.active else None,
         duplicate_rate=args.duplicate_rate,
         seed=args.seed,
         streams=True,
@@ -295,7 +300,7 @@ def post_jobs(
             time.sleep(0.2 * 2**attempt)
         return None
 
-    with httpx.Client(base_url=url, timeout=30) as client, ThreadPoolExecutor(8) as pool:
+    with httpx.Client(base_url=url, timeout=30) as client, ThreadPoolExecutor(16) as pool:
         futures = []
         for index, item in enumerate(jobs.items()):
             while index - stream.final_count() >= backlog:
@@ -342,6 +347,7 @@ class JobStream:
         self.status: dict[str, str] = {}
         self.changed_after_final: Counter[str] = Counter()
         self._final: set[str] = set()
+        self._outcome: dict[str, tuple] = {}  # each job's first final status and outcome
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._follow, name="chaos-stream", daemon=True)
@@ -388,16 +394,18 @@ class JobStream:
             self._iterators[index] = iterator
 
     def _take(self, change: dict) -> None:
-        old = {k: self._deserialize(v) for k, v in change.get("OldImage", {}).items()}
         new = {k: self._deserialize(v) for k, v in change.get("NewImage", {}).items()}
-        if old.get("status") in FINAL and any(
-            old.get(k) != new.get(k) for k in ("status", "result", "resultKey", "error", "usage")
-        ):
-            self.changed_after_final[old["jobId"]] += 1
-        if new:
-            self.status[new["jobId"]] = new.get("status")
-            if new.get("status") in FINAL:
-                self._final.add(new["jobId"])
+        if not new:
+            return
+        job_id = new["jobId"]
+        outcome = tuple(repr(new.get(k)) for k in ("status", "result", "resultKey", "error", "usage"))
+        first = self._outcome.get(job_id)
+        if first is not None and outcome != first:  # a write to a final record that changed it
+            self.changed_after_final[job_id] += 1
+        self.status[job_id] = new.get("status")
+        if new.get("status") in FINAL and first is None:
+            self._outcome[job_id] = outcome
+            self._final.add(job_id)
 
 
 def wait_for_final(stream: JobStream, job_ids: list[str], deadline: float) -> None:

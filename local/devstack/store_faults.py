@@ -167,6 +167,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # the head and the body go out in two writes
     server: _Server
 
     def log_message(self, format: str, *args) -> None:
@@ -239,20 +240,36 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(status, headers, payload)
 
     def _forward(self, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
-        upstream = self.server.proxy.upstream
-        connection = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=60)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+        headers["Content-Length"] = str(len(body))
+        for attempt in range(2):  # a kept-alive connection the upstream has closed: once more on a new one
+            connection = self._upstream()
+            try:
+                connection.request(self.command, self.path, body=body, headers=headers)
+                response = connection.getresponse()
+                payload = response.read()
+                break
+            except (http.client.HTTPException, OSError):
+                connection.close()
+                self.upstream = None
+                if attempt:
+                    raise
+        kept = [(k, v) for k, v in response.getheaders() if k.lower() not in _HOP_BY_HOP | {"content-length"}]
+        return response.status, kept, payload
+
+    def _upstream(self) -> http.client.HTTPConnection:
+        """This connection's own kept-alive connection to moto (a handler serves one connection)."""
+        if getattr(self, "upstream", None) is None:
+            target = self.server.proxy.upstream
+            self.upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+        return self.upstream
+
+    def finish(self) -> None:
         try:
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
-            headers["Content-Length"] = str(len(body))
-            connection.request(self.command, self.path, body=body, headers=headers)
-            response = connection.getresponse()
-            payload = response.read()
-            kept = [
-                (k, v) for k, v in response.getheaders() if k.lower() not in _HOP_BY_HOP | {"content-length"}
-            ]
-            return response.status, kept, payload
+            super().finish()
         finally:
-            connection.close()
+            if getattr(self, "upstream", None) is not None:
+                self.upstream.close()
 
     def _answer(self, status: int, headers: list[tuple[str, str]], payload: bytes) -> None:
         self.send_response_only(status)

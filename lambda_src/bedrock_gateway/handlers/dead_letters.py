@@ -13,8 +13,8 @@ job. For each message in the DLQ (Lambda event source on it, ReportBatchItemFail
 
 Records are handled in a plain loop rather than Powertools' batch processor: keeping a message is
 this consumer's normal answer, not a failure to log as one. A record that cannot be handled (the
-store is unreachable) fails the invocation once the others are done, so the function's error alarm
-fires; its messages stay in the DLQ and are handled again after the visibility timeout.
+store is unreachable) is looked at again after ``ERROR_RETRY_SECONDS``, and fails the invocation
+once the others are done, so the function's error alarm fires; every message stays in the DLQ.
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ DOOR = "dead-letters"
 logger = observability.logger
 #: The longest SQS lets a message stay invisible.
 MAX_VISIBILITY_SECONDS = 12 * 3600
+#: A message whose job could not be marked (the store failed) is looked at again this soon, not
+#: after the DLQ's whole visibility timeout.
+ERROR_RETRY_SECONDS = 10
 
 
 class DeadLetterError(Exception):
@@ -87,6 +90,7 @@ def handler(event, context):
                 kept.append({"itemIdentifier": record["messageId"]})
         except Exception:  # kept in the DLQ; the invocation fails below
             logger.exception("could not handle a DLQ message", extra={"message_id": record.get("messageId")})
+            _hold(record, ERROR_RETRY_SECONDS)
             kept.append({"itemIdentifier": record["messageId"]})
             errors += 1
     if errors:

@@ -8,6 +8,8 @@ import pytest
 from devstack.apigw import LambdaContext
 from devstack.poller import to_lambda_record
 
+from tests.integration.conftest import WORKER_TIMEOUT_MS
+
 LLAMA = {"prompt": "hello mars", "max_gen_len": 20}
 
 
@@ -29,7 +31,7 @@ def jobs(call_api, aws, worker_module):
             AttributeNames=["All"],
         ).get("Messages", [])
         event = {"Records": [to_lambda_record(m, "arn:aws:sqs:us-east-1:123456789012:q") for m in messages]}
-        return worker_module.handler(event, LambdaContext())
+        return worker_module.handler(event, LambdaContext(timeout_ms=WORKER_TIMEOUT_MS))
 
     return call_api, queued, work
 

@@ -280,9 +280,7 @@ def test_a_duplicate_in_flight_never_fails_the_job_even_on_its_last_delivery(wor
     from devstack.lambda_pool import LambdaFunction
 
     # Two Lambda-like processes, as two concurrent deliveries would run in AWS.
-    function = LambdaFunction(
-        "bedrock_gateway.handlers.worker.handler", concurrency=2, function_name="worker"
-    )
+    function = LambdaFunction(WORKER, concurrency=2, function_name="worker", timeout_ms=WORKER_TIMEOUT_MS)
     try:
         function.warm()
         emu.configure(model="meta.llama3-8b-instruct-v1:0", ttft_ms=2000)
