@@ -71,19 +71,18 @@ EXPLANATIONS = {
         "lookup."
     ),
     "cold_start_worker": (
-        "The worker's first job does work the baseline has no equivalent of: a DynamoDB client (shared by "
-        "the job store and the idempotency layer) and four DynamoDB calls around the one InvokeModel, "
-        "plus Powertools' batch and idempotency imports. Fix: SnapStart or provisioned concurrency."
+        "The worker's first job does work the baseline has no equivalent of: a DynamoDB client and two "
+        "DynamoDB calls around the one InvokeModel (claiming the job, then recording its outcome), plus "
+        "Powertools' batch imports. Fix: SnapStart or provisioned concurrency."
     ),
     "sqs_batch_10": (
-        "The model calls do overlap (a batch of 1 is one call plus ~30 ms); the rest is CPU. Each job "
-        "makes four DynamoDB calls (the conditional job-state updates and Powertools' idempotency record) "
-        "besides its InvokeModel, and the worker spends several ms of CPU per job on them "
-        "(detail.worker_cpu_ms_batch10: botocore request building, signing and parsing), which one "
-        "process's GIL serializes; locally DynamoDB is moto, whose ~100 ms for 50 concurrent calls "
-        "(detail.dynamodb_50_concurrent_calls_ms) runs on the other core. Fix: in Lambda, more memory "
-        "means more CPU; dropping the separate idempotency record (the conditional, forward-only job "
-        "states already make redelivery safe) would save two calls per job."
+        "The model calls do overlap (a batch of 1 is one call plus ~30 ms); the rest is the two DynamoDB "
+        "calls each job makes besides its InvokeModel (claim, then the outcome: conditional UpdateItems "
+        "on its record), ten of each at once: the worker's CPU for them (detail.worker_cpu_ms_batch10: "
+        "botocore request building, signing and parsing, serialized by one process's GIL) and, locally, "
+        "moto, which evaluates each conditional update in several ms of Python, one at a time "
+        "(detail.dynamodb_50_concurrent_calls_ms), on the same two cores. Fix: in Lambda, more memory "
+        "means more CPU; DynamoDB itself answers ten concurrent writes in about one round trip."
     ),
 }
 
@@ -497,7 +496,7 @@ def sqs_batch(emulator_url: str, samples: int, say) -> tuple[Figure, float]:
             "dynamodb_50_concurrent_calls_ms": summary(result["dynamodb_50_ms"]),
             "worker_cpu_ms_batch10": round(median(result["batch10_cpu_ms"]), 1),
             "worker_cpu_ms_batch1": round(median(result["batch1_cpu_ms"]), 1),
-            "note": "each job also reads/writes its job and idempotency records (DynamoDB: moto here)",
+            "note": "each job also claims its record and writes its outcome: two UpdateItems (moto here)",
         },
     )
     say(
