@@ -71,7 +71,7 @@ invoke: $(STAMP) ## replay a sample event through its handler: make invoke EVENT
 targets: $(STAMP) ## the targets CLI: make targets ARGS='check'
 	@$(PY) -m gateway_cli targets $(ARGS)
 
-chaos: $(STAMP) ## the no-loss test: 1,000 jobs while Bedrock throttles 30% and fails 5%
+chaos: $(STAMP) ## the no-loss test: 1,000 jobs while Bedrock fails (ARGS='--jobs 10000 --crash': workers die too)
 	@$(PY) -m devstack.chaos $(ARGS)
 
 lock: ## re-resolve requirements/*.txt from requirements/*.in

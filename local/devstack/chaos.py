@@ -24,10 +24,11 @@ beyond one) and the local Lambda's record of invocations that died (killed or ti
 
     sent= succeeded= failed= dead_lettered= lost= conflicting= extra_invocations= explained_extra= unexplained_extra=
 
-An extra invocation is explained when an invocation holding that job died (killed, timed out) or the
-model's answer to it was broken on the wire: an at-least-once queue cannot avoid those. Exits 1
-unless lost, conflicting and unexplained_extra are 0 and every job is final. Bounded: gives up after
-``--timeout`` seconds and reports what it has.
+An extra invocation is explained when an invocation holding that job died (killed, timed out)
+before the job was final, or the model's answer to it was broken on the wire: an at-least-once queue
+cannot avoid those. Exits 1 unless lost, conflicting and unexplained_extra are 0 and every job is
+final. Bounded: gives up after ``--timeout`` seconds and reports what it has. A second line before
+the summary says what was injected (``faults: kills= timeouts= ...``).
 """
 
 from __future__ import annotations
