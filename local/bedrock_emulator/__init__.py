@@ -27,6 +27,7 @@ Control endpoint (JSON):
 from __future__ import annotations
 
 import threading
+from datetime import date
 from pathlib import Path
 
 from .catalog import Catalog
@@ -51,7 +52,9 @@ class Emulator:
     """The Bedrock emulator, served from a background thread.
 
     ``region`` is the default when a request carries no SigV4 credential scope; ``account`` owns
-    the application profiles, provisioned throughputs and custom/imported models of the catalog.
+    the resources of ``account.json`` (or ``catalog_path``): application profiles, provisioned
+    throughputs, custom/imported models, guardrails. Model lifecycle (Active/Legacy/EOL) follows the
+    catalog of record's dates as of ``lifecycle_date`` (default: today); see ``set_lifecycle_date``.
     """
 
     def __init__(
@@ -62,12 +65,13 @@ class Emulator:
         account: str = "123456789012",
         catalog_path: str | Path | None = None,
         verbose: bool = False,
+        lifecycle_date: date | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.region = region
         self.account = account
-        self.catalog = Catalog.load(region, account, catalog_path)
+        self.catalog = Catalog.load(region, account, catalog_path, today=lifecycle_date)
         self.state = State()
         self._verbose = verbose
         self._server: _Server | None = None
@@ -113,6 +117,10 @@ class Emulator:
             self._server.close_connections()
             self._server = None
             self._thread = None
+
+    def set_lifecycle_date(self, day: date | None) -> None:
+        """Judge model lifecycle as of ``day`` (None: the real date), e.g. to call a model before its EOL."""
+        self.catalog.today = day
 
     def configure(self, model: str = "*", **settings) -> dict:
         """Set latency/fault settings for ``model`` (see the module docstring); returns them."""
