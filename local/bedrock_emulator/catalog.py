@@ -11,11 +11,16 @@ a ``Target``: which model answers, in which body format, whether it can stream; 
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from bedrock_gateway.core import catalog as record
+try:
+    from bedrock_gateway.core import catalog as record
+except ModuleNotFoundError:  # started with only local/ on the path: the catalog is in the repo's lambda_src/
+    sys.path.append(str(Path(__file__).resolve().parents[2] / "lambda_src"))
+    from bedrock_gateway.core import catalog as record
 
 from .errors import BedrockError, end_of_life, validation
 from .families import formats_for
