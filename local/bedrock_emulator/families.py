@@ -20,6 +20,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from .errors import BedrockError, validation
 
@@ -76,7 +77,7 @@ class Completion:
     def text(self) -> str:
         return "".join(self.pieces)
 
-    @property
+    @cached_property
     def output_tokens(self) -> int:
         tokens = sum(count_tokens(p) for p in self.pieces)
         if self.tool_call:
