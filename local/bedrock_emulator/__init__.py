@@ -1,12 +1,14 @@
 """An offline, wire-accurate fake of Amazon Bedrock that real boto3 talks to unchanged.
 
 One HTTP server answers the ``bedrock-runtime`` API (``InvokeModel``,
-``InvokeModelWithResponseStream``), the read side of the ``bedrock`` control plane, and its own
-control endpoint under ``/_emulator``::
+``InvokeModelWithResponseStream``, ``Converse``, ``ConverseStream``, ``CountTokens``,
+``ApplyGuardrail``), the read side of the ``bedrock`` control plane, and its own control endpoint
+under ``/_emulator``. Bedrock's facts (models, lifecycle, limits, system profiles) come from the
+catalog of record, ``bedrock_gateway.core.catalog``::
 
     from bedrock_emulator import Emulator, emulator_env
     with Emulator() as emu:                      # port 0 = a free port
-        emu.configure(model="anthropic.claude-v2", ttft_ms=200, chunk_delay_ms=20)
+        emu.configure(model="us.anthropic.claude-haiku-4-5-20251001-v1:0", ttft_ms=200, chunk_delay_ms=20)
         os.environ.update(emulator_env(emu.url))  # boto3 now talks to the emulator
 
 Control endpoint (JSON):
