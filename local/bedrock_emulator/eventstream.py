@@ -88,3 +88,17 @@ def error_event(code: str, message: str) -> bytes:
         {":error-code": code, ":error-message": message, ":message-type": "error"},
         b"",
     )
+
+
+def converse_event(event_type: str, payload: dict) -> bytes:
+    """A ConverseStream event (``messageStart``, ``contentBlockDelta``, ``metadata``, ...).
+
+    The payload is the event's JSON itself (no base64 ``bytes`` wrapper), padded like ``chunk`` events.
+    """
+    data = json.dumps(payload, separators=(",", ":"))
+    padding = _PADDING[: 1 + len(data) % len(_PADDING)]
+    body = json.dumps({**payload, "p": padding}, separators=(",", ":")).encode("utf-8")
+    return encode_message(
+        {":event-type": event_type, ":content-type": "application/json", ":message-type": "event"},
+        body,
+    )
