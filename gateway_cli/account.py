@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import functools
+import os
 from typing import Any
 
+from bedrock_gateway.core import catalog
 from bedrock_gateway.core.bedrock.capabilities import CONTROL_BUDGET
-from bedrock_gateway.core.clients import client
-from bedrock_gateway.core.model_ids import GEO_DESTINATION_REGIONS
 
 PROFILE_TYPES = ("SYSTEM_DEFINED", "APPLICATION")
 GEO_NAMES = {
@@ -22,18 +22,24 @@ GEO_NAMES = {
 
 
 def control_client(region: str | None = None):
-    """The ``bedrock`` control-plane client: the shared cached one, or one pinned to ``region``."""
-    if region is None:
-        return client("bedrock", CONTROL_BUDGET)
+    """The ``bedrock`` control-plane client for ``region`` (else ``AWS_REGION``, else the boto3 chain).
+
+    With the emulator's endpoint (``AWS_ENDPOINT_URL_BEDROCK``) set and no credentials configured, it
+    signs with placeholder ones: the emulator does not check them, so offline use needs nothing else.
+    """
     import boto3
     from botocore.config import Config
 
+    session = boto3.session.Session(region_name=region or os.environ.get("AWS_REGION") or None)
     budget = Config(
         connect_timeout=CONTROL_BUDGET.connect_timeout,
         read_timeout=CONTROL_BUDGET.read_timeout,
         retries={"mode": "standard", "total_max_attempts": CONTROL_BUDGET.attempts},
     )
-    return boto3.session.Session(region_name=region).client("bedrock", config=budget)
+    offline: dict[str, str] = {}
+    if os.environ.get("AWS_ENDPOINT_URL_BEDROCK") and session.get_credentials() is None:
+        offline = {"aws_access_key_id": "offline", "aws_secret_access_key": "offline"}
+    return session.client("bedrock", config=budget, **offline)
 
 
 def model_id_of(arn: str) -> str:
@@ -46,15 +52,9 @@ def region_of(arn: str) -> str:
 
 
 def geo_serves(geo: str, region: str) -> bool:
-    """Whether a ``<geo>.`` system profile can be called from ``region``."""
-    if geo == "global":
-        return True
-    if geo == "us":
-        return region.startswith("us-") and not region.startswith("us-gov-")
-    prefixes = {"us-gov": "us-gov-", "eu": "eu-", "apac": "ap-", "ca": "ca-"}
-    if geo in prefixes:
-        return region.startswith(prefixes[geo])
-    return region in GEO_DESTINATION_REGIONS.get(geo, ())
+    """Whether a ``<geo>.`` system profile can be called from ``region`` (the catalog's source Regions)."""
+    geography = catalog.geographies().get(geo)
+    return bool(geography) and any(region in route["sources"] for route in geography["routes"])
 
 
 class Account:

@@ -5,12 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bedrock_gateway.core import catalog
 from bedrock_gateway.core.model_ids import ModelKind
 from bedrock_gateway.core.targets import Target, TargetsConfig
 
 from .account import GEO_NAMES, Account, geo_serves, model_id_of
 
 PROBLEM, WARNING = "problem", "warning"
+#: The account IDs AWS's documentation (and this project's examples) use as placeholders.
+PLACEHOLDER_ACCOUNTS = frozenset(
+    {"123456789012", "111122223333", "444455556666", "777788889999", "000000000000"}
+)
 
 
 @dataclass
@@ -77,6 +82,15 @@ class Checker:
     def check(self, target: Target) -> Report:
         report = Report(target)
         ref = target.ref
+        placeholders = sorted(_placeholder_accounts(target))
+        if placeholders:
+            report.problem(
+                f"account {', '.join(placeholders)} in the target's ARNs is a placeholder from the examples",
+                "replace it with your own account's resource ARNs (or remove the target)",
+            )
+            return report
+        if ref.foundation_model_id and _end_of_life(ref.foundation_model_id, self.region, report):
+            return report
         if ref.is_arn and ref.region and ref.region != self.region:
             report.problem(
                 f"{ref.kind} ARN {ref.raw} is in {ref.region}, but the region being checked is {self.region}",
@@ -248,14 +262,22 @@ class Checker:
 
     def _model(self, target: Target, report: Report, model_id: str) -> None:
         """Lifecycle and streaming of the foundation model behind the target."""
+        if _end_of_life(model_id, self.region, report):
+            return
         model = self.account.foundation_model(model_id)
         if model is None:
             return
         lifecycle = model.get("modelLifecycle", {}).get("status", "ACTIVE")
         report.facts["lifecycle"] = lifecycle
-        if lifecycle == "LEGACY":
+        dates = catalog.lifecycle(model_id, self.region) or {}
+        if lifecycle == "LEGACY" or dates.get("status") == catalog.LEGACY:
+            report.facts["lifecycle"] = "LEGACY"
+            end = dates.get("endOfLife")
+            report.facts["endOfLife"] = end
             report.warning(
-                f"model {model_id} is LEGACY", "plan a move to a current model before its end of life"
+                f"model {model_id} is LEGACY: "
+                + (f"end of life on {end}" if end else "its end-of-life date is not published yet"),
+                "plan a move to a current model before then (`targets models` lists them)",
             )
         elif lifecycle != "ACTIVE":
             report.problem(f"model {model_id} is {lifecycle}", "move the target to an ACTIVE model")
@@ -274,3 +296,26 @@ class Checker:
                 f"streaming = false, but {model_id} can stream: /stream sends its answer as one chunk",
                 "remove streaming = false to stream chunk by chunk",
             )
+
+
+def _placeholder_accounts(target: Target) -> set[str]:
+    """Placeholder account IDs in the target's ARNs (model, ``models``, guardrail)."""
+    arns = [target.model_id, *target.models, target.guardrail.id if target.guardrail else ""]
+    accounts = {arn.split(":")[4] for arn in arns if arn.startswith("arn:") and arn.count(":") >= 5}
+    return accounts & PLACEHOLDER_ACCOUNTS
+
+
+def _end_of_life(model_id: str, region: str, report: Report) -> bool:
+    """A problem, and True, when the catalog says ``model_id`` has reached its end of life in ``region``."""
+    dates = catalog.lifecycle(model_id, region)
+    if not dates or dates["status"] != catalog.EOL:
+        return False
+    report.facts["lifecycle"] = catalog.EOL
+    when = f" on {dates['endOfLife']}" if dates.get("endOfLife") else ""
+    report.problem(
+        f"model {model_id} reached its end of life{when}: Bedrock answers ResourceNotFoundException "
+        '("This model version has reached the end of its life")',
+        "move the target to a current model (`targets models` lists them; `targets explain` shows the profile "
+        "a model needs)",
+    )
+    return True

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from bedrock_gateway.core.model_ids import GEO_DESTINATION_REGIONS, ModelKind, ModelRef
+from bedrock_gateway.core import catalog
+from bedrock_gateway.core.model_ids import ModelKind, ModelRef
 from bedrock_gateway.core.targets import Target
 
 from .account import GEO_NAMES, region_of
@@ -59,7 +60,7 @@ def explain(
         "account": ref.account,
         "geo": ref.geo,
         "routesTo": list(dict.fromkeys(region_of(m) for m in models))
-        or list(GEO_DESTINATION_REGIONS.get(ref.geo or "", ()))
+        or (catalog.all_destinations(ref.resource_id) if ref.geo else [])
         or None,
         "foundationModel": ref.foundation_model_id,
         "foundationModelNote": None if ref.foundation_model_id else _HIDDEN.get(ref.kind),

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from bedrock_emulator import Emulator, emulator_env
 from devstack.apigw import LambdaContext, build_event, response_parts
 
+#: Every identifier kind and current model family (the emulator's account has their resources).
+TARGETS_FILE = Path(__file__).with_name("targets.toml")
+CLAUDE_MODEL = "global.anthropic.claude-sonnet-4-6"
 CLAUDE_BODY = {
-    "prompt": "\n\nHuman: write an essay for living on mars in 1000 words\n\nAssistant:",
-    "max_tokens_to_sample": 4000,
+    "anthropic_version": "bedrock-2023-05-31",
+    "max_tokens": 4000,
+    "messages": [{"role": "user", "content": "write an essay for living on mars in 1000 words"}],
 }
 
 
@@ -30,6 +35,8 @@ def bedrock_env(emulator):
     patch = pytest.MonkeyPatch()
     for key, value in emulator_env(emulator.url).items():
         patch.setenv(key, value)
+    patch.setenv("TARGETS_FILE", str(TARGETS_FILE))
+    settings.reset()
     # One attempt per call unless a test says otherwise (the sync_attempts fixture).
     patch.setattr(settings, "SYNC_ATTEMPTS", 1)
     patch.setattr(settings, "STREAM_OPEN_ATTEMPTS", 1)
@@ -38,6 +45,7 @@ def bedrock_env(emulator):
     yield
     patch.undo()
     bedrock.reset()
+    settings.reset()
 
 
 @pytest.fixture

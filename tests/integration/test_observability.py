@@ -12,9 +12,9 @@ from bedrock_gateway import observability
 from devstack.apigw import LambdaContext
 from devstack.poller import to_lambda_record
 
-from tests.integration.conftest import CLAUDE_BODY
+from tests.integration.conftest import CLAUDE_BODY, CLAUDE_MODEL
 
-CLAUDE = "anthropic.claude-v2"
+CLAUDE = CLAUDE_MODEL
 
 
 def emitted(text: str) -> list[tuple[str, frozenset[str], dict]]:

@@ -150,6 +150,20 @@ def profile_destinations(profile_id: str, source_region: str) -> list[str]:
     return []
 
 
+def all_destinations(profile_id: str) -> list[str]:
+    """Every Region ``profile_id`` may route to, from any source Region (for IAM where the calling
+    Region is not known at synth); for a profile the catalog does not list, its geography's Regions."""
+    profile = system_profile(profile_id)
+    split = split_profile_id(profile_id)
+    if profile is not None:
+        routes = profile["routes"]
+    elif split is not None:
+        routes = load()["geographies"][split[0]]["routes"]
+    else:
+        return []
+    return list(dict.fromkeys(region for route in routes for region in route["destinations"]))
+
+
 def split_profile_id(identifier: str) -> tuple[str, str] | None:
     """``"us.anthropic.claude..."`` -> ``("us", "anthropic.claude...")`` for a known geography prefix."""
     for prefix in sorted(load()["geographies"], key=len, reverse=True):

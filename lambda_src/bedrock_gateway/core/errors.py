@@ -30,12 +30,14 @@ class ErrorCode(str, Enum):
 
     INVALID_REQUEST = "InvalidRequest"
     RAW_MODEL_ID_FORBIDDEN = "RawModelIdNotAllowed"
+    TARGET_NOT_ALLOWED = "TargetNotAllowed"
     TARGET_NOT_FOUND = "TargetNotFound"
     NOT_FOUND = "NotFound"
     METHOD_NOT_ALLOWED = "MethodNotAllowed"
     CONFLICT = "Conflict"
     PAYLOAD_TOO_LARGE = "PayloadTooLarge"
     UNSUPPORTED_MEDIA_TYPE = "UnsupportedMediaType"
+    NOT_ACCEPTABLE = "NotAcceptable"
     INTERNAL = "InternalError"
     # Bedrock's modeled exceptions
     VALIDATION = "ValidationException"
@@ -59,12 +61,14 @@ _CALLER = ErrorKind(Fault.CALLER, retryable=False)
 KINDS: dict[ErrorCode, ErrorKind] = {
     ErrorCode.INVALID_REQUEST: _CALLER,
     ErrorCode.RAW_MODEL_ID_FORBIDDEN: _CALLER,
+    ErrorCode.TARGET_NOT_ALLOWED: _CALLER,
     ErrorCode.TARGET_NOT_FOUND: _CALLER,
     ErrorCode.NOT_FOUND: _CALLER,
     ErrorCode.METHOD_NOT_ALLOWED: _CALLER,
     ErrorCode.CONFLICT: _CALLER,
     ErrorCode.PAYLOAD_TOO_LARGE: _CALLER,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: _CALLER,
+    ErrorCode.NOT_ACCEPTABLE: _CALLER,
     ErrorCode.VALIDATION: _CALLER,  # Bedrock says the body is wrong: the caller's to fix
     ErrorCode.INTERNAL: ErrorKind(Fault.GATEWAY, retryable=False),
     ErrorCode.THROTTLING: ErrorKind(Fault.BEDROCK, retryable=True, retry_after=2),

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import catalog
 from .errors import ErrorCode, GatewayError
 from .model_ids import (
-    GEO_DESTINATION_REGIONS,
     ModelIdError,
     ModelKind,
     ModelRef,
@@ -111,11 +111,15 @@ class Target:
             params["serviceTier"] = self.service_tier
         return params
 
-    def iam_invoke_resources(self, region: str, account: str, partition: str = "aws") -> list[str]:
+    def iam_invoke_resources(
+        self, region: str, account: str, partition: str = "aws", source_region: str | None = None
+    ) -> list[str]:
         """The exact resource ARNs ``bedrock:InvokeModel*`` needs for this target.
 
         ``region``/``account`` are the deploying stack's (they may be CDK tokens). Inference profiles
-        need the profile ARN plus the foundation-model ARN in every destination region.
+        need the profile ARN plus the foundation-model ARN in every destination region: for a system
+        profile, the destinations the catalog documents from ``source_region`` when it is known, else
+        from any source Region of the profile (a region-agnostic stack does not know where it runs).
         """
         ref = self.ref
         if ref.is_arn:
@@ -132,19 +136,21 @@ class Target:
                 foundation_model_arn(ref.foundation_model_id or "", ref.region or region, partition)
             )
         if ref.kind in (ModelKind.INFERENCE_PROFILE, ModelKind.APPLICATION_INFERENCE_PROFILE):
-            resources.extend(self.models or self._derived_profile_models(partition))
+            resources.extend(self.models or self._derived_profile_models(partition, source_region))
         return list(dict.fromkeys(resources))
 
-    def _derived_profile_models(self, partition: str) -> list[str]:
+    def _derived_profile_models(self, partition: str, source_region: str | None) -> list[str]:
         model_id = self.ref.foundation_model_id
         if model_id is None:  # an application profile without `models`: rejected at load
             return []
         if self.ref.geo == "global":
             # Global profiles may route to any commercial region; AWS documents the region-less ARN.
             return [f"arn:{partition}:bedrock:::foundation-model/{model_id}"]
-        return [
-            foundation_model_arn(model_id, r, partition) for r in GEO_DESTINATION_REGIONS[self.ref.geo or ""]
-        ]
+        profile_id = self.ref.resource_id
+        regions = (source_region and catalog.profile_destinations(profile_id, source_region)) or (
+            catalog.all_destinations(profile_id)
+        )
+        return [foundation_model_arn(model_id, r, partition) for r in regions]
 
     def describe(self) -> dict[str, Any]:
         """The public view of this target (``GET /v1/targets``)."""

@@ -52,7 +52,7 @@ def stack_url(tmp_path_factory):
 def test_invoke_with_the_reference_body(stack_url):
     response = httpx.post(f"{stack_url}/v1/targets/claude/invoke", json=CLAUDE_BODY, timeout=30)
     assert response.status_code == 200
-    assert response.json()["completion"].strip()
+    assert response.json()["content"][0]["text"].strip()
     assert int(response.headers["x-bedrock-input-tokens"]) > 0
     assert int(response.headers["x-bedrock-output-tokens"]) > 0
     assert response.headers["x-amzn-requestid"]
@@ -85,7 +85,7 @@ def test_jobs_round_trip_through_sqs(stack_url):
             break
         time.sleep(0.2)
     assert job["status"] == "succeeded", job
-    assert job["result"]["completion"]
+    assert job["result"]["content"][0]["text"]
 
 
 def test_errors_are_json_through_the_adapter(stack_url):

@@ -66,11 +66,11 @@ def test_job_id_defaults_to_the_message_id(worker_module, aws):
 
 def test_partial_batch_failure_retries_only_the_transient_record(worker_module, aws, emu):
     emu.configure(
-        model="mistral.mistral-7b-instruct-v0:2", error={"type": "ThrottlingException", "when": "before"}
+        model="mistral.mistral-large-3-675b-instruct", error={"type": "ThrottlingException", "when": "before"}
     )
     ok1, throttled, ok2 = (
         record(job(job_id="a")),
-        record(job("mistral", {"prompt": "<s>[INST] hi [/INST]"}, job_id="b")),
+        record(job("mistral", {"messages": [{"role": "user", "content": "hi"}]}, job_id="b")),
         record(job(job_id="c")),
     )
     assert run(worker_module, ok1, throttled, ok2) == {throttled["messageId"]}
@@ -137,7 +137,8 @@ def test_body_too_large_is_permanent(worker_module, aws, replace_config):
 
 def test_transient_error_on_the_last_receive_fails_the_job_and_dead_letters(worker_module, aws, emu):
     emu.configure(
-        model="meta.llama3-8b-instruct-v1:0", error={"type": "ServiceUnavailableException", "when": "before"}
+        model="us.meta.llama3-3-70b-instruct-v1:0",
+        error={"type": "ServiceUnavailableException", "when": "before"},
     )
     message = record(job(job_id="doomed"), receive_count=settings.current().max_receive_count)
     assert run(worker_module, message) == {message["messageId"]}  # still failed, so SQS moves it to the DLQ
@@ -162,7 +163,7 @@ def test_large_results_go_to_s3_behind_a_presigned_url(worker_module, aws, repla
 
 
 def test_a_batch_runs_concurrently(worker_module, aws, emu):
-    emu.configure(model="meta.llama3-8b-instruct-v1:0", ttft_ms=500)
+    emu.configure(model="us.meta.llama3-3-70b-instruct-v1:0", ttft_ms=500)
     records = [record(job()) for _ in range(10)]
     started = time.perf_counter()
     assert run(worker_module, *records) == set()
@@ -180,7 +181,7 @@ def test_dlq_after_max_receive_count_through_the_event_source(worker_module, aws
             return run_handler("bedrock_gateway.handlers.worker.handler", event, "worker", 60_000)
 
     emu.configure(
-        model="meta.llama3-8b-instruct-v1:0", error={"type": "ThrottlingException", "when": "before"}
+        model="us.meta.llama3-3-70b-instruct-v1:0", error={"type": "ThrottlingException", "when": "before"}
     )
     sqs = aws.client("sqs")
     payload = job(job_id="to-dlq")
@@ -228,7 +229,7 @@ def test_a_duplicate_in_flight_never_fails_the_job_even_on_its_last_delivery(wor
     )
     try:
         function.warm()
-        emu.configure(model="meta.llama3-8b-instruct-v1:0", ttft_ms=2000)
+        emu.configure(model="us.meta.llama3-3-70b-instruct-v1:0", ttft_ms=2000)
         payload = job(job_id="slow-twin")
         first = function.submit({"Records": [record(payload)]})
         time.sleep(1.0)
@@ -246,7 +247,8 @@ def test_a_duplicate_in_flight_never_fails_the_job_even_on_its_last_delivery(wor
 
 def test_a_dead_lettered_job_runs_again_when_its_message_is_redriven(worker_module, aws, emu):
     emu.configure(
-        model="meta.llama3-8b-instruct-v1:0", error={"type": "ServiceUnavailableException", "when": "before"}
+        model="us.meta.llama3-3-70b-instruct-v1:0",
+        error={"type": "ServiceUnavailableException", "when": "before"},
     )
     payload = job(job_id="redriven")
     run(worker_module, record(payload, receive_count=settings.current().max_receive_count))
