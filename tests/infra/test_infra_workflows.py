@@ -4,6 +4,7 @@ fresh by Dependabot, OIDC tokens only for the jobs that assume a role, CI on bot
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -209,3 +210,50 @@ def test_dependabot_keeps_actions_python_and_node_tools_fresh():
         assert (PROJECT_ROOT / directory.lstrip("/") / "package-lock.json").is_file(), directory
     for update in updates.values():
         assert update["schedule"]["interval"] in ("daily", "weekly")
+
+
+def _make_diff(cdk_args: str) -> subprocess.CompletedProcess:
+    if not (PROJECT_ROOT / "tools" / "cdk" / "node_modules" / ".bin" / "cdk").exists():
+        if os.environ.get("CI"):
+            pytest.fail("the CDK CLI is missing: `make test` installs it (tools/cdk)")
+        pytest.skip("the CDK CLI is not installed: `make setup` installs it (tools/cdk)")
+    return subprocess.run(
+        ["make", "-s", "diff", f"CDK_ARGS={cdk_args}"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_the_preview_shows_iam_changes_first(default_synth, tmp_path):
+    """The preview job's two `make diff` runs, offline: a local template stands in for the deployed stack
+    (`--template`), here one whose sync API cannot yet send jobs."""
+    deployed = json.loads(json.dumps(default_synth.data))
+    (policy,) = [
+        p
+        for name, p in deployed["Resources"].items()
+        if p["Type"] == "AWS::IAM::Policy" and name.startswith("SyncApiHandlerRole")
+    ]
+    document = policy["Properties"]["PolicyDocument"]
+    document["Statement"] = [s for s in document["Statement"] if s.get("Sid") != "EnqueueJobs"]
+    deployed_file = tmp_path / "deployed.template.json"
+    deployed_file.write_text(json.dumps(deployed))
+    unchanged_file = tmp_path / "unchanged.template.json"
+    unchanged_file.write_text(json.dumps(default_synth.data))
+    assembly = tmp_path / "cdk.out"
+
+    full = _make_diff(
+        f"--context skipAssetDeps=true --output {assembly} --fail-on never --template {deployed_file}"
+    )
+    assert full.returncode == 0, full.stdout + full.stderr
+    output = full.stdout + full.stderr
+    assert output.index("IAM Statement Changes") < output.index("Resources")
+    assert "sqs:SendMessage" in output
+    security = _make_diff(f"--app {assembly} --security-only --fail-on never --template {deployed_file}")
+    assert security.returncode == 0, security.stdout + security.stderr
+    assert "IAM Statement Changes" in security.stdout + security.stderr
+    # What the summary reports as "None.": nothing broadened.
+    quiet = _make_diff(f"--app {assembly} --security-only --fail-on never --template {unchanged_file}")
+    assert quiet.returncode == 0, quiet.stdout + quiet.stderr
+    assert "IAM Statement Changes" not in quiet.stdout + quiet.stderr
