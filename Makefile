@@ -103,7 +103,7 @@ clean: ## remove the venv, node modules and build output
 bench: $(STAMP) ## performance figures vs same-run baselines -> .bench/results.json (~75 s)
 	@$(PY) -m bench.run $(ARGS)
 
-fuzz: $(STAMP) ## schemathesis on the local API's generated OpenAPI: no 5xx, SPEC error shape (~1 min)
+fuzz: $(STAMP) ## schemathesis on the local API's generated OpenAPI: no 5xx, the documented error shape (~1 min)
 	@$(PY) -m bench.fuzz $(ARGS)
 
 load: $(STAMP) ## 200 concurrent streams + 500 concurrent sync calls on the local stack, p50/p99 (~30 s)

@@ -1,4 +1,4 @@
-"""The production stack: API Gateway + SQS in front of Bedrock, per SPEC."""
+"""The stack: API Gateway + SQS in front of Bedrock, with its data, encryption, alarms and dashboard."""
 
 from __future__ import annotations
 
@@ -161,7 +161,7 @@ class BedrockGatewayStack(Stack):
             self,
             "JobsQueueUrl",
             value=self.jobs.queue.queue_url,
-            description="Producers may send SPEC job messages here directly",
+            description="Producers may send job messages (the documented SQS job format) here directly",
         )
         CfnOutput(self, "DeadLetterQueueUrl", value=self.jobs.dead_letter_queue.queue_url)
         CfnOutput(self, "JobsTableName", value=self.jobs_table.table.table_name)
