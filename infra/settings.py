@@ -10,7 +10,11 @@
 | apiRateLimit         | 50                  | stage throttling: steady requests per second              |
 | apiBurstLimit        | 100                 | stage throttling: burst                                   |
 | logRetentionDays     | 30                  | CloudWatch Logs retention of every log group              |
-| alarmEmail           | unset               | subscribe this address to the alarm topic                 |
+| alarmEmail           | unset               | subscribe this address to the alarm topic (synth warns    |
+|                      |                     | when unset: the alarms would notify nobody)               |
+| kmsKey               | unset               | customer managed KMS key for the log groups and queues:   |
+|                      |                     | unset (AWS managed encryption), "create" (a new key in    |
+|                      |                     | the stack) or the ARN of an existing key                  |
 | skipAssetDeps        | false               | asset without runtime dependencies (tests only)           |
 
 ``targetsFile`` defaults to ``$TARGETS_FILE``, else ``config/targets.toml`` (relative to the project).
@@ -37,6 +41,9 @@ AUTH_MODES = ("iam", "apiKey", "none")
 PRODUCTION_STAGES = ("prod", "production")
 _STAGE = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+#: A key ARN, not an alias: CloudWatch Logs only accepts key ARNs.
+_KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
+CREATE_KMS_KEY = "create"
 _RETENTION_DAYS = {
     1: logs.RetentionDays.ONE_DAY,
     3: logs.RetentionDays.THREE_DAYS,
@@ -73,6 +80,8 @@ class GatewaySettings:
     log_retention_days: int
     alarm_email: str | None
     skip_asset_deps: bool
+    #: None (AWS managed encryption), CREATE_KMS_KEY, or an existing key's ARN.
+    kms_key: str | None = None
 
     @property
     def is_production(self) -> bool:
@@ -123,6 +132,7 @@ class GatewaySettings:
             log_retention_days=retention,
             alarm_email=str(alarm_email) if alarm_email else None,
             skip_asset_deps=_flag(get, "skipAssetDeps"),
+            kms_key=_kms_key(get),
         )
 
 
@@ -149,6 +159,17 @@ def _integer(get: Any, key: str, default: int, low: int, high: int) -> int:
     if not low <= number <= high:
         raise SettingsError(f"context {key}={number} must be between {low} and {high}")
     return number
+
+
+def _kms_key(get: Any) -> str | None:
+    value = get("kmsKey")
+    if value is None or value == "":
+        return None
+    if value == CREATE_KMS_KEY or _KMS_KEY_ARN.match(str(value)):
+        return str(value)
+    raise SettingsError(
+        f"context kmsKey={value!r}: use {CREATE_KMS_KEY!r} or a key ARN (arn:aws:kms:<region>:<account>:key/<id>)"
+    )
 
 
 def _flag(get: Any, key: str) -> bool:

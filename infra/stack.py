@@ -1,8 +1,8 @@
-"""The production stack: API Gateway + SQS in front of Bedrock."""
+"""The stack: API Gateway + SQS in front of Bedrock, with its data, encryption, alarms and dashboard."""
 
 from __future__ import annotations
 
-from aws_cdk import Annotations, CfnOutput, Stack
+from aws_cdk import Annotations, AspectPriority, Aspects, CfnOutput, Stack
 from bedrock_gateway.core.jobs.contract import JOB_SCHEMA
 from bedrock_gateway.edge import routes
 from constructs import Construct
@@ -12,6 +12,7 @@ from infra.components import job_worker, stream_function, sync_api_function
 from infra.components.alarms import GatewayAlarms, MonitoredFunction
 from infra.components.dashboard import GatewayDashboard
 from infra.components.data_table import DataTable
+from infra.components.encryption_key import EncryptLogGroups, GatewayEncryptionKey
 from infra.components.gateway_api import GatewayApi
 from infra.components.gateway_function import FunctionBasics
 from infra.components.job_queue import JobQueue
@@ -44,6 +45,17 @@ class BedrockGatewayStack(Stack):
                 "allow_raw_model_ids is true, but IAM only allows the configured targets' models: a raw "
                 "model ID outside them is refused by Bedrock with AccessDeniedException (502).",
             )
+        if settings.alarm_email is None:
+            Annotations.of(self).add_warning_v2(
+                "bedrock-gateway:noAlarmSubscriber",
+                "alarmEmail is not set: the alarms publish to their SNS topic but notify nobody. Deploy with "
+                "-c alarmEmail=<address>, or subscribe the AlarmTopicArn output to your paging system.",
+            )
+        self.encryption = GatewayEncryptionKey(
+            self, "Encryption", kms_key=settings.kms_key, removal_policy=removal
+        )
+        if self.encryption.key is not None:
+            Aspects.of(self).add(EncryptLogGroups(self.encryption.key), priority=AspectPriority.MUTATING)
 
         self.jobs_table = DataTable(
             self,
@@ -62,12 +74,15 @@ class BedrockGatewayStack(Stack):
             removal_policy=removal,
             deletion_protection=settings.is_production,
         )
-        self.results = ResultsBucket(self, "Results", removal_policy=removal)
+        self.results = ResultsBucket(
+            self, "Results", removal_policy=removal, empty_on_delete=not settings.is_production
+        )
         self.jobs = JobQueue(
             self,
             "Jobs",
             consumer_timeout=job_worker.TIMEOUT,
             max_receive_count=settings.max_receive_count,
+            encryption_key=self.encryption.key,
         )
 
         self.sync_api = SyncApiFunction(
@@ -146,6 +161,8 @@ class BedrockGatewayStack(Stack):
         CfnOutput(self, "JobsTableName", value=self.jobs_table.table.table_name)
         CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
         CfnOutput(self, "DashboardName", value=self.dashboard.dashboard.dashboard_name)
+        if self.encryption.key is not None:
+            CfnOutput(self, "EncryptionKeyArn", value=self.encryption.key.key_arn)
         if settings.auth == "apiKey":
             CfnOutput(
                 self,

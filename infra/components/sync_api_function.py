@@ -51,7 +51,7 @@ class SyncApiFunction(Construct):
             *bedrock.lookup_statements(),  # GET /v1/targets reports streaming support
             # create (conditional put), read, and undo when the message could not be enqueued
             jobs_table.item_access("ManageJobRecords", "PutItem", "GetItem", "DeleteItem"),
-            queue.send_jobs(),
+            *queue.send_jobs(),
         )
         results.grant_read_results(self.gateway_function.role)
         self.function = self.gateway_function.function

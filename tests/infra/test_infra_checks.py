@@ -12,6 +12,8 @@ CONFIGS = {
     "apiKey": {"auth": "apiKey", "workerMaxConcurrency": "7", "maxReceiveCount": "3", "stage": "qa"},
     "none": {"auth": "none"},
     "production": {"stage": "production"},
+    # customer managed KMS key for logs and queues, an alarm subscriber
+    "hardened": {"stage": "staging", "kmsKey": "create", "alarmEmail": "oncall@example.com"},
 }
 #: CDK makes each function depend on its role explicitly as well as through Fn::GetAtt.
 ACCEPTED_CFN_LINT_WARNINGS = {"W3005"}

@@ -282,8 +282,8 @@ def test_results_bucket_is_private_logged_and_expires_results(default_synth):
     assert bucket["LoggingConfiguration"]["DestinationBucketName"] == {
         "Ref": default_synth.logical_id(stack.results.access_logs)
     }
-    (rule,) = bucket["LifecycleConfiguration"]["Rules"]
-    assert rule["ExpirationInDays"] == 30 and rule["Status"] == "Enabled"
+    rules = {rule["Id"]: rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
+    assert rules["ExpireObjects"]["ExpirationInDays"] == 30 and rules["ExpireObjects"]["Status"] == "Enabled"
 
 
 def test_production_retains_data(synthesize, default_synth):
