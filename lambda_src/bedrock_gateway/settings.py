@@ -37,6 +37,8 @@ class Settings:
     max_receive_count: int = 5  # the queue's redrive limit: the worker marks the job failed on the last
     retry_base_seconds: float = 10  # the worker's first backoff; doubles per delivery
     batch_concurrency: int = 10  # records of one SQS batch processed at once
+    #: SQS sender ids (IAM unique ids) allowed to name a job's caller: the jobs API's role.
+    trusted_job_senders: frozenset[str] = frozenset()
 
 
 def _from_environment() -> Settings:
@@ -52,6 +54,7 @@ def _from_environment() -> Settings:
         max_receive_count=int(env.get("MAX_RECEIVE_COUNT", defaults.max_receive_count)),
         retry_base_seconds=float(env.get("RETRY_BASE_SECONDS", defaults.retry_base_seconds)),
         batch_concurrency=int(env.get("WORKER_BATCH_CONCURRENCY", defaults.batch_concurrency)),
+        trusted_job_senders=frozenset(s for s in env.get("TRUSTED_JOB_SENDERS", "").split(",") if s),
     )
 
 

@@ -40,7 +40,7 @@ def build_event(
     source_ip: str = "127.0.0.1",
 ) -> dict[str, Any]:
     """An API Gateway REST proxy event for one HTTP request."""
-    path = unquote(raw_path)
+    path = raw_path  # REST APIs pass the path still percent-encoded; only pathParameters are decoded
     resource, path_parameters = match_resource(raw_path)
     single_headers: dict[str, str] = {}
     multi_headers: dict[str, list[str]] = {}

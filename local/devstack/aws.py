@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 
 REGION = "us-east-1"
+MOTO_SENDER_ID = "AIDAIT2UOQQY3AUEKVGXU"  # moto.sqs.models.DEFAULT_SENDER_ID
 
 
 @dataclass
@@ -96,6 +97,9 @@ class LocalAws:
             "IDEMPOTENCY_TABLE_NAME": idempotency_table,
             "RESULTS_BUCKET_NAME": bucket,
             "MAX_RECEIVE_COUNT": str(self.settings.max_receive_count),
+            # moto gives every message the same SenderId, so locally the jobs API and a producer writing
+            # to the queue directly look alike: both are trusted to name the job's caller.
+            "TRUSTED_JOB_SENDERS": MOTO_SENDER_ID,
             "RETRY_BASE_SECONDS": str(self.settings.retry_base_seconds),
         }
 

@@ -81,3 +81,45 @@ def from_request_context(context: dict) -> Caller:
     if identity.get("apiKeyId"):
         return Caller("apiKey", str(identity["apiKeyId"]))
     return ANONYMOUS
+
+
+def from_owner(owner: str) -> Caller:
+    """The caller an ``owner`` string (``Caller.owner``) names, as the jobs API passes it to the worker."""
+    kind, _, principal = owner.partition(":")
+    if kind == "iam":
+        return iam_caller(principal)
+    if kind == "key":
+        return key_caller(principal, None)
+    if kind == "apiKey" and principal:
+        return Caller("apiKey", principal)
+    if owner == ANONYMOUS.owner:
+        return ANONYMOUS
+    raise ValueError(f"not a caller: {owner!r}")
+
+
+def from_sqs_message(
+    sender_id: str | None, caller_attribute: str | None, trusted_senders: frozenset[str]
+) -> Caller:
+    """Who sent a job message: the ``caller`` attribute when the gateway's own API sent it, else the sender.
+
+    A producer writing to the queue directly is the IAM principal of its SQS ``SenderId``; only the
+    senders in ``trusted_senders`` (the jobs API's role) may name another caller, so no producer can
+    place a job in another caller's namespace.
+    """
+    sender = (sender_id or "").split(":", 1)[0]
+    if caller_attribute is not None:
+        if sender not in trusted_senders:
+            raise GatewayError(
+                ErrorCode.INVALID_REQUEST,
+                "the 'caller' message attribute is set by the gateway's jobs API only; producers that write to "
+                "the queue directly are identified by their IAM identity",
+            )
+        try:
+            return from_owner(caller_attribute)
+        except ValueError:
+            raise GatewayError(
+                ErrorCode.INVALID_REQUEST, "the 'caller' message attribute is malformed"
+            ) from None
+    if sender and _UNIQUE_ID.match(sender):
+        return Caller("iam", sender)
+    return ANONYMOUS

@@ -35,7 +35,7 @@ _GUARDRAIL_ID = re.compile(
     r"^(?:[a-z0-9]+|arn:aws(?:-[^:]+)?:bedrock:[a-z0-9-]{1,20}:\d{12}:guardrail/[a-z0-9]+)$"
 )
 _GUARDRAIL_VERSION = re.compile(r"^(?:[1-9]\d{0,7}|DRAFT)$")
-_TOP_LEVEL_KEYS = {"default_target", "allow_raw_model_ids", "max_body_bytes", "targets"}
+_TOP_LEVEL_KEYS = {"default_target", "allow_raw_model_ids", "max_body_bytes", "expose_model_ids", "targets"}
 _TARGET_KEYS = {
     "model",
     "kind",
@@ -47,6 +47,7 @@ _TARGET_KEYS = {
     "service_tier",
     "streaming",
     "description",
+    "price",
 }
 
 
@@ -63,6 +64,19 @@ class Guardrail:
 
 
 @dataclass(frozen=True)
+class Price:
+    """What a target's tokens cost, in USD per million (as AWS lists Bedrock prices), for usage reports."""
+
+    input_per_million: float
+    output_per_million: float
+
+    def cost(self, input_tokens: int | None, output_tokens: int | None) -> float:
+        return (
+            (input_tokens or 0) * self.input_per_million + (output_tokens or 0) * self.output_per_million
+        ) / 1e6
+
+
+@dataclass(frozen=True)
 class Target:
     """One named target: a model identifier plus how to call it."""
 
@@ -76,6 +90,7 @@ class Target:
     service_tier: str | None = None
     streaming: bool | None = None  # None: ask GetFoundationModel
     description: str = ""
+    price: Price | None = None
     raw: bool = False  # an allowed raw model ID, not a configured target
 
     @property
@@ -95,7 +110,7 @@ class Target:
         """
         if not self.defaults:
             return body
-        return json.dumps(deep_merge(self.defaults, parsed), separators=(",", ":")).encode()
+        return json.dumps(deep_merge(self.defaults, parsed), separators=(",", ":"), allow_nan=False).encode()
 
     def invoke_params(self) -> dict[str, Any]:
         """Extra InvokeModel / InvokeModelWithResponseStream parameters from the target's options."""
@@ -172,6 +187,9 @@ class TargetsConfig:
     allow_raw_model_ids: bool = False
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     source: str = "<memory>"
+    expose_model_ids: bool = (
+        False  # show account-scoped ARNs (application profiles, provisioned...) to callers
+    )
 
     def resolve(self, name: str) -> Target:
         """The target called ``name``; a raw model ID when allowed; else a 404/403 GatewayError."""
@@ -189,8 +207,20 @@ class TargetsConfig:
             )
         return Target(name=name, ref=ref, raw=True)
 
-    def list(self) -> list[dict[str, Any]]:
-        return [dict(t.describe(), default=(t.name == self.default_target)) for t in self.targets.values()]
+    def shown_model_id(self, target: Target) -> str | None:
+        """The model ID or ARN callers may see for ``target``: public IDs always; an ARN that names a
+        resource in the account (and so the account ID) only when ``expose_model_ids`` is set."""
+        if self.expose_model_ids or target.raw or target.ref.account is None:
+            return target.model_id
+        return None
+
+    def list(self, names: frozenset[str] | None = None) -> list[dict[str, Any]]:
+        """The public view of the targets (``names``: only these), as ``GET /v1/targets`` shows them."""
+        return [
+            dict(t.describe(), model=self.shown_model_id(t), default=(t.name == self.default_target))
+            for t in self.targets.values()
+            if names is None or t.name in names
+        ]
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -255,7 +285,10 @@ def _build_config(data: dict[str, Any], source: str) -> TargetsConfig:
     default = data.get("default_target")
     if default is not None and default not in targets:
         raise fail(f"default_target {default!r} is not a configured target (have: {', '.join(targets)})")
-    return TargetsConfig(targets, default, allow_raw, max_body, source)
+    expose = data.get("expose_model_ids", False)
+    if not isinstance(expose, bool):
+        raise fail(f"expose_model_ids must be true or false, got {expose!r}")
+    return TargetsConfig(targets, default, allow_raw, max_body, source, expose)
 
 
 def _build_target(name: str, spec: Any, fail) -> Target:
@@ -333,6 +366,20 @@ def _build_target(name: str, spec: Any, fail) -> Target:
     streaming = spec.get("streaming")
     if streaming is not None and not isinstance(streaming, bool):
         raise fail(f"{where}: streaming must be true or false, got {streaming!r}")
+    price = spec.get("price")
+    if price is not None:
+        keys = {"input_per_million", "output_per_million"}
+        if (
+            not isinstance(price, dict)
+            or set(price) != keys
+            or not all(
+                isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in price.values()
+            )
+        ):
+            raise fail(
+                f"{where}: price must be {{ input_per_million = <USD>, output_per_million = <USD> }}, got {price!r}"
+            )
+        price = Price(float(price["input_per_million"]), float(price["output_per_million"]))
     description = spec.get("description", "")
     if not isinstance(description, str):
         raise fail(f"{where}: description must be a string")
@@ -348,4 +395,5 @@ def _build_target(name: str, spec: Any, fail) -> Target:
         service_tier=enum_option("service_tier", _SERVICE_TIER),
         streaming=streaming,
         description=description,
+        price=price,
     )

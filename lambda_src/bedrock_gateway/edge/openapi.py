@@ -198,6 +198,15 @@ def _contracts(job_schema: dict) -> dict[str, dict]:
             "responses": {200: {"description": "the job", "content": {"application/json": {"schema": job}}}},
             "errors": (404, 500),
         },
+        "get_job_result": {
+            "responses": {
+                200: {"description": "the model's response", "content": {"application/json": {"schema": {}}}},
+                302: {
+                    "description": "a result too large for a Lambda response: a presigned URL valid 5 minutes"
+                },
+            },
+            "errors": (404, 500),
+        },
         "openapi": {
             "responses": {
                 200: {

@@ -70,6 +70,7 @@ ROUTES: tuple[Route, ...] = (
         body_schema="job",
     ),
     Route("get_job", "GET", "/v1/jobs/{jobId}", SYNC, "a job's status and result"),
+    Route("get_job_result", "GET", "/v1/jobs/{jobId}/result", SYNC, "a finished job's result"),
 )
 
 #: What the Lambda Web Adapter polls before it forwards requests to the stream app; not an API route.

@@ -18,7 +18,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from bedrock_gateway import observability, settings
-from bedrock_gateway.core import bedrock
+from bedrock_gateway.core import bedrock, callers
+from bedrock_gateway.core.callers import Caller
 from bedrock_gateway.core.errors import ErrorCode, GatewayError
 from bedrock_gateway.core.prepare import prepare_call
 from bedrock_gateway.edge import routes
@@ -40,29 +41,34 @@ settings.targets()
 _TARGET_ACTION = re.compile(r"^(/v1/targets/)(.+)(/(?:invoke|stream))$")
 
 
-def health(event: APIGatewayProxyEvent) -> dict:
+def health(event: APIGatewayProxyEvent, caller: Caller) -> dict:
     return {"status": "ok", "targets": len(settings.targets().targets)}
 
 
-def openapi(event: APIGatewayProxyEvent) -> dict:
+def openapi(event: APIGatewayProxyEvent, caller: Caller) -> dict:
     from bedrock_gateway.edge.openapi import document
 
     return document()
 
 
-def list_targets(event: APIGatewayProxyEvent) -> dict:
+def list_targets(event: APIGatewayProxyEvent, caller: Caller) -> dict:
+    """The configured targets this caller may use."""
     config = settings.targets()
-    targets = config.list()
+    targets = config.list(caller.allowed_targets)
     for entry in targets:
         if entry["streaming"] is None:
             entry["streaming"] = bedrock.streaming_supported(config.targets[entry["name"]])
     return {"defaultTarget": config.default_target, "targets": targets}
 
 
-def invoke(event: APIGatewayProxyEvent, target: str) -> Response:
-    call = prepare_call(settings.targets(), unquote(target), raw_body(event))
-    dimension = observability.target_dimension(call.target.name, call.target.raw)
-    tracer.put_annotation("target", dimension)
+def invoke(event: APIGatewayProxyEvent, caller: Caller, target: str) -> Response:
+    # Decoded exactly once: API Gateway hands path parameters over decoded (the router's ``target`` is
+    # the raw segment, decoded here only when API Gateway matched no {target} resource).
+    name = (event.path_parameters or {}).get("target") or unquote(target)
+    caller.check_target(name)
+    config = settings.targets()
+    call = prepare_call(config, name, raw_body(event))
+    tracer.put_annotation("target", observability.target_dimension(call.target.name, call.target.raw))
     started = time.perf_counter()
     # Leave a second to answer: past the function's timeout the caller gets API Gateway's own error.
     deadline = time.monotonic() + app.lambda_context.get_remaining_time_in_millis() / 1000 - 1.0
@@ -74,30 +80,20 @@ def invoke(event: APIGatewayProxyEvent, target: str) -> Response:
     )
     observability.record_invocation(
         DOOR,
-        dimension,
+        call.target,
+        caller,
         latency_ms=latency_ms,
         input_tokens=result.input_tokens,
         output_tokens=result.output_tokens,
     )
-    headers = {
-        "X-Target": call.target.name,
-        "X-Model-Id": call.target.model_id,
-        "X-Bedrock-Latency-Ms": str(latency_ms),
-    }
+    headers = {"X-Target": call.target.name, "X-Bedrock-Latency-Ms": str(latency_ms)}
+    model_id = config.shown_model_id(call.target)
+    if model_id is not None:
+        headers["X-Model-Id"] = model_id
     if result.input_tokens is not None:
         headers["X-Bedrock-Input-Tokens"] = str(result.input_tokens)
     if result.output_tokens is not None:
         headers["X-Bedrock-Output-Tokens"] = str(result.output_tokens)
-    logger.info(
-        "invoked",
-        extra={
-            "target": call.target.name,
-            "model_id": call.target.model_id,
-            "latency_ms": latency_ms,
-            "input_tokens": result.input_tokens,
-            "output_tokens": result.output_tokens,
-        },
-    )
     return Response(
         status_code=200,
         content_type=result.content_type,
@@ -114,13 +110,17 @@ ENDPOINTS: dict[str, Callable[..., Any]] = {
     "invoke": invoke,
     "create_job": jobs_api.create_job,
     "get_job": jobs_api.get_job,
+    "get_job_result": jobs_api.get_job_result,
 }
 
 
 def _with_event(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(endpoint)
     def serve(**path_parameters: str) -> Any:
-        return endpoint(app.current_event, **path_parameters)
+        event = app.current_event
+        return endpoint(
+            event, callers.from_request_context(event.request_context.raw_event), **path_parameters
+        )
 
     return serve
 
@@ -132,8 +132,8 @@ for _route in routes.for_door(routes.SYNC):
 @app.exception_handler(GatewayError)
 def handle_gateway_error(exc: GatewayError) -> Response:
     observability.record_error(DOOR, exc)
-    if status_of(exc) >= 500:
-        logger.warning("request failed", extra={"code": str(exc.code), "detail": exc.message})
+    if status_of(exc) >= 500 or exc.detail:
+        logger.warning("request failed", extra={"code": str(exc.code), "detail": exc.detail or exc.message})
     return error_response(exc, request_id(app.current_event, app.lambda_context))
 
 

@@ -25,16 +25,16 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from bedrock_gateway import observability, settings
-from bedrock_gateway.core import bedrock
+from bedrock_gateway.core import bedrock, callers
+from bedrock_gateway.core.callers import Caller
 from bedrock_gateway.core.errors import ErrorCode, GatewayError
-from bedrock_gateway.core.prepare import PreparedCall, prepare_call
-from bedrock_gateway.edge import routes
+from bedrock_gateway.core.prepare import PreparedCall, check_size, prepare_call
+from bedrock_gateway.edge import negotiation, routes
 from bedrock_gateway.edge.errors import error_document, error_headers, status_of
 
 DOOR = "stream"
 logger = observability.logger
 settings.targets()  # a bad config fails the cold start with its message
-NDJSON = "application/x-ndjson"
 _STREAMING_UNSUPPORTED = (
     "unsupported for streaming",
     "does not support streaming",
@@ -48,6 +48,7 @@ class _RequestInfo:
 
     request_id: str
     log: dict[str, str]
+    caller: Caller
 
 
 def _request_info(request: Request) -> _RequestInfo:
@@ -61,7 +62,7 @@ def _request_info(request: Request) -> _RequestInfo:
     if function_id:  # the Lambda context, as the sync handler's logs carry it
         log["function_request_id"] = function_id
         log["function_arn"] = _printable(function.get("invoked_function_arn")) or ""
-    return _RequestInfo(request_id, log)
+    return _RequestInfo(request_id, log, callers.from_request_context(api))
 
 
 def _header_json(request: Request, name: str) -> dict[str, Any]:
@@ -87,7 +88,7 @@ class _Framing:
 
     def __init__(self, ndjson: bool):
         self.ndjson = ndjson
-        self.media_type = NDJSON if ndjson else "text/event-stream"
+        self.media_type = negotiation.NDJSON if ndjson else negotiation.SSE
 
     def event(self, name: str, data: bytes) -> bytes:
         if self.ndjson:
@@ -103,10 +104,12 @@ class _Framing:
 async def stream_endpoint(request: Request) -> Response:
     """Open the Bedrock stream, wait for its first chunk, then forward chunk by chunk."""
     info = _request_info(request)
-    framing = _Framing(NDJSON in request.headers.get("accept", ""))
     try:
-        body = await request.body()
-        call = prepare_call(settings.targets(), request.path_params["target"], body)
+        framing = _Framing(negotiation.choose(request.headers.get("accept")) == negotiation.NDJSON)
+        body = await _read_body(request, settings.targets().max_body_bytes)
+        target = request.path_params["target"]
+        info.caller.check_target(target)
+        call = prepare_call(settings.targets(), target, body)
         opened = await anyio.to_thread.run_sync(_open, call)
     except GatewayError as exc:
         _record_error(exc, info, before_first_byte=True)
@@ -121,15 +124,32 @@ async def stream_endpoint(request: Request) -> Response:
         "Cache-Control": "no-cache",
         "X-Accel-Buffering": "no",
         "X-Target": call.target.name,
-        "X-Model-Id": call.target.model_id,
         "X-Stream-Mode": opened.mode,
         "x-amzn-RequestId": info.request_id,
     }
+    model_id = settings.targets().shown_model_id(call.target)
+    if model_id is not None:
+        headers["X-Model-Id"] = model_id
     return StreamingResponse(
         _forward(call, opened, framing, info),
         media_type=framing.media_type,
         headers=headers,
     )
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with a 413 as soon as it is known to be over ``limit``: from its
+    ``Content-Length`` before reading anything, else as it arrives (never read to the end)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        check_size(int(declared), limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            check_size(size, limit, at_least=True)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 @dataclass
@@ -200,10 +220,13 @@ async def _forward(
         while (chunk := await anyio.to_thread.run_sync(_next_chunk, opened.rest)) is not None:
             yield framing.event("chunk", chunk)
         summary = opened.summary
-        done = dict(summary.to_dict(), target=call.target.name, modelId=call.target.model_id)
+        done = dict(
+            summary.to_dict(), target=call.target.name, modelId=settings.targets().shown_model_id(call.target)
+        )
         observability.record_invocation(
             DOOR,
-            observability.target_dimension(call.target.name, call.target.raw),
+            call.target,
+            info.caller,
             latency_ms=summary.invocation_latency_ms
             if summary.invocation_latency_ms is not None
             else summary.total_ms,
@@ -286,3 +309,5 @@ app = Starlette(
     ],
     exception_handlers={404: not_found, 405: method_not_allowed},
 )
+# A trailing slash is another path, as on the sync door: a JSON 404, not a redirect.
+app.router.redirect_slashes = False

@@ -30,9 +30,9 @@ from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idemp
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 from bedrock_gateway import container, observability, settings
-from bedrock_gateway.core import bedrock
+from bedrock_gateway.core import bedrock, callers
 from bedrock_gateway.core.errors import ErrorCode, GatewayError
-from bedrock_gateway.core.jobs.contract import FAILED, JOB_ID, SUCCEEDED, JobRequest, parse_job
+from bedrock_gateway.core.jobs.contract import FAILED, JOB_ID, SUCCEEDED, JobRequest, job_key, parse_job
 from bedrock_gateway.core.prepare import parse_json_object, prepare_job_body
 
 DOOR = "worker"
@@ -93,7 +93,8 @@ def _invoke_model(job: dict) -> dict:
     )
     observability.record_invocation(
         DOOR,
-        observability.target_dimension(call.target.name, call.target.raw),
+        call.target,
+        callers.from_owner(job["caller"]),
         latency_ms=latency_ms,
         input_tokens=result.input_tokens,
         output_tokens=result.output_tokens,
@@ -109,22 +110,22 @@ def _invoke_model(job: dict) -> dict:
     return outcome
 
 
-def _process_job(request: JobRequest) -> dict:
+def _process_job(request: JobRequest, caller: callers.Caller) -> dict:
     """Run one job to a final state, or raise a transient error for SQS to retry it."""
     store = container.job_store()
     if not store.start_attempt(request):  # conditional: refused once the job has finished
         return {"jobId": request.job_id, "status": "finished", "skipped": True}
     try:
         outcome = _idempotent_invoke()(
-            job={"jobId": request.job_id, "target": request.target, "body": request.body}
+            job={"jobId": request.key, "target": request.target, "body": request.body, "caller": caller.owner}
         )
     except GatewayError as exc:
         if exc.retryable:
-            store.note_transient_error(request.job_id, exc)
+            store.note_transient_error(request.key, exc)
         raise
     if outcome["status"] == FAILED:
         error = GatewayError(ErrorCode(outcome["error"]["code"]), outcome["error"]["message"])
-        store.fail(request.job_id, error)
+        store.fail(request.key, error)
         observability.record_error(DOOR, error)
         _count("failed")
         logger.info(
@@ -132,7 +133,7 @@ def _process_job(request: JobRequest) -> dict:
         )
         return {"jobId": request.job_id, "status": FAILED, "code": str(error.code)}
     store.succeed(
-        request.job_id, outcome["usage"], result=outcome.get("result"), result_key=outcome.get("resultKey")
+        request.key, outcome["usage"], result=outcome.get("result"), result_key=outcome.get("resultKey")
     )
     _count("succeeded")
     return {"jobId": request.job_id, "status": SUCCEEDED}
@@ -150,17 +151,34 @@ def process_record(record: SQSRecord) -> dict:
         logger.thread_safe_remove_keys(["correlation_id"])
 
 
+def _sender_scope(record: SQSRecord) -> str:
+    """The namespace of whoever sent ``record``, whatever its attributes say (for malformed messages)."""
+    try:
+        return callers.from_sqs_message(record.attributes.sender_id, None, frozenset()).scope
+    except GatewayError:
+        return callers.ANONYMOUS.scope
+
+
+def _caller_attribute(record: SQSRecord) -> str | None:
+    attribute = (record.raw_event.get("messageAttributes") or {}).get("caller") or {}
+    return attribute.get("stringValue")
+
+
 def _process_record(record: SQSRecord) -> dict:
     receive_count = int(record.attributes.approximate_receive_count or 1)
-    job_id = record.message_id
+    job_id, scope = record.message_id, _sender_scope(record)
     try:
         payload = parse_json_object(record.body, "SQS message body")
         if isinstance(payload.get("jobId"), str) and JOB_ID.match(payload["jobId"]):
             job_id = payload["jobId"]
-        job = parse_job(payload, default_job_id=record.message_id)
+        caller = callers.from_sqs_message(
+            record.attributes.sender_id, _caller_attribute(record), settings.current().trusted_job_senders
+        )
+        scope = caller.scope
+        job = parse_job(payload, default_job_id=record.message_id, scope=scope)
     except GatewayError as exc:  # malformed: retrying cannot help
         # Recorded under its job id for the producer to find, but never over an existing job's record.
-        container.job_store().fail(job_id, exc, only_if_new=True)
+        container.job_store().fail(job_key(scope, job_id), exc, only_if_new=True)
         observability.record_error(DOOR, exc)
         _count("malformed")
         logger.warning(
@@ -169,7 +187,7 @@ def _process_record(record: SQSRecord) -> dict:
         return {"jobId": job_id, "status": FAILED, "code": str(exc.code)}
 
     try:
-        return _process_job(job)
+        return _process_job(job, caller)
     except IdempotencyAlreadyInProgressError:
         # Another delivery of this job is invoking the model right now and will finish it: retry later
         # to see its outcome. Never fail the job for it, even if this message runs out of deliveries.
@@ -181,7 +199,7 @@ def _process_record(record: SQSRecord) -> dict:
         observability.record_error(DOOR, error)
         if receive_count >= settings.current().max_receive_count:
             container.job_store().fail(
-                job.job_id,
+                job.key,
                 GatewayError(
                     error.code, f"gave up after {receive_count} attempts; last error: {error.message}"
                 ),

@@ -27,6 +27,7 @@ def jobs(call_api, aws, worker_module):
             MaxNumberOfMessages=10,
             WaitTimeSeconds=0,
             AttributeNames=["All"],
+            MessageAttributeNames=["All"],  # as the Lambda event source mapping delivers them
         ).get("Messages", [])
         event = {"Records": [to_lambda_record(m, "arn:aws:sqs:us-east-1:123456789012:q") for m in messages]}
         return worker_module.handler(event, LambdaContext())

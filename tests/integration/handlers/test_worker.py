@@ -7,7 +7,6 @@ import json
 import time
 import uuid
 
-import httpx
 import pytest
 from bedrock_gateway import container, settings
 from devstack.apigw import LambdaContext
@@ -40,9 +39,13 @@ def run(worker_module, *records) -> set[str]:
 
 
 def get_job(worker_module, job_id):
+    """The job a producer writing to the queue directly (moto's one SenderId) sent."""
     from bedrock_gateway import container
+    from bedrock_gateway.core.callers import iam_caller
+    from bedrock_gateway.core.jobs.contract import job_key
+    from devstack.aws import MOTO_SENDER_ID
 
-    return container.job_store().get(job_id)
+    return container.job_store().get(job_key(iam_caller(MOTO_SENDER_ID).scope, job_id))
 
 
 def body_sha(payload: dict) -> str:
@@ -148,16 +151,19 @@ def test_transient_error_on_the_last_receive_fails_the_job_and_dead_letters(work
     assert "gave up after 3 attempts" in stored["error"]["message"]
 
 
-def test_large_results_go_to_s3_behind_a_presigned_url(worker_module, aws, replace_settings):
+def test_large_results_go_to_s3_and_are_served_by_the_result_route(worker_module, aws, replace_settings):
     from bedrock_gateway.edge.jobs_view import job_document
 
     replace_settings(inline_result_bytes=50)
     assert run(worker_module, record(job(job_id="big-result"))) == set()
-    stored = container.job_store().get("big-result")
-    assert "result" not in stored and stored["resultKey"] == "results/big-result.json"
-    view = job_document(stored, container.result_storage())
-    fetched = httpx.get(view["resultUrl"])
-    assert fetched.status_code == 200 and "generation" in fetched.json()
+    stored = get_job(worker_module, "big-result")
+    assert "result" not in stored and stored["resultKey"].endswith("/big-result.json")
+    assert (
+        job_document(stored, "big-result", "/v1/jobs/big-result/result")["resultUrl"]
+        == "/v1/jobs/big-result/result"
+    )
+    fetched = json.loads(container.result_storage().get(stored["resultKey"]))
+    assert "generation" in fetched
     head = aws.client("s3").head_object(Bucket=aws.env["RESULTS_BUCKET_NAME"], Key=stored["resultKey"])
     assert head["ServerSideEncryption"] == "AES256"
 

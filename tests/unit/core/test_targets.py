@@ -216,3 +216,22 @@ def test_model_id_parsing_does_not_backtrack_on_hostile_input():
     # With exponential backtracking, n=60 alone would run for years (pytest-timeout ends the run).
     for n in (30, 60, 2000):
         assert not looks_like_model_id("anthropic." + "a" * n + "_")
+
+
+@pytest.mark.parametrize(
+    "raw,reason",
+    [
+        (b'{"temperature": NaN}', "NaN is not a JSON value"),
+        (b'{"temperature": Infinity}', "Infinity is not a JSON value"),
+        (b'{"temperature": -Infinity}', "-Infinity is not a JSON value"),
+        (b'{"temperature": 1e999}', "out of range"),
+        (b'{"max_tokens": ' + b"9" * 5000 + b"}", "5000 digits is too long"),
+    ],
+)
+def test_request_bodies_are_strict_json(raw, reason):
+    from bedrock_gateway.core.prepare import parse_json_object
+
+    with pytest.raises(GatewayError) as info:
+        parse_json_object(raw)
+    assert info.value.code is ErrorCode.INVALID_REQUEST and reason in info.value.message
+    assert "sys.set_int_max_str_digits" not in info.value.message

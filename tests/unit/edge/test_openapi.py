@@ -54,13 +54,13 @@ def test_errors_use_the_documented_shape_and_retry_after(document):
 
 
 def test_bodies_come_from_the_real_schemas(document):
+    from bedrock_gateway import settings
     from bedrock_gateway.core.jobs.contract import JOB_SCHEMA
-    from bedrock_gateway.core.targets import load_targets
 
     jobs = document["paths"]["/v1/jobs"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert jobs == JOB_SCHEMA
     target = document["paths"]["/v1/targets/{target}/invoke"]["post"]["parameters"][0]
-    assert set(target["schema"]["anyOf"][0]["enum"]) == set(load_targets().targets)
+    assert set(target["schema"]["anyOf"][0]["enum"]) == set(settings.targets().targets)
 
 
 def test_schemathesis_loads_it(document):

@@ -1,7 +1,8 @@
 """The job store: one record per job, whose status only moves forward.
 
 queued -> running -> succeeded | failed, enforced with conditional writes, so a late or duplicate
-delivery can never undo a finished job. :class:`JobStore` is the interface the doors use;
+delivery can never undo a finished job. Records are keyed by :attr:`JobRequest.key` (the job id in its
+caller's namespace); the methods that take a ``job_id`` take that key. :class:`JobStore` is the interface the doors use;
 :class:`DynamoJobStore` implements it on DynamoDB (partition key ``jobId``).
 """
 
@@ -48,7 +49,7 @@ def _now() -> str:
 
 
 def request_hash(job: JobRequest) -> str:
-    return hashlib.sha256(job.message().encode()).hexdigest()
+    return hashlib.sha256(job.canonical_request().encode()).hexdigest()
 
 
 def _error(error: GatewayError) -> dict[str, str]:
@@ -118,7 +119,7 @@ class DynamoJobStore:
         """Record a queued job; returns (record, created). An existing job id returns it unchanged."""
         now = _now()
         item = {
-            "jobId": job.job_id,
+            "jobId": job.key,
             "status": QUEUED,
             "target": job.target,
             "attempts": 0,
@@ -134,7 +135,7 @@ class DynamoJobStore:
             ConditionExpression="attribute_not_exists(jobId)",
         ):
             return item, True
-        existing = self.get(job.job_id)
+        existing = self.get(job.key)
         if existing is None:  # deleted between the two calls: try once more
             return self.create(job)
         if existing.get("requestHash") not in (None, item["requestHash"]):
@@ -171,7 +172,7 @@ class DynamoJobStore:
         update.increment("attempts")
         update.remove("error", "finishedAt", "deadLettered")
         update.allow_dead_lettered()
-        return self._apply(job.job_id, update, create=True)
+        return self._apply(job.key, update, create=True)
 
     def note_transient_error(self, job_id: str, error: GatewayError) -> None:
         """Record why the latest attempt failed; the job stays running and will be retried."""
