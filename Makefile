@@ -27,7 +27,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 .PHONY: help setup run emulator test lint synth deploy invoke targets chaos lock clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(STAMP): requirements/dev.txt requirements/runtime.txt
 	@echo ">> creating $(VENV) with pinned dependencies (first run only, ~1 min)"
@@ -85,10 +85,13 @@ clean: ## remove the venv, node modules and build output
 	rm -rf $(VENV) $(CDK_DIR)/node_modules cdk.out .reports .bench .pytest_cache
 
 # --- benchmarks, fuzzing and load (issue 8) ---
-.PHONY: bench fuzz load
+.PHONY: bench bench-peers fuzz load
 
 bench: $(STAMP) ## performance figures vs same-run baselines -> .bench/results.json (~75 s)
 	@$(PY) -m bench.run $(ARGS)
+
+bench-peers: $(STAMP) ## vs LiteLLM's proxy on the same emulator -> .bench/peers.json, .bench/peers.md (~3 min)
+	@$(PY) -m bench.peers $(ARGS)
 
 fuzz: $(STAMP) ## schemathesis on the local API's generated OpenAPI: no 5xx, SPEC error shape (~1 min)
 	@$(PY) -m bench.fuzz $(ARGS)
