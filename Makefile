@@ -15,6 +15,8 @@ BEDROCK ?= emulator
 HOST ?= 127.0.0.1
 PORT ?= 8080
 EMULATOR_PORT ?= 8090
+# make run's Lambda-like sync handler processes, each serving one request at a time (as Lambda does).
+CONCURRENCY ?= 4
 
 CDK_DIR := tools/cdk
 CDK := $(CDK_DIR)/node_modules/.bin/cdk
@@ -42,8 +44,9 @@ $(CDK): $(CDK_DIR)/package.json $(CDK_DIR)/package-lock.json | $(STAMP)
 
 setup: $(STAMP) $(CDK) ## create the venv and install the pinned toolchain
 
-run: $(STAMP) ## the whole stack locally: API on :8080, emulator on :8090 (BEDROCK=aws for real Bedrock)
-	@BEDROCK=$(BEDROCK) $(PY) -m devstack --host $(HOST) --port $(PORT) --emulator-port $(EMULATOR_PORT)
+run: $(STAMP) ## the whole stack locally: API on :8080, emulator on :8090 (CONCURRENCY=N processes, BEDROCK=aws)
+	@BEDROCK=$(BEDROCK) $(PY) -m devstack --host $(HOST) --port $(PORT) --emulator-port $(EMULATOR_PORT) \
+	  --concurrency $(CONCURRENCY)
 
 emulator: $(STAMP) ## the Bedrock emulator alone on :8090
 	@$(PY) -m bedrock_emulator --host $(HOST) --port $(EMULATOR_PORT)

@@ -321,10 +321,11 @@ def test_the_litellm_lock_pins_every_package_exactly():
 
 def test_make_bench_peers_runs_the_module():
     out = subprocess.run(
-        ["make", "-n", "bench-peers"],
+        ["make", "-n", "bench-peers", "run", "CONCURRENCY=16"],
         cwd=peers.REPO,
         capture_output=True,
         text=True,
         check=True,
     ).stdout
     assert "-m bench.peers" in out
+    assert "--concurrency 16" in out
