@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import sys
+import traceback
 
 
 def _stop(signum, frame) -> None:
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     os.makedirs(args.log_dir, exist_ok=True)
-    real_stdout = os.fdopen(os.dup(1), "w")
+    real_stdout, real_stderr = os.fdopen(os.dup(1), "w"), os.fdopen(os.dup(2), "w")
     log = open(os.path.join(args.log_dir, "front.log"), "a", buffering=1, encoding="utf-8")
     os.dup2(log.fileno(), 1)  # the stream app's JSON logs and uvicorn's warnings, as in make run
     os.dup2(log.fileno(), 2)
@@ -54,7 +55,12 @@ def main(argv: list[str] | None = None) -> int:
         log_dir=args.log_dir,
     )
     try:
-        stack.start()
+        try:
+            stack.start()
+        except Exception:  # noqa: BLE001 - reported where the bench shows it (its log), then exit 1
+            traceback.print_exc(file=real_stderr)
+            real_stderr.flush()
+            return 1
         # No job is sent in this benchmark: without its long polls, the front process is idle
         # between requests, so its CPU time is the requests' own.
         stack.poller.stop()
