@@ -2,6 +2,7 @@
 
 import argparse
 import os
+import signal
 
 from devstack.stack import DevStack
 
@@ -18,6 +19,11 @@ def _processes(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number of processes, at least 1 (got {text!r})")
     return value
+
+
+def _interrupt(signum, frame) -> None:
+    # SIGTERM (a supervisor, `kill`, a test) stops the stack like Ctrl-C: every process it started goes too.
+    raise KeyboardInterrupt
 
 
 def main() -> None:
@@ -53,6 +59,7 @@ def main() -> None:
         quiet=not args.verbose,
         emulator_latency=REALISTIC_LATENCY if args.latency == "realistic" else None,
     )
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         stack.serve_forever()
     except KeyboardInterrupt:

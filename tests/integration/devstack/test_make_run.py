@@ -45,8 +45,29 @@ def stack_url(tmp_path_factory):
         process.kill()
         pytest.fail("make run did not print its banner:\n" + "".join(seen))
     yield url
+    children = _children(process.pid)
+    assert children, "make run starts Lambda-like handler processes"
     process.terminate()
     process.wait(timeout=15)
+    deadline = time.monotonic() + 15
+    while (
+        alive := [pid for pid in children if Path(f"/proc/{pid}").exists()]
+    ) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not alive, f"make run left processes behind after SIGTERM: {alive}"
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
 
 
 def test_invoke_with_the_reference_body(stack_url):
