@@ -17,6 +17,7 @@ PORT ?= 8080
 EMULATOR_PORT ?= 8090
 # make run's Lambda-like sync handler processes, each serving one request at a time (as Lambda does).
 CONCURRENCY ?= 4
+AUTH ?= key
 
 CDK_DIR := tools/cdk
 CDK := $(CDK_DIR)/node_modules/.bin/cdk
@@ -29,7 +30,7 @@ NPM = $(NODE_BIN)/node $(NODE_BIN)/../lib/node_modules/npm/bin/npm-cli.js
 export CDK_DISABLE_CLI_TELEMETRY := true
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run emulator test lint synth diff deploy invoke targets chaos lock clean
+.PHONY: help setup run emulator test lint synth diff deploy invoke targets keys chaos lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -54,7 +55,7 @@ setup: $(STAMP) $(CDK) $(ACTIONLINT) ## create the venv and install the pinned t
 
 run: $(STAMP) ## the whole stack locally: API on :8080, emulator on :8090 (CONCURRENCY=N processes, BEDROCK=aws)
 	@BEDROCK=$(BEDROCK) $(PY) -m devstack --host $(HOST) --port $(PORT) --emulator-port $(EMULATOR_PORT) \
-	  --concurrency $(CONCURRENCY)
+	  --concurrency $(CONCURRENCY) --auth $(AUTH)
 
 emulator: $(STAMP) ## the Bedrock emulator alone on :8090
 	@$(PY) -m bedrock_emulator --host $(HOST) --port $(EMULATOR_PORT)
@@ -86,6 +87,9 @@ invoke: $(STAMP) ## replay a sample event through its handler: make invoke EVENT
 
 targets: $(STAMP) ## the targets CLI: make targets ARGS='check'
 	@$(PY) -m gateway_cli targets $(ARGS)
+
+keys: $(STAMP) ## gateway API keys: make keys ARGS='create --tenant team-a --targets claude,nova'
+	@$(PY) -m gateway_cli keys $(ARGS)
 
 chaos: $(STAMP) ## the no-loss test: 1,000 jobs while Bedrock throttles 30% and fails 5%
 	@$(PY) -m devstack.chaos $(ARGS)

@@ -12,6 +12,8 @@ from typing import Any
 from bedrock_gateway.core.model_ids import ModelIdError, parse_model_id
 from bedrock_gateway.core.targets import TARGET_NAME, ConfigError, Target, load_targets
 
+from .keys import KeysError
+
 PROG = "python -m gateway_cli"
 
 
@@ -30,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return args.run(args)
-    except (CliError, ConfigError) as exc:
+    except (CliError, ConfigError, KeysError) as exc:
         return _fail(str(exc))
     except Exception as exc:  # AWS errors become one line; anything else is a bug
         message = _aws_error(exc)
@@ -118,6 +120,9 @@ def _parser() -> argparse.ArgumentParser:
     explain = command("explain", _explain, "what kind of identifier a model ID/ARN is and how it is invoked")
     explain.add_argument("id", help="a model ID or ARN, or the name of a configured target")
     explain.add_argument("--live", action="store_true", help="also ask the control plane (status, streaming)")
+    from .keys import add_parser as add_keys
+
+    add_keys(groups, common)
     return parser
 
 

@@ -3,7 +3,11 @@
 | context key          | default             | meaning                                                   |
 | -------------------- | ------------------- | --------------------------------------------------------- |
 | stage                | dev                 | environment: stack BedrockGateway-<stage>, API stage name |
-| auth                 | iam                 | iam (SigV4), apiKey (usage plan + key) or none            |
+| auth                 | iam                 | iam (SigV4), key (gateway keys: Bearer, Lambda authorizer,|
+|                      |                     | usage plan), apiKey (API Gateway key) or none             |
+| keyRateLimit         | 10                  | auth=key: the usage plan's requests per second per key    |
+| keyBurstLimit        | 20                  | auth=key: the usage plan's burst per key                  |
+| keyQuotaPerDay       | unset               | auth=key: the usage plan's requests per day per key       |
 | targetsFile          | see below           | the targets config: shipped, and the source of IAM        |
 | workerMaxConcurrency | 5                   | SQS event source maximum concurrency (Bedrock quotas)     |
 | maxReceiveCount      | 5                   | deliveries before a job message moves to the DLQ          |
@@ -37,7 +41,7 @@ from bedrock_gateway.core.targets import TargetsConfig, load_targets
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TARGETS_FILE = "config/targets.toml"
-AUTH_MODES = ("iam", "apiKey", "none")
+AUTH_MODES = ("iam", "key", "apiKey", "none")
 PRODUCTION_STAGES = ("prod", "production")
 _STAGE = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -82,6 +86,10 @@ class GatewaySettings:
     skip_asset_deps: bool
     #: None (AWS managed encryption), CREATE_KMS_KEY, or an existing key's ARN.
     kms_key: str | None = None
+    #: auth=key: the usage plan every gateway key joins (per key: rate, burst, optional daily quota).
+    key_rate_limit: int = 10
+    key_burst_limit: int = 20
+    key_quota_per_day: int | None = None
 
     @property
     def is_production(self) -> bool:
@@ -133,6 +141,9 @@ class GatewaySettings:
             alarm_email=str(alarm_email) if alarm_email else None,
             skip_asset_deps=_flag(get, "skipAssetDeps"),
             kms_key=_kms_key(get),
+            key_rate_limit=_integer(get, "keyRateLimit", 10, 1, 10000),
+            key_burst_limit=_integer(get, "keyBurstLimit", 20, 1, 5000),
+            key_quota_per_day=_integer(get, "keyQuotaPerDay", 0, 0, 1_000_000_000) or None,
         )
 
 

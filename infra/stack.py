@@ -8,7 +8,7 @@ from bedrock_gateway.edge import routes
 from constructs import Construct
 
 from infra.bedrock_access import BedrockResources
-from infra.components import job_worker, stream_function, sync_api_function
+from infra.components import job_worker, key_auth, stream_function, sync_api_function
 from infra.components.alarms import GatewayAlarms, MonitoredFunction
 from infra.components.dashboard import GatewayDashboard
 from infra.components.data_table import DataTable
@@ -17,6 +17,7 @@ from infra.components.gateway_api import GatewayApi
 from infra.components.gateway_function import FunctionBasics
 from infra.components.job_queue import JobQueue
 from infra.components.job_worker import JobWorker
+from infra.components.key_auth import KeyAuthorizer
 from infra.components.results_bucket import ResultsBucket
 from infra.components.stream_function import StreamFunction
 from infra.components.sync_api_function import SyncApiFunction
@@ -110,12 +111,24 @@ class BedrockGatewayStack(Stack):
             idempotency_table=self.idempotency_table,
             results=self.results,
             max_concurrency=settings.worker_max_concurrency,
+            # The jobs API's messages name their caller; only its role may (a producer is its own caller).
+            trusted_senders=[self.sync_api.gateway_function.role.role_id],
         )
+        self.key_auth = None
+        if settings.auth == "key":
+            self.key_auth = KeyAuthorizer(
+                self,
+                "Keys",
+                basics=basics,
+                removal_policy=removal,
+                deletion_protection=settings.is_production,
+            )
         self.api = GatewayApi(
             self,
             "Api",
             stage_name=settings.stage,
             auth=settings.auth,
+            authorizer=self.key_auth.authorizer if self.key_auth else None,
             sync_function=self.sync_api.function,
             stream_function=self.stream.function,
             job_request_schema=JOB_SCHEMA,
@@ -124,12 +137,21 @@ class BedrockGatewayStack(Stack):
             log_retention=retention,
             removal_policy=removal,
         )
+        if self.key_auth:
+            self.key_auth.add_usage_plan(
+                self.api.api,
+                rate_limit=settings.key_rate_limit,
+                burst_limit=settings.key_burst_limit,
+                quota_per_day=settings.key_quota_per_day,
+            )
 
         monitored = [
             MonitoredFunction("SyncApi", self.sync_api.function, sync_api_function.TIMEOUT),
             MonitoredFunction("Stream", self.stream.function, stream_function.TIMEOUT),
             MonitoredFunction("Worker", self.worker.function, job_worker.TIMEOUT),
         ]
+        if self.key_auth:
+            monitored.append(MonitoredFunction("Authorizer", self.key_auth.function, key_auth.TIMEOUT))
         self.alarms = GatewayAlarms(
             self,
             "Alarms",
@@ -159,6 +181,14 @@ class BedrockGatewayStack(Stack):
         )
         CfnOutput(self, "DeadLetterQueueUrl", value=self.jobs.dead_letter_queue.queue_url)
         CfnOutput(self, "JobsTableName", value=self.jobs_table.table.table_name)
+        if self.key_auth:
+            CfnOutput(
+                self,
+                "KeysTableName",
+                value=self.key_auth.keys_table.table.table_name,
+                description="Gateway keys (hashes only): make keys ARGS='create --stack <this stack> --tenant ...'",
+            )
+            CfnOutput(self, "UsagePlanId", value=self.key_auth.usage_plan.usage_plan_id)
         CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
         CfnOutput(self, "DashboardName", value=self.dashboard.dashboard.dashboard_name)
         if self.encryption.key is not None:

@@ -52,6 +52,8 @@ _GATEWAY_ERRORS: dict[str, tuple[apigw.ResponseType, str, dict[str, str]]] = {
     "BadRequestParameters": (apigw.ResponseType.BAD_REQUEST_PARAMETERS, "InvalidRequest", {}),
     "RequestTooLarge": (apigw.ResponseType.REQUEST_TOO_LARGE, "PayloadTooLarge", {}),
     "Throttled": (apigw.ResponseType.THROTTLED, "TooManyRequests", {"Retry-After": "'1'"}),
+    "Unauthorized": (apigw.ResponseType.UNAUTHORIZED, "Unauthorized", {"WWW-Authenticate": "'Bearer'"}),
+    "AccessDenied": (apigw.ResponseType.ACCESS_DENIED, "AccessDenied", {}),
     "QuotaExceeded": (apigw.ResponseType.QUOTA_EXCEEDED, "QuotaExceeded", {}),
     "IntegrationTimeout": (apigw.ResponseType.INTEGRATION_TIMEOUT, "IntegrationTimeout", {}),
 }
@@ -60,7 +62,8 @@ _GATEWAY_ERRORS: dict[str, tuple[apigw.ResponseType, str, dict[str, str]]] = {
 class GatewayApi(Construct):
     """The route table's routes (:mod:`bedrock_gateway.edge.routes`) to the sync and stream functions.
 
-    Auth: ``iam`` (SigV4, default), ``apiKey`` (usage plan + key in ``x-api-key``) or ``none``.
+    Auth: ``iam`` (SigV4, default), ``key`` (gateway keys: ``Authorization: Bearer``, checked by
+    ``authorizer``, usage plan per key), ``apiKey`` (usage plan + key in ``x-api-key``) or ``none``.
     Request size: API Gateway's 10 MB payload ceiling is fixed; the targets file's ``max_body_bytes``
     (at most Lambda's 6 MB) is enforced by the handlers with a 413. Errors API Gateway answers
     itself (auth, throttling, validation, too large) carry the same JSON error body.
@@ -73,6 +76,7 @@ class GatewayApi(Construct):
         *,
         stage_name: str,
         auth: str,
+        authorizer: apigw.IAuthorizer | None = None,
         sync_function: lambda_.IFunction,
         stream_function: lambda_.IFunction,
         job_request_schema: dict[str, Any],
@@ -96,8 +100,11 @@ class GatewayApi(Construct):
             # other APIs in the account/region use the same setting.
             cloud_watch_role=True,
             cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
-            default_method_options=_method_options(auth),
-            api_key_source_type=apigw.ApiKeySourceType.HEADER if auth == "apiKey" else None,
+            default_method_options=_method_options(auth, authorizer),
+            api_key_source_type={
+                "apiKey": apigw.ApiKeySourceType.HEADER,
+                "key": apigw.ApiKeySourceType.AUTHORIZER,
+            }.get(auth),
             deploy_options=apigw.StageOptions(
                 stage_name=stage_name,
                 access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
@@ -216,18 +223,26 @@ class GatewayApi(Construct):
         cognito_reason = {
             "iam": "Callers authenticate with IAM (SigV4, AuthorizationType AWS_IAM): the gateway serves AWS "
             "workloads and roles, not end users with Cognito identities.",
+            "key": "The deployer chose auth=key (context): clients present gateway keys, checked by the stack's "
+            "Lambda authorizer and bound to a usage plan.",
             "apiKey": "The deployer chose auth=apiKey (context): clients present an API key bound to a "
             "usage plan.",
             "none": "The deployer chose auth=none (context), e.g. behind a private network or for a demo.",
         }[self.auth]
         acknowledge(self.api, "AwsSolutions-COG4", cognito_reason)
-        if self.auth != "iam":
+        if self.auth not in ("iam", "key"):
             acknowledge(self.api, "AwsSolutions-APIG4", cognito_reason)
 
 
-def _method_options(auth: str) -> apigw.MethodOptions | None:
+def _method_options(auth: str, authorizer: apigw.IAuthorizer | None) -> apigw.MethodOptions | None:
     if auth == "iam":
         return apigw.MethodOptions(authorization_type=apigw.AuthorizationType.IAM)
+    if auth == "key":
+        if authorizer is None:
+            raise ValueError("auth=key needs the key authorizer")
+        return apigw.MethodOptions(
+            authorizer=authorizer, authorization_type=apigw.AuthorizationType.CUSTOM, api_key_required=True
+        )
     if auth == "apiKey":
         return apigw.MethodOptions(api_key_required=True)
     return None

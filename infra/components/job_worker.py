@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from collections.abc import Sequence
+
+from aws_cdk import Duration, Fn
 from aws_cdk import aws_lambda_event_sources as event_sources
 from constructs import Construct
 
@@ -37,6 +39,7 @@ class JobWorker(Construct):
         idempotency_table: DataTable,
         results: ResultsBucket,
         max_concurrency: int,
+        trusted_senders: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         self.gateway_function = GatewayFunction(
@@ -52,6 +55,7 @@ class JobWorker(Construct):
                     jobs_table, results, queue
                 ),  # the queue: backoff by ChangeMessageVisibility
                 "IDEMPOTENCY_TABLE_NAME": idempotency_table.table.table_name,
+                "TRUSTED_JOB_SENDERS": Fn.join(",", list(trusted_senders)) if trusted_senders else "",
                 # The worker fails a job on its last delivery before the DLQ: same number as the redrive.
                 "MAX_RECEIVE_COUNT": str(queue.max_receive_count),
                 "WORKER_BATCH_CONCURRENCY": str(BATCH_SIZE),

@@ -33,6 +33,7 @@ class Settings:
     idempotency_table: str | None = None
     results_bucket: str | None = None
     jobs_queue_url: str | None = None
+    keys_table: str | None = None  # gateway API keys (auth=key): the authorizer's table
     inline_result_bytes: int = 64 * 1024  # larger results go to the results bucket
     max_receive_count: int = 5  # the queue's redrive limit: the worker marks the job failed on the last
     retry_base_seconds: float = 10  # the worker's first backoff; doubles per delivery
@@ -50,6 +51,7 @@ def _from_environment() -> Settings:
         idempotency_table=env.get("IDEMPOTENCY_TABLE_NAME"),
         results_bucket=env.get("RESULTS_BUCKET_NAME"),
         jobs_queue_url=env.get("JOBS_QUEUE_URL"),
+        keys_table=env.get("KEYS_TABLE_NAME"),
         inline_result_bytes=int(env.get("RESULT_INLINE_MAX_BYTES", defaults.inline_result_bytes)),
         max_receive_count=int(env.get("MAX_RECEIVE_COUNT", defaults.max_receive_count)),
         retry_base_seconds=float(env.get("RETRY_BASE_SECONDS", defaults.retry_base_seconds)),

@@ -40,6 +40,12 @@ def main() -> None:
         default=4,
         help="Lambda-like sync handler processes, each serving one request at a time (make run CONCURRENCY=N)",
     )
+    parser.add_argument(
+        "--auth",
+        choices=("key", "none"),
+        default=os.environ.get("AUTH", "key"),
+        help="key: a gateway key on every request, as auth=key in AWS (a development key is printed); none",
+    )
     parser.add_argument("--verbose", action="store_true", help="access log and INFO logs")
     parser.add_argument(
         "--latency",
@@ -58,6 +64,7 @@ def main() -> None:
         concurrency=args.concurrency,
         quiet=not args.verbose,
         emulator_latency=REALISTIC_LATENCY if args.latency == "realistic" else None,
+        auth=args.auth,
     )
     signal.signal(signal.SIGTERM, _interrupt)
     try:

@@ -8,6 +8,7 @@ parameters, a request context with a request id, and base64 bodies for non-UTF-8
 from __future__ import annotations
 
 import base64
+import json
 import time
 import uuid
 from dataclasses import dataclass
@@ -38,8 +39,10 @@ def build_event(
     headers: list[tuple[str, str]],
     body: bytes,
     source_ip: str = "127.0.0.1",
+    authorizer: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """An API Gateway REST proxy event for one HTTP request."""
+    """An API Gateway REST proxy event for one HTTP request (``authorizer``: the Lambda authorizer's
+    context, as API Gateway adds it)."""
     path = raw_path  # REST APIs pass the path still percent-encoded; only pathParameters are decoded
     resource, path_parameters = match_resource(raw_path)
     single_headers: dict[str, str] = {}
@@ -64,7 +67,7 @@ def build_event(
 
     now = time.time()
     request_id = str(uuid.uuid4())
-    return {
+    event = {
         "resource": resource,
         "path": path,
         "httpMethod": method,
@@ -98,6 +101,19 @@ def build_event(
         "body": text_body,
         "isBase64Encoded": is_base64,
     }
+    if authorizer is not None:
+        event["requestContext"]["authorizer"] = authorizer
+    return event
+
+
+def error_response(status: int, code: str, message: str, request_id: str) -> tuple[int, list, bytes]:
+    """A response API Gateway answers itself, in the gateway's JSON error shape (its gateway responses)."""
+    body = {"error": {"code": code, "message": message, "requestId": request_id}}
+    return (
+        status,
+        [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id)],
+        json.dumps(body).encode(),
+    )
 
 
 def response_parts(result: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:

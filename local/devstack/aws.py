@@ -81,7 +81,8 @@ class LocalAws:
             f"bedrock-gateway-jobs{suffix}",
             f"bedrock-gateway-idempotency{suffix}",
         )
-        for table, key in ((jobs_table, "jobId"), (idempotency_table, "id")):
+        keys_table = f"bedrock-gateway-keys{suffix}"
+        for table, key in ((jobs_table, "jobId"), (idempotency_table, "id"), (keys_table, "keyHash")):
             dynamodb.create_table(
                 TableName=table,
                 BillingMode="PAY_PER_REQUEST",
@@ -95,6 +96,7 @@ class LocalAws:
             "JOBS_DLQ_URL": dlq_url,
             "JOBS_TABLE_NAME": jobs_table,
             "IDEMPOTENCY_TABLE_NAME": idempotency_table,
+            "KEYS_TABLE_NAME": keys_table,
             "RESULTS_BUCKET_NAME": bucket,
             "MAX_RECEIVE_COUNT": str(self.settings.max_receive_count),
             # moto gives every message the same SenderId, so locally the jobs API and a producer writing

@@ -49,10 +49,20 @@ def configure_environment(emulator_url: str | None, extra: dict[str, str] | None
     os.environ.update(env)
 
 
+def create_key(aws, tenant: str, targets: tuple[str, ...] = ()) -> str:
+    """A gateway key in the local keys table (moto); returns its secret."""
+    from bedrock_gateway.core.keys import DynamoKeyStore, issue
+
+    secret, _ = issue(DynamoKeyStore(aws.env["KEYS_TABLE_NAME"], aws.client("dynamodb")), tenant, targets)
+    return secret
+
+
 class DevStack:
     """The API on ``port`` in front of the real handlers, with the emulator on ``emulator_port``.
 
-    ``bedrock="aws"`` skips the emulator and uses the standard AWS credential chain.
+    ``bedrock="aws"`` skips the emulator and uses the standard AWS credential chain. ``auth="key"``
+    requires a gateway key on every request, as ``auth=key`` does in AWS; a development key (tenant
+    ``dev``, every target) is created at start as ``dev_key``.
     """
 
     def __init__(
@@ -68,7 +78,13 @@ class DevStack:
         queue_settings=None,
         log_dir: str = ".local/logs",
         emulator_latency: dict | None = None,
+        auth: str = "none",
+        auth_cache_seconds: float = 5.0,
     ):
+        if auth not in ("key", "none"):
+            raise SystemExit(f"AUTH must be 'key' or 'none', got {auth!r}")
+        self.auth, self.auth_cache_seconds = auth, auth_cache_seconds
+        self.dev_key: str | None = None
         self.host, self.bedrock, self.concurrency, self.quiet = host, bedrock, concurrency, quiet
         self.worker_concurrency = worker_concurrency
         self.queue_settings = queue_settings
@@ -115,6 +131,13 @@ class DevStack:
         self.aws = LocalAws(
             self.host, settings=self.queue_settings
         ).start()  # env first: processes inherit it
+        settings.reset()  # this process reads the tables' names too (the authorizer)
+        authorizer = None
+        if self.auth == "key":
+            from devstack.authorizer import LocalAuthorizer
+
+            self.dev_key = create_key(self.aws, tenant="dev")
+            authorizer = LocalAuthorizer(self.auth_cache_seconds)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         sync_function = LambdaFunction(
             SYNC_HANDLER,
@@ -145,7 +168,7 @@ class DevStack:
             if exc.name != "bedrock_gateway.handlers.stream_app":
                 raise
         config = uvicorn.Config(
-            create_app(sync_function, stream_app),
+            create_app(sync_function, stream_app, authorizer),
             log_level="warning" if self.quiet else "info",
             access_log=not self.quiet,
             lifespan="on",
@@ -168,9 +191,20 @@ class DevStack:
             time.sleep(0.02)
         return self
 
-    def serve_forever(self) -> None:
-        """Serve in the foreground until Ctrl-C (``make run``)."""
+    def serve_forever(self, state_file: str | None = ".local/stack.json") -> None:
+        """Serve in the foreground until Ctrl-C (``make run``); ``state_file`` tells ``make keys
+        ARGS='... --local'`` where the local keys table is."""
         self._prepare()
+        if state_file:
+            import json
+
+            Path(state_file).parent.mkdir(parents=True, exist_ok=True)
+            state = {
+                "api": self.url,
+                "aws_endpoint": self.aws.url,
+                "keys_table": self.aws.env["KEYS_TABLE_NAME"],
+            }
+            Path(state_file).write_text(json.dumps(state, indent=2) + "\n")
         print(banner(self), flush=True)
         self.poller.start()
         try:
@@ -217,27 +251,39 @@ def banner(stack: DevStack) -> str:
             )
             + "faults: POST /_emulator/config)"
         )
-    body = (
-        r'{"prompt": "\n\nHuman: write an essay for living on mars in 1000 words\n\nAssistant:", '
-        r'"max_tokens_to_sample": 4000}'
-    )
-    return f"""
-Bedrock Gateway, local stack
-  API       {stack.url}/v1   (API Gateway stand-in -> the real Lambda handlers)
-  Bedrock   {bedrock}
-  Targets   {config.source}: {names}
-  Jobs      SQS queue + DLQ, DynamoDB, S3 on {stack.aws.url} (moto); worker polls like the Lambda event source
-  Logs      {stack.log_dir}/api.log, worker.log (Powertools JSON logs and EMF metrics, as in CloudWatch)
-
-Try:
-  curl -s {stack.url}/v1/targets
-  curl -si {stack.url}/v1/targets/claude/invoke -H 'Content-Type: application/json' \\
-       -d '{body}'
-  curl -N {stack.url}/v1/targets/claude/stream -H 'Content-Type: application/json' \\
-       -d '{body}'
-  curl -si {stack.url}/v1/jobs -H 'Content-Type: application/json' \\
-       -d '{{"target": "claude", "jobId": "demo-1", "body": {body}}}'
-  curl -s {stack.url}/v1/jobs/demo-1
-
-Ctrl-C stops everything.
-"""
+    body = r'{"messages": [{"role": "user", "content": "write an essay for living on mars in 1000 words"}]}'
+    key = ""
+    access = "no authentication (AUTH=none)"
+    if stack.dev_key:
+        key = '-H "Authorization: Bearer $GATEWAY_KEY" '
+        access = "gateway keys, as auth=key in AWS; development key (tenant dev, every target) below"
+    lines = [
+        "",
+        "Bedrock Gateway, local stack",
+        f"  API       {stack.url}/v1   (API Gateway stand-in -> the real Lambda handlers)",
+        f"  Access    {access}",
+        f"  Bedrock   {bedrock}",
+        f"  Targets   {config.source}: {names}",
+        f"  Jobs      SQS queue + DLQ, DynamoDB, S3 on {stack.aws.url} (moto); worker polls like the Lambda "
+        "event source",
+        f"  Logs      {stack.log_dir}/api.log, worker.log (Powertools JSON logs and EMF metrics, as in CloudWatch)",
+        "",
+    ]
+    if stack.dev_key:
+        lines += ["Set the development key:", f"  export GATEWAY_KEY={stack.dev_key}", ""]
+    lines += [
+        "Try:",
+        f"  curl -s {key}{stack.url}/v1/targets",
+        f"  curl -si {key}{stack.url}/v1/targets/claude/invoke -H 'Content-Type: application/json' \\",
+        f"       -d '{body}'",
+        f"  curl -N {key}{stack.url}/v1/targets/claude/stream -H 'Content-Type: application/json' \\",
+        f"       -d '{body}'",
+        f"  curl -si {key}{stack.url}/v1/jobs -H 'Content-Type: application/json' \\",
+        f'       -d \'{{"target": "claude", "jobId": "demo-1", "body": {body}}}\'',
+        f"  curl -s {key}{stack.url}/v1/jobs/demo-1",
+        "",
+        "More keys: make keys ARGS='create --local --tenant team-a --targets claude'",
+        "Ctrl-C stops everything.",
+        "",
+    ]
+    return "\n".join(lines)

@@ -91,7 +91,10 @@ def api_module(bedrock_env):
 def call_api(api_module, emu):
     """Send one request through API Gateway's proxy event format to the real sync handler."""
 
-    def call(method: str, path: str, body=None, headers: dict[str, str] | None = None) -> ApiResponse:
+    def call(
+        method: str, path: str, body=None, headers: dict[str, str] | None = None, context: dict | None = None
+    ) -> ApiResponse:
+        """``context``: merged into the request context (an IAM ``identity``, an ``authorizer``'s context)."""
         if body is None:
             raw = b""
         elif isinstance(body, bytes):
@@ -100,6 +103,8 @@ def call_api(api_module, emu):
             raw = json.dumps(body).encode()
         header_list = list({"Content-Type": "application/json", **(headers or {})}.items())
         event = build_event(method, path, "", header_list, raw)
+        for key, value in (context or {}).items():
+            event["requestContext"][key] = {**event["requestContext"].get(key, {}), **value}
         result = api_module.handler(event, LambdaContext())
         status, response_headers, payload = response_parts(result)
         return ApiResponse(status, {k.lower(): v for k, v in response_headers}, payload)
@@ -190,3 +195,27 @@ def replace_settings(monkeypatch):
         return changed
 
     return apply
+
+
+def iam_context(unique_id: str) -> dict:
+    """The request context API Gateway builds for a SigV4-signed call by an assumed role."""
+    return {
+        "identity": {
+            "caller": f"{unique_id}:session",
+            "user": f"{unique_id}:session",
+            "userArn": f"arn:aws:sts::210987654321:assumed-role/role-{unique_id}/session",
+            "accountId": "210987654321",
+        }
+    }
+
+
+def key_context(tenant: str, targets: str = "") -> dict:
+    """The request context after the gateway key authorizer accepted a key of ``tenant``."""
+    return {
+        "authorizer": {
+            "tenant": tenant,
+            "keyId": f"k-{tenant}",
+            "targets": targets,
+            "principalId": f"key:{tenant}",
+        }
+    }

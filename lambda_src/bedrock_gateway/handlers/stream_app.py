@@ -299,7 +299,7 @@ def _starlette_path(route: routes.Route) -> str:
     return route.path.replace("{target}", "{target:path}")
 
 
-app = Starlette(
+starlette_app = Starlette(
     routes=[
         *(
             Route(_starlette_path(r), ENDPOINTS[r.name], methods=[r.method])
@@ -309,5 +309,14 @@ app = Starlette(
     ],
     exception_handlers={404: not_found, 405: method_not_allowed},
 )
-# A trailing slash is another path, as on the sync door: a JSON 404, not a redirect.
-app.router.redirect_slashes = False
+starlette_app.router.redirect_slashes = False  # never a redirect: a POST would not follow it
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The ASGI app. A trailing slash names the same route, as API Gateway's REST resources (and so the
+    sync door) treat it."""
+    path = scope.get("path", "")
+    if scope["type"] == "http" and len(path) > 1 and path.endswith("/"):
+        raw = scope.get("raw_path") or path.encode()
+        scope = dict(scope, path=path.rstrip("/") or "/", raw_path=raw.rstrip(b"/") or b"/")
+    await starlette_app(scope, receive, send)

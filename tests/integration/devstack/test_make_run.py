@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -18,8 +19,15 @@ from tests.integration.conftest import CLAUDE_BODY
 REPO = Path(__file__).resolve().parents[3]
 
 
+@dataclass
+class LocalStack:
+    url: str
+    key: str  # the development key the banner prints
+    cwd: Path  # where make run keeps .local/ (the keys CLI's --local reads it)
+
+
 @pytest.fixture(scope="module")
-def stack_url(tmp_path_factory):
+def stack(tmp_path_factory):
     logs = tmp_path_factory.mktemp("logs")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(REPO / p) for p in ("lambda_src", "local", ".")))
     for key in [k for k in env if k.startswith("AWS_ENDPOINT_URL")]:
@@ -32,19 +40,19 @@ def stack_url(tmp_path_factory):
         stderr=subprocess.STDOUT,
         text=True,
     )
-    url, seen = None, []
+    url, key, seen = None, None, []
     deadline = time.monotonic() + 60
-    while url is None and time.monotonic() < deadline:
+    while (url is None or key is None) and time.monotonic() < deadline:
         line = process.stdout.readline()
         if not line and process.poll() is not None:
             break
         seen.append(line)
-        match = re.search(r"API\s+(http://127\.0\.0\.1:\d+)/v1", line)
-        url = match and match[1]
-    if url is None:
+        url = url or (match := re.search(r"API\s+(http://127\.0\.0\.1:\d+)/v1", line)) and match[1]
+        key = key or (match := re.search(r"export GATEWAY_KEY=(bgk_\S+)", line)) and match[1]
+    if url is None or key is None:
         process.kill()
-        pytest.fail("make run did not print its banner:\n" + "".join(seen))
-    yield url
+        pytest.fail("make run did not print its banner and development key:\n" + "".join(seen))
+    yield LocalStack(url, key, logs)
     children = _children(process.pid)
     assert children, "make run starts Lambda-like handler processes"
     process.terminate()
@@ -70,8 +78,17 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def test_invoke_with_the_reference_body(stack_url):
-    response = httpx.post(f"{stack_url}/v1/targets/claude/invoke", json=CLAUDE_BODY, timeout=30)
+@pytest.fixture
+def api(stack):
+    """A client that sends the development key, as the banner says to."""
+    with httpx.Client(
+        base_url=stack.url, headers={"Authorization": f"Bearer {stack.key}"}, timeout=30
+    ) as client:
+        yield client
+
+
+def test_invoke_with_the_reference_body(api):
+    response = api.post("/v1/targets/claude/invoke", json=CLAUDE_BODY)
     assert response.status_code == 200
     assert response.json()["content"][0]["text"].strip()
     assert int(response.headers["x-bedrock-input-tokens"]) > 0
@@ -79,12 +96,10 @@ def test_invoke_with_the_reference_body(stack_url):
     assert response.headers["x-amzn-requestid"]
 
 
-def test_stream_with_the_reference_body_arrives_progressively(stack_url):
+def test_stream_with_the_reference_body_arrives_progressively(api):
     started = time.perf_counter()
     arrivals, text = [], ""
-    with httpx.stream(
-        "POST", f"{stack_url}/v1/targets/claude/stream", json=CLAUDE_BODY, timeout=30
-    ) as response:
+    with api.stream("POST", "/v1/targets/claude/stream", json=CLAUDE_BODY) as response:
         assert response.status_code == 200
         for piece in response.iter_text():
             text += piece
@@ -94,14 +109,12 @@ def test_stream_with_the_reference_body_arrives_progressively(stack_url):
     assert arrivals[-1] - arrivals[0] > 0.2, arrivals
 
 
-def test_jobs_round_trip_through_sqs(stack_url):
-    posted = httpx.post(
-        f"{stack_url}/v1/jobs", json={"target": "claude", "jobId": "e2e-1", "body": CLAUDE_BODY}
-    )
+def test_jobs_round_trip_through_sqs(api):
+    posted = api.post("/v1/jobs", json={"target": "claude", "jobId": "e2e-1", "body": CLAUDE_BODY})
     assert posted.status_code == 202
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        job = httpx.get(f"{stack_url}{posted.headers['location']}").json()
+        job = api.get(posted.headers["location"]).json()
         if job["status"] in ("succeeded", "failed"):
             break
         time.sleep(0.2)
@@ -109,13 +122,74 @@ def test_jobs_round_trip_through_sqs(stack_url):
     assert job["result"]["content"][0]["text"]
 
 
-def test_errors_are_json_through_the_adapter(stack_url):
-    response = httpx.post(f"{stack_url}/v1/targets/nope/invoke", json=CLAUDE_BODY)
+def test_errors_are_json_through_the_adapter(api):
+    response = api.post("/v1/targets/nope/invoke", json=CLAUDE_BODY)
     assert response.status_code == 404 and response.json()["error"]["code"] == "TargetNotFound"
-    response = httpx.post(f"{stack_url}/v1/targets/claude/invoke", content=b"{broken")
+    response = api.post("/v1/targets/claude/invoke", content=b"{broken")
     assert (
         response.status_code == 400
         and response.json()["error"]["requestId"] == response.headers["x-amzn-requestid"]
     )
-    assert httpx.get(f"{stack_url}/v1/targets").json()["defaultTarget"] == "claude"
-    assert json.loads(httpx.get(f"{stack_url}/v1/health").text)["status"] == "ok"
+    assert api.get("/v1/targets").json()["defaultTarget"] == "claude"
+    assert json.loads(api.get("/v1/health").text)["status"] == "ok"
+
+
+def test_no_key_or_a_wrong_key_is_a_json_401_on_every_door(stack):
+    for headers in ({}, {"Authorization": "Bearer bgk_" + "x" * 43}, {"Authorization": "Basic abc"}):
+        for method, path in (
+            ("GET", "/v1/targets"),
+            ("POST", "/v1/targets/claude/stream"),
+            ("GET", "/v1/jobs/x"),
+        ):
+            response = httpx.request(
+                method, f"{stack.url}{path}", headers=headers, json=CLAUDE_BODY, timeout=30
+            )
+            assert response.status_code == 401, (headers, path)
+            assert response.json()["error"]["code"] == "Unauthorized"
+
+
+def keys_cli(stack: LocalStack, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(REPO / p) for p in ("lambda_src", "local", ".")))
+    return subprocess.run(
+        [sys.executable, "-m", "gateway_cli", "keys", *args, "--local"],
+        cwd=stack.cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_keys_made_with_the_cli_work_their_allowlist_holds_and_revocation_ends_them(stack):
+    created = keys_cli(stack, "create", "--tenant", "nova-team", "--targets", "nova")
+    assert created.returncode == 0, created.stderr
+    key_id = re.search(r"key (k-[0-9a-f]{12}):", created.stdout)[1]
+    secret = created.stdout.strip().splitlines()[-1]
+    assert secret.startswith("bgk_")
+    headers = {"Authorization": f"Bearer {secret}"}
+    nova = {"schemaVersion": "messages-v1", "messages": [{"role": "user", "content": [{"text": "hi"}]}]}
+    assert (
+        httpx.post(f"{stack.url}/v1/targets/nova/invoke", json=nova, headers=headers, timeout=30).status_code
+        == 200
+    )
+    refused = httpx.post(
+        f"{stack.url}/v1/targets/claude/invoke", json=CLAUDE_BODY, headers=headers, timeout=30
+    )
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "TargetNotAllowed"
+
+    listed = keys_cli(stack, "list", "--json")
+    assert {"keyId": key_id, "tenant": "nova-team", "targets": ["nova"], "status": "active"}.items() <= next(
+        k for k in json.loads(listed.stdout) if k["keyId"] == key_id
+    ).items()
+    assert secret not in listed.stdout
+
+    assert keys_cli(stack, "revoke", key_id).returncode == 0
+    deadline = time.monotonic() + 15  # the local authorizer cache keeps an answer 5 s
+    while time.monotonic() < deadline:
+        status = httpx.post(
+            f"{stack.url}/v1/targets/nova/invoke", json=nova, headers=headers, timeout=30
+        ).status_code
+        if status == 401:
+            break
+        time.sleep(0.5)
+    assert status == 401

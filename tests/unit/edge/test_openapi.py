@@ -27,7 +27,7 @@ def test_every_route_of_both_front_doors_is_described(document):
     }
     expected |= {
         (m.lower(), re.sub(r"\{(\w+)(:\w+)?\}", r"{\1}", r.path))
-        for r in stream_app.app.routes
+        for r in stream_app.starlette_app.routes
         for m in (r.methods or ())
         if m != "HEAD" and r.path != STREAM_READINESS_PATH  # the adapter's readiness check, not a route
     }
