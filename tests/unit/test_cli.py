@@ -277,7 +277,8 @@ def test_explain_a_configured_target_uses_its_models(capsys):
     assert out.rstrip().endswith(fm_arn(SONNET, "us-west-2"))
 
 
-def test_explain_unknown_name_lists_the_targets(capsys):
+def test_explain_unknown_name_lists_the_targets(capsys, monkeypatch):
+    monkeypatch.delenv("TARGETS_FILE", raising=False)  # the default config
     code, _, err = run(capsys, "targets", "explain", "nosuch")
     assert code == 2
     assert "'nosuch' is not a target in" in err
