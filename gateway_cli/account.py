@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 import os
+from datetime import date
 from typing import Any
 
 from bedrock_gateway.core import catalog
 from bedrock_gateway.core.bedrock.capabilities import CONTROL_BUDGET
 
 PROFILE_TYPES = ("SYSTEM_DEFINED", "APPLICATION")
+#: Readable names of the catalog's inference-profile geographies (others: the catalog's own name).
 GEO_NAMES = {
     "us": "US",
     "us-gov": "GovCloud (US)",
@@ -18,6 +20,7 @@ GEO_NAMES = {
     "jp": "Japan",
     "au": "Australia",
     "ca": "Canada",
+    "global": "commercial",
 }
 
 
@@ -51,10 +54,30 @@ def region_of(arn: str) -> str:
     return arn.split(":")[3] if arn.count(":") >= 5 else ""
 
 
+def geo_name(geo: str) -> str:
+    """``"jp"`` -> ``"Japan"``: how messages name a ``<geo>.`` profile's geography."""
+    return GEO_NAMES.get(geo) or catalog.geographies().get(geo, {}).get("name") or geo
+
+
+def end_of_life(
+    model: dict[str, Any] | None, model_id: str, region: str, today: date | None = None
+) -> str | None:
+    """The model's end-of-life date (ISO): the account's ``modelLifecycle`` if it gives one, else the catalog's."""
+    live = (model or {}).get("modelLifecycle", {}).get("endOfLifeTime")
+    if live:
+        return live.date().isoformat() if hasattr(live, "date") else str(live)[:10]
+    return (catalog.lifecycle(model_id, region, today) or {}).get("endOfLife")
+
+
+def geo_sources(geo: str) -> list[str]:
+    """The Regions a ``<geo>.`` system profile can be called from, per the catalog ([] if unknown)."""
+    geography = catalog.geographies().get(geo)
+    return [region for route in geography["routes"] for region in route["sources"]] if geography else []
+
+
 def geo_serves(geo: str, region: str) -> bool:
     """Whether a ``<geo>.`` system profile can be called from ``region`` (the catalog's source Regions)."""
-    geography = catalog.geographies().get(geo)
-    return bool(geography) and any(region in route["sources"] for route in geography["routes"])
+    return region in geo_sources(geo)
 
 
 class Account:

@@ -72,7 +72,11 @@ def _parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="targets file (default: $TARGETS_FILE, else config/targets.toml)",
     )
-    common.add_argument("--region", default=argparse.SUPPRESS, help="AWS region (default: the boto3 chain)")
+    common.add_argument(
+        "--region",
+        default=argparse.SUPPRESS,
+        help="AWS region (default: $AWS_REGION, else $AWS_DEFAULT_REGION or the AWS profile's)",
+    )
     common.add_argument(
         "--json", action="store_true", default=argparse.SUPPRESS, help="JSON output for scripts"
     )
@@ -85,9 +89,10 @@ def _parser() -> argparse.ArgumentParser:
         parents=[common],
         help="inspect Bedrock and check the targets config",
         description="Inspect Bedrock models and resources, and check the targets config.",
-        epilog="examples:\n  targets check                    # before deploy; exit 1 on problems\n"
-        "  targets models --provider anthropic --inference-type ON_DEMAND\n"
-        "  targets explain us.anthropic.claude-3-5-sonnet-20240620-v1:0 --live\n"
+        epilog="examples:\n"
+        "  targets check                                # before deploy; exit 1 on problems\n"
+        "  targets models --provider anthropic          # with Legacy models' end-of-life dates\n"
+        "  targets explain anthropic.claude-sonnet-4-6 --live   # names the profile it needs\n"
         "  targets provisioned --json",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -99,7 +104,9 @@ def _parser() -> argparse.ArgumentParser:
         sub.set_defaults(run=run)
         return sub
 
-    models = command("models", _models, "list foundation models (ListFoundationModels)")
+    models = command(
+        "models", _models, "list foundation models (ListFoundationModels), with EOL dates of Legacy ones"
+    )
     models.add_argument("--provider", help="provider name or ID prefix, e.g. anthropic")
     models.add_argument("--modality", type=str.upper, help="output modality: TEXT, IMAGE, EMBEDDING")
     models.add_argument("--input-modality", type=str.upper, help="input modality, e.g. IMAGE")
@@ -133,7 +140,8 @@ def _account(args: argparse.Namespace):
 
 
 def _models(args: argparse.Namespace) -> int:
-    items = list(_account(args).foundation_models.values())
+    account = _account(args)
+    items = list(account.foundation_models.values())
     if args.provider:
         wanted = args.provider.lower()
         items = [
@@ -160,11 +168,22 @@ def _models(args: argparse.Namespace) -> int:
                 ",".join(m.get("outputModalities", [])),
                 _yes_no(m.get("responseStreamingSupported")),
                 ",".join(m.get("inferenceTypesSupported", [])),
-                m.get("modelLifecycle", {}).get("status", ""),
+                _lifecycle(m, account.region),
             ]
             for m in items
         ],
     )
+
+
+def _lifecycle(model: dict[str, Any], region: str) -> str:
+    """``ACTIVE``, or ``LEGACY (EOL 2027-04-08)``: a Legacy model's end of life, or that it is not published."""
+    from .account import end_of_life
+
+    status = model.get("modelLifecycle", {}).get("status", "")
+    if status != "LEGACY":
+        return status
+    end = end_of_life(model, model["modelId"], region)
+    return f"LEGACY (EOL {end})" if end else "LEGACY (EOL not published)"
 
 
 def _profiles(args: argparse.Namespace) -> int:
@@ -218,7 +237,8 @@ def _check(args: argparse.Namespace) -> int:
     problems = sum(f.level == PROBLEM for r in reports for f in r.findings)
     warnings = sum(f.level == WARNING for r in reports for f in r.findings)
     summary = (
-        f"checked {len(reports)} targets: {_plural(problems, 'problem')}, {_plural(warnings, 'warning')}"
+        f"checked {_plural(len(reports), 'target')}: {_plural(problems, 'problem')}, "
+        f"{_plural(warnings, 'warning')}"
     )
     if args.json:
         _print_json(
