@@ -15,10 +15,11 @@ import json  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 
-MODEL_ID = "anthropic.claude-v2"
+MODEL_ID = "global.anthropic.claude-sonnet-4-6"  # the default config's claude target
 BODY = {
-    "prompt": "\n\nHuman: write an essay for living on mars in 1000 words\n\nAssistant:",
-    "max_tokens_to_sample": 400,
+    "anthropic_version": "bedrock-2023-05-31",
+    "max_tokens": 400,
+    "messages": [{"role": "user", "content": "write an essay for living on mars in 1000 words"}],
 }
 BODY_BYTES = json.dumps(BODY, separators=(",", ":")).encode()
 

@@ -44,7 +44,7 @@ from bench.common import BENCH_DIR, PYTHONPATH, REPO, configure_emulator, machin
 
 # The model every route calls. Any Claude messages model of the emulator's catalog that streams
 # on demand works; change it here (or with --model-id) when the catalog's default Claude changes.
-MODEL_ID = "anthropic.claude-3-haiku-20240307-v1:0"
+MODEL_ID = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
 TARGET = "bench-claude"  # our target for MODEL_ID, in the targets file this run writes
 # Forced at the emulator: a stream is 105 events (message and block start, 100 deltas, 3 closing events).
 OUTPUT_TOKENS = 100

@@ -23,6 +23,7 @@ ROUTES = {
     ("POST", "/v1/targets/{target}/stream"): "Stream",
     ("POST", "/v1/jobs"): "SyncApi",
     ("GET", "/v1/jobs/{jobId}"): "SyncApi",
+    ("GET", "/v1/jobs/{jobId}/result"): "SyncApi",
 }
 
 

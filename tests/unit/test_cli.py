@@ -312,8 +312,8 @@ def test_common_options_before_or_after_the_command(capsys, tmp_path):
         assert (
             err
             == f"error: {bad}: target 'x': model 'nope' is invalid: 'nope' is not a Bedrock model identifier: "
-            "expected a base model ID like 'anthropic.claude-v2', an inference profile ID like "
-            "'us.anthropic.claude-3-5-sonnet-20240620-v1:0', or a Bedrock ARN\n"
+            "expected a base model ID like 'amazon.nova-pro-v1:0', an inference profile ID like "
+            "'us.anthropic.claude-haiku-4-5-20251001-v1:0', or a Bedrock ARN\n"
         )
 
 

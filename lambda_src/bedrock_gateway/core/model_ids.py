@@ -121,7 +121,7 @@ def parse_model_id(value: str) -> ModelRef:
         return ModelRef(value, ModelKind.FOUNDATION_MODEL, False, value)
     raise ModelIdError(
         f"{value!r} is not a Bedrock model identifier: expected a base model ID like "
-        "'anthropic.claude-v2', an inference profile ID like 'us.anthropic.claude-3-5-sonnet-20240620-v1:0', "
+        "'amazon.nova-pro-v1:0', an inference profile ID like 'us.anthropic.claude-haiku-4-5-20251001-v1:0', "
         "or a Bedrock ARN"
     )
 

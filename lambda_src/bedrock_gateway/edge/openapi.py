@@ -34,8 +34,9 @@ ERROR_SCHEMA = {
     },
 }
 REFERENCE_BODY = {
-    "prompt": "\n\nHuman: write an essay for living on mars in 1000 words\n\nAssistant:",
-    "max_tokens_to_sample": 4000,
+    "anthropic_version": "bedrock-2023-05-31",
+    "max_tokens": 1024,
+    "messages": [{"role": "user", "content": "write an essay for living on mars in 1000 words"}],
 }
 _ERROR_TEXT = {
     400: "body not JSON, wrong shape, or Bedrock ValidationException",
