@@ -30,7 +30,7 @@ NPM = $(NODE_BIN)/node $(NODE_BIN)/../lib/node_modules/npm/bin/npm-cli.js
 export CDK_DISABLE_CLI_TELEMETRY := true
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run emulator test lint synth diff deploy invoke targets keys chaos lock clean
+.PHONY: help setup run emulator test lint synth diff deploy invoke targets keys usage chaos lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -90,6 +90,9 @@ targets: $(STAMP) ## the targets CLI: make targets ARGS='check'
 
 keys: $(STAMP) ## gateway API keys: make keys ARGS='create --tenant team-a --targets claude,nova'
 	@$(PY) -m gateway_cli keys $(ARGS)
+
+usage: $(STAMP) ## tokens and cost by tenant and target (local logs; ARGS='--stack NAME --since 7d' in AWS)
+	@$(PY) -m gateway_cli usage $(ARGS)
 
 chaos: $(STAMP) ## the no-loss test: 1,000 jobs while Bedrock throttles 30% and fails 5%
 	@$(PY) -m devstack.chaos $(ARGS)

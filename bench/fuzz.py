@@ -63,6 +63,65 @@ def error_shape_problem(
     return None
 
 
+_MESSAGES = b'{"messages": [{"role": "user", "content": "hi"}]'
+#: Inputs found by hand that the generated cases may not reach: each must get a non-5xx answer in the
+#: documented error shape (or a success), on whichever door it is aimed at.
+KNOWN_BAD_INPUTS: list[tuple[str, str, dict[str, str], bytes]] = [
+    *(
+        ("POST", f"/v1/targets/claude/{door}", {}, _MESSAGES + b', "temperature": ' + number + b"}")
+        for door in ("invoke", "stream")
+        for number in (b"NaN", b"Infinity", b"-Infinity", b"1e999", b"9" * 5000)
+    ),
+    ("POST", "/v1/jobs", {}, b'{"target": "claude", "body": ' + _MESSAGES + b', "top_p": NaN}}'),
+    ("POST", "/v1/targets/cl%2561ude/invoke", {}, _MESSAGES + b"}"),
+    ("POST", "/v1/targets/cl%2561ude/stream", {}, _MESSAGES + b"}"),
+    ("GET", "/v1/targets/claude/invoke", {}, b""),
+    ("GET", "/v1/targets/claude/stream", {}, b""),
+    ("POST", "/v1/targets/claude/invoke/", {}, _MESSAGES + b"}"),
+    ("POST", "/v1/targets/claude/stream/", {}, _MESSAGES + b"}"),
+    (
+        "POST",
+        "/v1/targets/claude/stream",
+        {"Accept": "text/event-stream;q=0, application/x-ndjson"},
+        _MESSAGES + b"}",
+    ),
+    ("POST", "/v1/targets/claude/stream", {"Accept": "text/html"}, _MESSAGES + b"}"),
+    ("POST", "/v1/targets/claude/stream", {"Accept": "text/event-stream;q=banana"}, _MESSAGES + b"}"),
+    ("POST", "/v1/targets/claude/stream", {}, b'{"messages": "' + b"x" * (2 * 1024 * 1024) + b'"}'),
+    *(
+        ("POST", "/v1/jobs", {}, b'{"target": "claude", "jobId": "' + job_id + b'", "body": {}}')
+        for job_id in (b".", b"..", b"a/b")
+    ),
+    ("GET", "/v1/jobs/..%2F..%2Fetc", {}, b""),
+    ("GET", "/v1/jobs/never/result", {}, b""),
+    ("POST", "/v1/targets/claude/invoke", {"x-amzn-requestid": "forged"}, b"{broken"),
+    ("POST", "/v1/targets/claude/stream", {"x-amzn-request-context": "{broken"}, b"{broken"),
+]
+
+
+def replay_known_bad_inputs(url: str) -> tuple[dict[int, int], list[dict]]:
+    """Send :data:`KNOWN_BAD_INPUTS`; returns the statuses and what was wrong with any answer."""
+    import httpx
+
+    statuses: dict[int, int] = {}
+    problems = []
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for method, path, headers, body in KNOWN_BAD_INPUTS:
+            response = client.request(method, path, content=body, headers=headers)
+            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+            problem = error_shape_problem(
+                response.status_code,
+                response.headers.get("content-type", ""),
+                response.content,
+                response.headers.get("retry-after"),
+            )
+            if response.status_code >= 500 or problem or "forged" in response.text:
+                problems.append(
+                    {"operation": f"{method} {path[:60]}", "status": response.status_code, "problem": problem}
+                )
+    return statuses, problems
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make fuzz", description=__doc__.split("\n\n")[0])
     parser.add_argument("--max-examples", type=int, default=200, help="per operation and phase")
@@ -150,10 +209,15 @@ def main(argv: list[str] | None = None) -> int:
             except subprocess.TimeoutExpired:
                 returncode = -1
                 log.write(f"\n*** stopped after {args.timeout:.0f} s\n")
+        known_statuses, known_problems = replay_known_bad_inputs(stack.url)
     tally = json.loads(tally_path.read_text()) if tally_path.exists() else {"statuses": {}, "operations": {}}
     statuses = {int(k): v for k, v in sorted(tally["statuses"].items(), key=lambda i: int(i[0]))}
+    for status, count in known_statuses.items():
+        statuses[status] = statuses.get(status, 0) + count
+    statuses = dict(sorted(statuses.items()))
     server_errors = sum(v for k, v in statuses.items() if k >= 500)
-    bad = tally.get("problem_count", 0)
+    bad = tally.get("problem_count", 0) + len(known_problems)
+    tally.setdefault("problems", []).extend(known_problems)
     requests = sum(statuses.values())
     ok = returncode == 0 and server_errors == 0 and bad == 0 and requests > 0
     if returncode != 0:

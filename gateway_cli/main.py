@@ -130,6 +130,9 @@ def _parser() -> argparse.ArgumentParser:
     from .keys import add_parser as add_keys
 
     add_keys(groups, common)
+    from .usage import add_parser as add_usage
+
+    add_usage(groups, common)
     return parser
 
 

@@ -10,6 +10,7 @@ from cfnlint.api import ManualArgs, lint
 CONFIGS = {
     "iam": {},
     "apiKey": {"auth": "apiKey", "workerMaxConcurrency": "7", "maxReceiveCount": "3", "stage": "qa"},
+    "key": {"auth": "key", "keyQuotaPerDay": "1000"},
     "none": {"auth": "none"},
     "production": {"stage": "production"},
     # customer managed KMS key for logs and queues, an alarm subscriber

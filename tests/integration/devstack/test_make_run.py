@@ -193,3 +193,25 @@ def test_keys_made_with_the_cli_work_their_allowlist_holds_and_revocation_ends_t
             break
         time.sleep(0.5)
     assert status == 401
+
+
+def test_make_usage_reports_tokens_by_tenant_and_target(stack, api):
+    assert api.post("/v1/targets/claude/invoke", json=CLAUDE_BODY).status_code == 200
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(REPO / p) for p in ("lambda_src", "local", ".")))
+    deadline = time.monotonic() + 15  # the handler processes write their logs as they go
+    while time.monotonic() < deadline:
+        done = subprocess.run(
+            [sys.executable, "-m", "gateway_cli", "usage", "--json"],
+            cwd=stack.cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        rows = {(r["tenant"], r["target"]): r for r in json.loads(done.stdout)}
+        if ("dev", "claude") in rows:
+            break
+        time.sleep(0.5)
+    claude = rows[("dev", "claude")]
+    assert claude["invocations"] >= 1 and claude["input_tokens"] > 0 and claude["output_tokens"] > 0
