@@ -431,7 +431,13 @@ def test_alarms_and_dashboard_read_what_every_door_emits(default_synth):
 
     body = json.dumps(resolve(default_synth.one("AWS::CloudWatch::Dashboard")["Properties"]["DashboardBody"]))
     searches = set(re.findall(r"SEARCH\('\{([^}]*)\} MetricName=\W*(\w+)", body))
-    dimensions_of = {metric: frozenset(keys.split(",")[1:]) for keys, metric in searches}
-    assert dimensions_of[observability.ERRORS_METRIC] == {observability.ERROR_CODE_DIMENSION, "service"}
-    assert dimensions_of["InputTokens"] == {observability.TARGET_DIMENSION, "service"}
+    dimensions_of: dict[str, set[frozenset[str]]] = {}
+    for keys, metric in searches:
+        dimensions_of.setdefault(metric, set()).add(frozenset(keys.split(",")[1:]))
+    assert dimensions_of[observability.ERRORS_METRIC] == {
+        frozenset({observability.ERROR_CODE_DIMENSION, "service"})
+    }
+    by_target = frozenset({observability.TARGET_DIMENSION, "service"})
+    by_tenant = frozenset({observability.TENANT_DIMENSION, observability.TARGET_DIMENSION, "service"})
+    assert dimensions_of["InputTokens"] == {by_target, by_tenant}
     assert all(keys.split(",")[0] == observability.NAMESPACE for keys, _ in searches)
