@@ -3,9 +3,10 @@
 For each target exactly the ARNs it needs (``Target.iam_invoke_resources``: inference profiles get
 the profile ARN plus the foundation-model ARN in every destination region, provisioned throughput
 its own ARN), guardrails for ``bedrock:ApplyGuardrail``, and the look-ups the handlers make to learn
-whether a model can stream: ``bedrock:GetFoundationModel`` only for targets whose config does not
-state ``streaming``, ``bedrock:GetInferenceProfile`` only for such application profiles. Never a
-``*`` resource.
+whether a model can stream: ``bedrock:GetFoundationModel`` only for targets whose streaming neither
+their config nor the catalog of record answers (``Target.known_streaming``: application profiles,
+provisioned throughput, custom and imported models, models the catalog lacks),
+``bedrock:GetInferenceProfile`` only for such application profiles. Never a ``*`` resource.
 """
 
 from __future__ import annotations
@@ -50,13 +51,13 @@ class BedrockResources:
             foundation_model_lookups=_unique(
                 foundation_model_arn(model_id, region, partition)
                 for t in targets
-                if t.streaming is None
+                if t.known_streaming() is None
                 for model_id in _looked_up_model_ids(t)
             ),
             inference_profile_lookups=_unique(
                 t.model_id
                 for t in targets
-                if t.streaming is None and t.kind is ModelKind.APPLICATION_INFERENCE_PROFILE
+                if t.known_streaming() is None and t.kind is ModelKind.APPLICATION_INFERENCE_PROFILE
             ),
         )
 
@@ -77,7 +78,7 @@ class BedrockResources:
         return statements
 
     def lookup_statements(self) -> list[iam.PolicyStatement]:
-        """The control-plane reads behind ``streaming`` for targets whose config leaves it open."""
+        """The control-plane reads behind ``streaming`` for targets neither config nor the catalog answer."""
         statements = []
         if self.foundation_model_lookups:
             statements.append(

@@ -1,5 +1,6 @@
 """Least-privilege IAM derived from the targets config: exact Bedrock ARNs, no '*' on any Bedrock
-action, look-ups only where streaming support is looked up, and scoped data-plane access."""
+action, look-ups only where neither config nor the catalog of record knows whether a target streams,
+and scoped data-plane access."""
 
 from __future__ import annotations
 
@@ -74,10 +75,9 @@ def test_system_inference_profile_yields_exactly_its_profile_and_destination_mod
         resources_for(profile_synth, STREAM, "bedrock:InvokeModelWithResponseStream", region="us-east-1")
         == expected
     )
-    # streaming is not stated: the handlers ask GetFoundationModel about the base model, in their region
-    lookups = {f"arn:aws:bedrock:us-east-1::foundation-model/{HAIKU}"}
-    assert resources_for(profile_synth, SYNC, "bedrock:GetFoundationModel", region="us-east-1") == lookups
-    assert resources_for(profile_synth, STREAM, "bedrock:GetFoundationModel", region="us-east-1") == lookups
+    # streaming is not stated, but the catalog of record knows the profile's model: no control-plane look-up
+    for role in (SYNC, STREAM):
+        assert "bedrock:GetFoundationModel" not in actions_of(profile_synth, role), role
     assert "bedrock:GetInferenceProfile" not in actions_of(profile_synth, SYNC)
     assert "bedrock:ApplyGuardrail" not in actions_of(profile_synth, SYNC)
 
@@ -125,6 +125,40 @@ def test_streaming_lookups_skip_targets_that_state_streaming(mixed_synth):
         model_id = target.ref.foundation_model_id
         if model_id:
             assert f"arn:aws:bedrock:{REGION}::foundation-model/{model_id}" not in looked_up, target.name
+
+
+def test_streaming_lookups_skip_targets_the_catalog_answers(write_targets):
+    config = load_targets(
+        write_targets(
+            """
+            [targets.sonnet]
+            model = "global.anthropic.claude-sonnet-4-6"
+            [targets.embed]
+            model = "amazon.titan-embed-text-v2:0"
+            [targets.future]
+            model = "acme.model-not-in-the-catalog-v1:0"
+            [targets.future-eu]
+            model = "eu.acme.another-model-v1:0"
+            [targets.tuned]
+            model = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abcdefghij12"
+            """
+        )
+    )
+    assert catalog.response_streaming(SONNET) is True
+    assert catalog.response_streaming("amazon.titan-embed-text-v2:0") is False
+    resources = BedrockResources.for_config(config, "us-east-1", ACCOUNT, "aws")
+    # Only base models the catalog lacks are looked up; provisioned throughput hides its model (no look-up).
+    assert resources.foundation_model_lookups == (
+        "arn:aws:bedrock:us-east-1::foundation-model/acme.model-not-in-the-catalog-v1:0",
+        "arn:aws:bedrock:us-east-1::foundation-model/acme.another-model-v1:0",
+    )
+
+
+def test_the_default_config_needs_no_control_plane_lookups(default_synth):
+    # Every default target's model is in the catalog of record: no GetFoundationModel, no GetInferenceProfile.
+    for role in (SYNC, STREAM, WORKER):
+        bedrock_actions = {a for a in actions_of(default_synth, role) if a.startswith("bedrock:")}
+        assert not bedrock_actions & {"bedrock:GetFoundationModel", "bedrock:GetInferenceProfile"}, role
 
 
 def test_bedrock_resources_for_config_is_pure_and_exact(write_targets):

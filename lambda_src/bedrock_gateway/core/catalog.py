@@ -71,6 +71,13 @@ def foundation_model(model_id: str) -> dict | None:
     return _models_by_id().get(model_id)
 
 
+def response_streaming(model_id: str) -> bool | None:
+    """Whether the model answers InvokeModelWithResponseStream (``responseStreamingSupported``), or
+    None for a model the catalog does not list."""
+    model = foundation_model(model_id)
+    return bool(model["responseStreamingSupported"]) if model else None
+
+
 def max_output_tokens(model_id: str) -> int | None:
     """The model's documented output-token limit, or None where AWS does not publish one."""
     model = foundation_model(model_id)

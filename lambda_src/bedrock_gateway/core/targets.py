@@ -88,7 +88,7 @@ class Target:
     trace: str | None = None
     performance_latency: str | None = None
     service_tier: str | None = None
-    streaming: bool | None = None  # None: ask GetFoundationModel
+    streaming: bool | None = None  # None: the catalog of record, else GetFoundationModel
     description: str = ""
     price: Price | None = None
     raw: bool = False  # an allowed raw model ID, not a configured target
@@ -111,6 +111,16 @@ class Target:
         if not self.defaults:
             return body
         return json.dumps(deep_merge(self.defaults, parsed), separators=(",", ":"), allow_nan=False).encode()
+
+    def known_streaming(self) -> bool | None:
+        """Whether this target can stream, as far as its config or the catalog of record say: the
+        config's ``streaming``, else the catalog's flag for the base model the identifier names (base
+        models and system inference profiles). None: only the control plane can tell (application
+        profiles, provisioned throughput, custom and imported models, a model the catalog lacks)."""
+        if self.streaming is not None:
+            return self.streaming
+        model_id = self.ref.foundation_model_id
+        return catalog.response_streaming(model_id) if model_id else None
 
     def invoke_params(self) -> dict[str, Any]:
         """Extra InvokeModel / InvokeModelWithResponseStream parameters from the target's options."""

@@ -132,6 +132,13 @@ def test_targets_that_cannot_stream_fall_back_to_one_chunk(stream_url, emu, targ
     assert emu.counters()["operations"].get("InvokeModelWithResponseStream", 0) == 0
 
 
+def test_streaming_support_of_catalogued_models_costs_no_control_plane_call(stream_url, emu):
+    for target in ("claude", "embed"):  # a system profile that streams, a base model that cannot
+        assert post_stream(stream_url, target, FAMILIES[target][0]).status_code == 200
+    assert emu.counters()["control_plane"] == {}  # no GetFoundationModel: the catalog of record answered
+    assert emu.counters()["operations"]["InvokeModelWithResponseStream"] == 1
+
+
 def test_unknown_streaming_support_falls_back_when_bedrock_refuses(stream_url, emu, monkeypatch):
     from bedrock_gateway.handlers import stream_app
 

@@ -1,4 +1,5 @@
-"""What a target's model can do, known without calling it: config first, then Bedrock's control plane."""
+"""What a target's model can do, known without calling it: config first, then the catalog of record,
+then Bedrock's control plane (only for identifiers that hide their model)."""
 
 from __future__ import annotations
 
@@ -17,13 +18,15 @@ _lookups_paused_until = 0.0
 
 
 def streaming_supported(target: Target) -> bool | None:
-    """Whether ``target`` can stream: config first, else GetFoundationModel (cached per container).
+    """Whether ``target`` can stream: config, else the catalog of record (base models and system
+    profiles, no call), else GetInferenceProfile/GetFoundationModel (cached per container).
 
     Returns None when it cannot be known (e.g. provisioned throughput of a custom model, or the
     control plane is unreachable): the stream path then tries streaming and falls back.
     """
-    if target.streaming is not None:
-        return target.streaming
+    known = target.known_streaming()
+    if known is not None:
+        return known
     return _looked_up_streaming(target.ref, target.models)
 
 
