@@ -122,13 +122,26 @@ def cold_boto3_invoke(args) -> dict:
     return _timings(t_imported, t_done, args.spawned_at)
 
 
+#: uvicorn's settings in the stream function (infra/lambda_asset.py UVICORN_OPTIONS, as Config arguments;
+#: tests/bench checks they agree).
+UVICORN_CONFIG = {
+    "loop": "asyncio",
+    "http": "h11",
+    "ws": "none",
+    "lifespan": "off",
+    "server_header": False,
+    "access_log": False,
+    "log_level": "warning",
+}
+
+
 def _serve_stream_app():
     """uvicorn serving the stream app on a free port, in a thread, as the Lambda Web Adapter runs it."""
     import socket
     import threading
 
     import uvicorn
-    from bedrock_gateway.handlers.stream_app import app
+    from bedrock_gateway.handlers.stream_lambda import app
 
     # proto=IPPROTO_TCP, as `uvicorn --port` gets from getaddrinfo in Lambda: asyncio sets TCP_NODELAY on
     # accepted connections only then. With proto 0, Nagle + the client's delayed ACK hold some frames ~40 ms.
@@ -136,9 +149,8 @@ def _serve_stream_app():
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     sock.listen(1024)
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="error", access_log=False, lifespan="on", timeout_keep_alive=30)
-    )
+    # Kept-alive connections outlast the pauses between the bench's requests (not a cold-start matter).
+    server = uvicorn.Server(uvicorn.Config(app, **UVICORN_CONFIG, timeout_keep_alive=30))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -328,7 +340,7 @@ def rss_sync(args) -> dict:
         ("POST", "/v1/targets/claude/invoke", body, 200),
         (
             "POST",
-            "/v1/targets/sonnet/invoke",
+            "/v1/targets/haiku/invoke",
             json.dumps(
                 {
                     "anthropic_version": "bedrock-2023-05-31",

@@ -99,3 +99,18 @@ def test_a_tiny_load_run_has_no_errors(tmp_path):
         ("streams", 2, 0),
         ("sync", 3, 0),
     ]
+
+
+def test_the_cold_start_bench_runs_uvicorn_as_the_stream_function_does():
+    """bench/_child.py's uvicorn settings are the run script's command-line options, as uvicorn's own
+    CLI parses them (a changed option in infra/lambda_asset.py must change the bench too)."""
+    from uvicorn.main import main as uvicorn_cli
+
+    from bench._child import UVICORN_CONFIG
+    from infra.lambda_asset import STREAM_APP, UVICORN_OPTIONS
+
+    params = uvicorn_cli.make_context("uvicorn", [STREAM_APP, *UVICORN_OPTIONS]).params
+    defaults = uvicorn_cli.make_context("uvicorn", [STREAM_APP]).params
+    changed = {name for name, value in params.items() if value != defaults[name]}
+    assert changed == set(UVICORN_CONFIG)
+    assert {name: params[name] for name in changed} == UVICORN_CONFIG

@@ -17,14 +17,13 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from bedrock_gateway import observability, settings
+from bedrock_gateway import observability, settings, snapstart
 from bedrock_gateway.core import bedrock, callers
 from bedrock_gateway.core.callers import Caller
 from bedrock_gateway.core.errors import ErrorCode, GatewayError
 from bedrock_gateway.core.prepare import prepare_call
 from bedrock_gateway.edge import routes
 from bedrock_gateway.edge.errors import status_of
-from bedrock_gateway.handlers import jobs_api
 from bedrock_gateway.handlers.common import error_response, raw_body, request_id
 
 DOOR = "sync"
@@ -102,15 +101,28 @@ def invoke(event: APIGatewayProxyEvent, caller: Caller, target: str) -> Response
     )
 
 
+def _jobs_endpoint(name: str) -> Callable[..., Any]:
+    """The jobs route ``name``, imported on its first request: a container that only serves invoke
+    calls never loads the job store, result storage and their clients' code."""
+
+    def endpoint(*args: Any, **kwargs: Any) -> Any:
+        from bedrock_gateway.handlers import jobs_api
+
+        return getattr(jobs_api, name)(*args, **kwargs)
+
+    endpoint.__name__ = endpoint.__qualname__ = name
+    return endpoint
+
+
 #: The function that serves each sync route of the route table, by route name.
 ENDPOINTS: dict[str, Callable[..., Any]] = {
     "health": health,
     "openapi": openapi,
     "list_targets": list_targets,
     "invoke": invoke,
-    "create_job": jobs_api.create_job,
-    "get_job": jobs_api.get_job,
-    "get_job_result": jobs_api.get_job_result,
+    "create_job": _jobs_endpoint("create_job"),
+    "get_job": _jobs_endpoint("get_job"),
+    "get_job_result": _jobs_endpoint("get_job_result"),
 }
 
 
@@ -155,6 +167,19 @@ def handle_unexpected(exc: Exception) -> Response:
     error = GatewayError(ErrorCode.INTERNAL, "internal error")
     observability.record_error(DOOR, error)
     return error_response(error, request_id(app.current_event, app.lambda_context))
+
+
+def _prime_snapshot() -> None:
+    """SnapStart, before the snapshot: what a first request of any route would build, without a call."""
+    from bedrock_gateway import container
+    from bedrock_gateway.handlers import jobs_api  # noqa: F401 - imported now, not by the first job request
+
+    bedrock.prime_capabilities(settings.targets())
+    bedrock.client("bedrock-runtime", settings.SYNC_BUDGET)
+    container.prime(container.job_store, container.result_storage, container.sqs)
+
+
+snapstart.register(prime=_prime_snapshot)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

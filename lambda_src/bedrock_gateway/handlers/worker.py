@@ -29,7 +29,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
-from bedrock_gateway import container, observability, settings
+from bedrock_gateway import container, observability, settings, snapstart
 from bedrock_gateway.core import bedrock, callers
 from bedrock_gateway.core.errors import ErrorCode, GatewayError
 from bedrock_gateway.core.jobs.contract import FAILED, JOB_ID, SUCCEEDED, JobRequest, job_key, parse_job
@@ -235,14 +235,24 @@ def _backoff(record: SQSRecord, receive_count: int, retry_after: int | None) -> 
 
 
 def _build_shared_clients() -> None:
-    """Build the container's clients before a batch fans out to threads (boto3 sessions are not
-    thread-safe; left to first use, every thread would also build its own). On failure (e.g. a
-    missing table name) nothing changes: each record meets the error as before."""
+    """Build the clients every job uses before a batch fans out to threads (left to first use, every
+    thread would wait on the factory's lock to build the same one). S3 (large results) and SQS
+    (backoff) are built by the locked factory when first needed: most batches need neither. On failure
+    (e.g. a missing table name) nothing changes: each record meets the error as before."""
     try:
-        container.prime(container.job_store, container.result_storage, container.sqs, _idempotent_invoke)
+        container.prime(container.job_store, _idempotent_invoke)
         bedrock.client("bedrock-runtime", settings.WORKER_BUDGET)
     except Exception:  # noqa: BLE001 - records report it themselves
         pass
+
+
+def _prime_snapshot() -> None:
+    """SnapStart, before the snapshot: every client a job may need, built without a call."""
+    _build_shared_clients()
+    container.prime(container.result_storage, container.sqs)
+
+
+snapstart.register(prime=_prime_snapshot)
 
 
 async def _record_handler(record: SQSRecord) -> dict:

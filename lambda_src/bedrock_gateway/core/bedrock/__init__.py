@@ -3,6 +3,7 @@
 One module per concern; this package re-exports what the doors use, so they say ``bedrock.invoke``.
 """
 
+from bedrock_gateway.core.bedrock.capabilities import prime as prime_capabilities
 from bedrock_gateway.core.bedrock.capabilities import streaming_supported
 from bedrock_gateway.core.bedrock.invoke import InvokeResult, invoke
 from bedrock_gateway.core.bedrock.streaming import ChunkStream, StreamMetrics, open_stream
@@ -17,6 +18,7 @@ __all__ = [
     "client",
     "invoke",
     "open_stream",
+    "prime_capabilities",
     "reset",
     "streaming_supported",
     "translate",

@@ -8,7 +8,7 @@ import time
 
 from bedrock_gateway.core.clients import CallBudget, client
 from bedrock_gateway.core.model_ids import ModelKind, ModelRef
-from bedrock_gateway.core.targets import Target
+from bedrock_gateway.core.targets import Target, TargetsConfig
 
 #: Control-plane lookups are small and cached: a short budget keeps a listing fast when they fail.
 CONTROL_BUDGET = CallBudget(read_timeout=5, attempts=2)
@@ -28,6 +28,13 @@ def streaming_supported(target: Target) -> bool | None:
     if known is not None:
         return known
     return _looked_up_streaming(target.ref, target.models)
+
+
+def prime(config: TargetsConfig) -> None:
+    """Ready :func:`streaming_supported` for ``config``'s targets without a call (SnapStart priming): the
+    catalog of record, loaded by asking it, and the control-plane client when only Bedrock can tell."""
+    if any(target.known_streaming() is None for target in config.targets.values()):
+        client("bedrock", CONTROL_BUDGET)
 
 
 def _looked_up_streaming(ref: ModelRef, models: tuple[str, ...]) -> bool | None:
