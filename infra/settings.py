@@ -19,6 +19,8 @@
 | kmsKey               | unset               | customer managed KMS key for the log groups and queues:   |
 |                      |                     | unset (AWS managed encryption), "create" (a new key in    |
 |                      |                     | the stack) or the ARN of an existing key                  |
+| snapStart            | false               | Lambda SnapStart on every function (README, Deploy: what  |
+|                      |                     | it costs and when it pays)                                |
 | skipAssetDeps        | false               | asset without runtime dependencies (tests only)           |
 
 ``targetsFile`` defaults to ``$TARGETS_FILE``, else ``config/targets.toml`` (relative to the project).
@@ -90,6 +92,8 @@ class GatewaySettings:
     key_rate_limit: int = 10
     key_burst_limit: int = 20
     key_quota_per_day: int | None = None
+    #: Lambda SnapStart on published versions (every function is invoked through its "live" alias).
+    snap_start: bool = False
 
     @property
     def is_production(self) -> bool:
@@ -144,6 +148,7 @@ class GatewaySettings:
             key_rate_limit=_integer(get, "keyRateLimit", 10, 1, 10000),
             key_burst_limit=_integer(get, "keyBurstLimit", 20, 1, 5000),
             key_quota_per_day=_integer(get, "keyQuotaPerDay", 0, 0, 1_000_000_000) or None,
+            snap_start=_flag(get, "snapStart"),
         )
 
 

@@ -38,7 +38,9 @@ class BedrockGatewayStack(Stack):
         self.settings = settings
         retention, removal = settings.log_retention, settings.removal_policy
         code = lambda_code(settings.targets_file, include_dependencies=not settings.skip_asset_deps)
-        basics = FunctionBasics(code, DEPLOYED_TARGETS_FILE, retention, removal)
+        basics = FunctionBasics(
+            code, DEPLOYED_TARGETS_FILE, retention, removal, snap_start=settings.snap_start
+        )
         bedrock = BedrockResources.for_config(settings.targets)
         if settings.targets.allow_raw_model_ids:
             Annotations.of(self).add_warning_v2(
@@ -129,8 +131,9 @@ class BedrockGatewayStack(Stack):
             stage_name=settings.stage,
             auth=settings.auth,
             authorizer=self.key_auth.authorizer if self.key_auth else None,
-            sync_function=self.sync_api.function,
-            stream_function=self.stream.function,
+            # The live aliases: the deployment's published versions (SnapStart applies to nothing else).
+            sync_function=self.sync_api.alias,
+            stream_function=self.stream.alias,
             job_request_schema=JOB_SCHEMA,
             rate_limit=settings.api_rate_limit,
             burst_limit=settings.api_burst_limit,

@@ -24,20 +24,30 @@ METRICS_NAMESPACE = observability.NAMESPACE
 LOG_LEVEL = "INFO"
 
 
+#: The alias every caller invokes (API Gateway, the SQS event source mapping, the authorizer): it names
+#: the version the current deployment published, which SnapStart needs (it never applies to $LATEST).
+LIVE_ALIAS = "live"
+
+
 @dataclass(frozen=True)
 class FunctionBasics:
-    """What every function of the stack shares: the asset, the targets file inside it, log retention
-    and what happens to its logs when the stack goes."""
+    """What every function of the stack shares: the asset, the targets file inside it, log retention,
+    what happens to its logs when the stack goes, and whether versions get a SnapStart snapshot."""
 
     code: lambda_.Code
     targets_file: str
     log_retention: logs.RetentionDays
     removal_policy: RemovalPolicy
+    snap_start: bool = False
 
 
 class GatewayFunction(Construct):
     """arm64, the current Python runtime, active X-Ray tracing, JSON logs into a log group with
     retention, Powertools settings, and a role that starts with nothing but its own log group.
+
+    Each deployment publishes a version (``function.current_version``: a new one whenever the code or
+    configuration changes) and points the :data:`LIVE_ALIAS` alias at it; callers invoke ``alias``.
+    With ``basics.snap_start`` the version is published with a SnapStart snapshot.
 
     The role is created here rather than by ``lambda.Function`` so that it carries no AWS managed
     policy (AWSLambdaBasicExecutionRole allows writing to any log group).
@@ -86,6 +96,7 @@ class GatewayFunction(Construct):
             role=self.role,
             layers=list(layers),
             tracing=lambda_.Tracing.ACTIVE,
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if basics.snap_start else None,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
@@ -98,6 +109,7 @@ class GatewayFunction(Construct):
                 **environment,
             },
         )
+        self.alias = lambda_.Alias(self, "Live", alias_name=LIVE_ALIAS, version=self.function.current_version)
         acknowledge(
             self.role,
             "AwsSolutions-IAM5[Resource::*]",

@@ -70,11 +70,13 @@ class JobWorker(Construct):
         )
         results.grant_write_results(self.gateway_function.role)
         self.function = self.gateway_function.function
-        # Grants receive/delete/change-visibility on the queue, scoped to its ARN.
+        self.alias = self.gateway_function.alias
+        # Grants receive/delete/change-visibility on the queue, scoped to its ARN. The mapping invokes
+        # the live alias: the deployment's published version (with SnapStart, its snapshot).
         self.event_source = event_sources.SqsEventSource(
             queue.queue,
             batch_size=BATCH_SIZE,
             report_batch_item_failures=True,
             max_concurrency=max_concurrency,
         )
-        self.function.add_event_source(self.event_source)
+        self.alias.add_event_source(self.event_source)

@@ -57,10 +57,11 @@ class KeyAuthorizer(Construct):
         )
         self.gateway_function.allow(self.keys_table.item_access("ReadKeys", "GetItem"))
         self.function = self.gateway_function.function
+        self.alias = self.gateway_function.alias
         self.authorizer = apigw.TokenAuthorizer(
             self,
             "Authorizer",
-            handler=self.function,
+            handler=self.alias,
             identity_source=apigw.IdentitySource.header("Authorization"),
             validation_regex=TOKEN_FORMAT,
             results_cache_ttl=RESULTS_CACHE,

@@ -55,3 +55,4 @@ class SyncApiFunction(Construct):
         )
         results.grant_read_results(self.gateway_function.role)
         self.function = self.gateway_function.function
+        self.alias = self.gateway_function.alias  # what API Gateway invokes

@@ -15,6 +15,8 @@ CONFIGS = {
     "production": {"stage": "production"},
     # customer managed KMS key for logs and queues, an alarm subscriber
     "hardened": {"stage": "staging", "kmsKey": "create", "alarmEmail": "oncall@example.com"},
+    # SnapStart on every function, the authorizer included
+    "snapStart": {"snapStart": "true", "auth": "key"},
 }
 #: CDK makes each function depend on its role explicitly as well as through Fn::GetAtt.
 ACCEPTED_CFN_LINT_WARNINGS = {"W3005"}

@@ -189,9 +189,8 @@ def test_worker_event_source_reports_partial_failures_with_bounded_concurrency(d
             "EventSourceArn": {
                 "Fn::GetAtt": [default_synth.logical_id(default_synth.stack.jobs.queue), "Arn"]
             },
-            "FunctionName": {"Ref": default_synth.logical_id(default_synth.stack.worker.function)},
         },
-    )
+    )  # FunctionName: the worker's live alias (test_infra_snapstart.py)
 
 
 def test_context_sets_worker_concurrency_and_redrive(synthesize):
