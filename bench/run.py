@@ -8,6 +8,8 @@ stack's resources, the API Gateway stand-in) and measures, with warmups and repe
 - cold start: a fresh process importing each handler and serving its first call vs a fresh
   process creating a bare boto3 client and making the same first call (sync handler, stream app
   under uvicorn, SQS worker);
+- cold start after a SnapStart restore: from the state the snapshot holds (init and before-snapshot
+  priming done) through the after-restore hooks to the first response;
 - stream: time to first byte through the stream app (in its own process, under uvicorn) vs boto3
   ``InvokeModelWithResponseStream`` directly, and whether any chunk is held back (arrival gaps);
 - SQS: the worker on a batch of 10 jobs with 300 ms model latency vs one call;
@@ -211,6 +213,82 @@ def cold_starts(emulator_url: str, reps: int, say) -> list[Figure]:
         say(
             f"bench: cold start {name}: {ours_ms:.0f} ms vs {base_ms:.0f} ms baseline -> {figure.value:.2f}x "
             f"({shipped_ms:.0f} ms with the asset's modules compiled at start, as shipped)"
+        )
+    Path(event).unlink(missing_ok=True)
+    return figures
+
+
+# ---- after a SnapStart restore ----
+
+
+def snapstart_restores(emulator_url: str, reps: int, cold: dict[str, Figure], say) -> list[Figure]:
+    """What a cold start still costs when SnapStart resumed the environment from its snapshot.
+
+    Each fresh process runs its function's init and before-snapshot priming untimed (that is the
+    snapshot), then is timed from that state through the after-restore hooks to the first response:
+    the work a restore leaves. Lambda's own restore (loading the snapshot) is not measurable here.
+    Against the cold-start baseline (a bare boto3 function's fresh-process cold start); like for like
+    (a bare boto3 function with its client in the snapshot) in the detail.
+    """
+    reset_emulator(emulator_url)
+    configure_emulator(emulator_url, MODEL_ID, output_tokens=20)
+    event = _event_file("/v1/targets/claude/invoke")
+    counter = iter(range(10_000))
+    cases = [
+        ("sync", "sync handler (hooks + first invoke)", "restore-sync", lambda: ["--event", event]),
+        ("stream", "stream app (hook path + readiness + first stream)", "restore-stream", list),
+        (
+            "worker",
+            "SQS worker (hooks + first 1-job batch)",
+            "restore-worker",
+            lambda: ["--job-prefix", f"restore-{time.time_ns()}-{next(counter)}"],
+        ),
+    ]
+    baselines = {
+        "sync": "restore-boto3-invoke",
+        "stream": "restore-boto3-stream",
+        "worker": "restore-boto3-invoke",
+    }
+    figures = []
+    for name, title, mode, args_for in cases:
+        baseline_mode = baselines[name]
+        run_child(baseline_mode)  # untimed first round, as for the cold starts
+        run_child(mode, *args_for())
+        ours, bare = _interleaved(
+            reps,
+            lambda mode=mode, args_for=args_for: run_child(mode, *args_for()),
+            lambda m=baseline_mode: run_child(m),
+        )
+        ours_ms = median([r["restore_ms"] for r in ours])
+        bare_ms = median([r["restore_ms"] for r in bare])
+        cold_figure = cold[f"cold_start_{name}"]
+        cold_baseline_ms = cold_figure.detail["baseline_ms"]["median"]
+        detail = {
+            "after_restore_ms": summary([r["restore_ms"] for r in ours]),
+            "same_request_warm_ms": summary([r["warm_ms"] for r in ours]),
+            "init_and_priming_before_the_snapshot_ms": round(
+                median([r["init_and_priming_ms"] for r in ours]), 1
+            ),
+            "cold_start_baseline_ms": cold_baseline_ms,
+            "cold_start_ms_without_snapstart": cold_figure.detail["ours_ms"]["median"],
+            "bare_boto3_after_restore_ms": summary([r["restore_ms"] for r in bare]),
+            "like_for_like_ratio": round(ours_ms / bare_ms, 3),
+            "not_measured": "Lambda's own restore of the snapshot (REPORT's Restore Duration in AWS)",
+        }
+        figure = Figure(
+            f"snapstart_restore_{name}",
+            f"cold start after a SnapStart restore: {title}",
+            round(ours_ms / cold_baseline_ms, 3),
+            "x",
+            1.3,
+            baseline="the cold-start baseline (fresh process: bare boto3 client + first call); priming not counted",
+            detail=detail,
+        )
+        figures.append(figure)
+        say(
+            f"bench: after a SnapStart restore, {name}: {ours_ms:.1f} ms to the first response "
+            f"(warm {detail['same_request_warm_ms']['median']:.1f} ms; bare boto3 after a restore {bare_ms:.1f} ms; "
+            f"without SnapStart {detail['cold_start_ms_without_snapstart']:.0f} ms)"
         )
     Path(event).unlink(missing_ok=True)
     return figures
@@ -620,7 +698,9 @@ def main(argv: list[str] | None = None) -> int:
             figures.append(batch_figure)
             figures += rss_figures(emulator, stream_rss, worker_rss, say)
             _drain_jobs(stack)  # the jobs the RSS run queued must not run during the cold starts
-            figures += cold_starts(emulator, args.reps, say)
+            cold = cold_starts(emulator, args.reps, say)
+            figures += cold
+            figures += snapstart_restores(emulator, args.reps, {f.name: f for f in cold}, say)
     for figure in figures:
         if not figure.met and figure.name in EXPLANATIONS:
             figure.explanation = EXPLANATIONS[figure.name]
@@ -629,6 +709,9 @@ def main(argv: list[str] | None = None) -> int:
         "cold_start_sync",
         "cold_start_stream",
         "cold_start_worker",
+        "snapstart_restore_sync",
+        "snapstart_restore_stream",
+        "snapstart_restore_worker",
         "stream_ttfb_added_ms",
         "stream_chunks_held_back",
         "sqs_batch_10",
@@ -686,6 +769,15 @@ def _notes(figures: list[Figure]) -> str:
                 f" + call {d['baseline_first_call_ms']} ms); as shipped, without bytecode: "
                 f"{d['as_shipped_without_bytecode_ms']['median']:.0f} ms "
                 f"({d['as_shipped_without_bytecode_ratio']:.2f}x)"
+            )
+    for name in ("snapstart_restore_sync", "snapstart_restore_stream", "snapstart_restore_worker"):
+        if name in by_name:
+            d = by_name[name].detail
+            lines.append(
+                f"- {name.replace('_', ' ')}: {d['after_restore_ms']['median']:.1f} ms from the snapshot's state to "
+                f"the first response (the same request warm: {d['same_request_warm_ms']['median']:.1f} ms; a bare "
+                f"boto3 function after a restore: {d['bare_boto3_after_restore_ms']['median']:.1f} ms); "
+                f"{d['init_and_priming_before_the_snapshot_ms']:.0f} ms of init and priming are in the snapshot"
             )
     if "stream_chunks_held_back" in by_name:
         d = by_name["stream_chunks_held_back"].detail

@@ -55,12 +55,20 @@ def refresh_uniqueness() -> None:
     random.seed()
 
 
+def prime_outbound_connections() -> None:
+    """What every function's first AWS call does once per process: encode a host name with IDNA
+    (``encodings.idna`` is imported on first use)."""
+    "bedrock-runtime.amazonaws.com".encode("idna")
+
+
 def register(*, prime: Callable[[], object]) -> None:
-    """Register a function's priming before the snapshot; the uniqueness refresh after restores
-    is registered with the first call."""
+    """Register a function's priming before the snapshot; the first call also registers what every
+    function shares (:func:`prime_outbound_connections`, and the uniqueness refresh after restores)."""
     if not _refreshes:
         _refreshes.append(refresh_uniqueness)
         register_after_restore(_run_refreshes)
+        _primes.append(prime_outbound_connections)
+        register_before_snapshot(_guarded(prime_outbound_connections))
     _primes.append(prime)
     register_before_snapshot(_guarded(prime))
 
@@ -94,7 +102,11 @@ def _guarded(prime: Callable[[], object]) -> Callable[[], None]:
 def with_hook_paths(app: Any) -> Any:
     """``app`` (ASGI) plus the adapter's hook paths: ``POST`` :data:`BEFORE_SNAPSHOT_PATH` primes,
     ``POST`` :data:`AFTER_RESTORE_PATH` refreshes; both answer 204. The adapter refuses these paths to
-    callers, and API Gateway routes only the API's own paths to the function."""
+    callers, and API Gateway routes only the API's own paths to the function.
+
+    The hooks run on anyio's worker threads, where the app runs its blocking Bedrock calls: priming
+    that way also leaves anyio's thread backend loaded and a worker thread waiting in the snapshot.
+    """
 
     hooks = {BEFORE_SNAPSHOT_PATH: before_snapshot, AFTER_RESTORE_PATH: after_restore}
 
@@ -105,7 +117,9 @@ def with_hook_paths(app: Any) -> Any:
             return
         status = 405
         if scope.get("method") == "POST":
-            hook()
+            from anyio import to_thread
+
+            await to_thread.run_sync(hook)
             status = 204
         await send({"type": "http.response.start", "status": status, "headers": [(b"content-length", b"0")]})
         await send({"type": "http.response.body", "body": b""})

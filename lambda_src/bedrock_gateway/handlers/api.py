@@ -172,11 +172,13 @@ def handle_unexpected(exc: Exception) -> Response:
 def _prime_snapshot() -> None:
     """SnapStart, before the snapshot: what a first request of any route would build, without a call."""
     from bedrock_gateway import container
+    from bedrock_gateway.core.jobs.contract import parse_job
     from bedrock_gateway.handlers import jobs_api  # noqa: F401 - imported now, not by the first job request
 
     bedrock.prime_capabilities(settings.targets())
     bedrock.client("bedrock-runtime", settings.SYNC_BUDGET)
     container.prime(container.job_store, container.result_storage, container.sqs)
+    parse_job({"target": "primed", "body": {}})  # compiles the job schema's validator
 
 
 snapstart.register(prime=_prime_snapshot)

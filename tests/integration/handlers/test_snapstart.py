@@ -32,6 +32,8 @@ def state():
         "jobs_api_imported": "bedrock_gateway.handlers.jobs_api" in sys.modules,
         "xray_patched": sorted(patcher._PATCHED_MODULES),
         "sqlite3_imported": "sqlite3" in sys.modules,
+        "idna_imported": "encodings.idna" in sys.modules,  # what a first connection imports
+        "job_schema_compiled": "fastjsonschema" in sys.modules,
     }
 
 seen = {"init": state()}
@@ -90,6 +92,8 @@ def test_sync_init_loads_only_what_invoke_needs_and_priming_builds_the_rest(emu,
     # which only Bedrock can answer), the catalog, the jobs routes.
     assert primed["clients"] == ["bedrock", "bedrock-runtime", "dynamodb", "s3", "sqs"]
     assert primed["catalog_loaded"] and primed["jobs_api_imported"]
+    assert not init["idna_imported"] and primed["idna_imported"]
+    assert not init["job_schema_compiled"] and primed["job_schema_compiled"]
     assert seen["status"] == 200
     counters = emu.counters()
     assert counters["control_plane"] == {}  # priming asked Bedrock nothing
@@ -110,6 +114,7 @@ def test_worker_priming_builds_every_client_a_job_may_need(emu, aws):
     seen = run_function("worker", job_id="snapstart-worker-job")
     assert seen["init"]["clients"] == [] and seen["init"]["xray_patched"] == ["botocore"]
     assert seen["primed"]["clients"] == ["bedrock-runtime", "dynamodb", "s3", "sqs"]
+    assert not seen["init"]["job_schema_compiled"] and seen["primed"]["job_schema_compiled"]
     assert seen["status"] == 200
     assert emu.counters()["operations"] == {"InvokeModel": 1}
     record = aws.client("dynamodb").scan(TableName=aws.env["JOBS_TABLE_NAME"])["Items"]
