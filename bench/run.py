@@ -59,24 +59,23 @@ RSS_TARGET_MB = 128
 # Why a figure can miss its target on this machine; attached to the figure only when it is missed.
 EXPLANATIONS = {
     "cold_start_sync": (
-        "Measured as Lambda runs it (active tracing). The added time is Powertools: its logging, metrics "
-        "and tracing modules plus the event_handler package, which imports every resolver it has "
-        "(AppSync, ALB, VPC Lattice, Bedrock agents...) to provide APIGatewayRestResolver, and the X-Ray "
-        "SDK's botocore patch. boto3's own cost is on both sides. Fix: Lambda SnapStart for Python or "
-        "provisioned concurrency (init is then not paid per cold start); a small router instead of "
-        "Powertools' event_handler would save ~40 ms."
+        "Measured as Lambda runs it (active tracing). Beyond boto3's own import and client: Powertools' "
+        "logging, metrics and tracing modules with the X-Ray SDK (patching botocore only), Powertools' "
+        "event_handler package, which imports every resolver (AppSync, ALB, VPC Lattice, Bedrock agents...) "
+        "and every event data class to provide APIGatewayRestResolver, and the gateway's own modules. Fix: "
+        "SnapStart (-c snapStart=true; snapstart_restore_sync is what is left), or a smaller router than "
+        "Powertools' resolver."
     ),
     "cold_start_stream": (
-        "uvicorn, which the Lambda Web Adapter starts, costs ~65 ms of imports by itself (mostly "
-        "asyncio); Starlette, anyio and Powertools' Logger add ~35 ms; and the first stream also asks "
-        "GetFoundationModel whether the model can stream (cached per container). Fix: SnapStart or "
-        "provisioned concurrency; stating `streaming = true` for a target in targets.toml skips the "
-        "lookup."
+        "uvicorn (asyncio), Starlette, anyio (its thread backend on the first stream) and Powertools' Logger "
+        "and metrics; whether the target streams comes from config or the catalog of record, with no "
+        "control-plane call. Fix: SnapStart (snapstart_restore_stream is what is left)."
     ),
     "cold_start_worker": (
-        "The worker's first job does work the baseline has no equivalent of: a DynamoDB client (shared by "
-        "the job store and the idempotency layer) and four DynamoDB calls around the one InvokeModel, "
-        "plus Powertools' batch and idempotency imports. Fix: SnapStart or provisioned concurrency."
+        "The worker's first job does work the baseline has no equivalent of: a second client (DynamoDB, "
+        "shared by the job store and the idempotency layer) and four DynamoDB calls around the one "
+        "InvokeModel, plus Powertools' batch and idempotency utilities. Fix: fewer store calls per job, and "
+        "SnapStart (snapstart_restore_worker is what is left)."
     ),
     "sqs_batch_10": (
         "The model calls do overlap (a batch of 1 is one call plus ~30 ms); the rest is CPU. Each job "
