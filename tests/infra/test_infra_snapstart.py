@@ -104,3 +104,12 @@ def test_the_event_source_mapping_invokes_the_workers_alias(request, fixture):
         ref(synth, worker.function),
         {"Fn::Select": [6, {"Fn::Split": [":", ref(synth, worker.alias)]}]},
     )
+
+
+def test_cdk_has_nothing_to_warn_about_snapstart(snap_synth):
+    from aws_cdk.assertions import Annotations, Match
+
+    warnings = Annotations.from_stack(snap_synth.stack).find_warning(
+        "*", Match.string_like_regexp("SnapStart")
+    )
+    assert warnings == []  # each function's version is published and invoked through its alias
