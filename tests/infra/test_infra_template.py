@@ -24,7 +24,15 @@ ROUTES = {
     ("POST", "/v1/jobs"): "SyncApi",
     ("GET", "/v1/jobs/{jobId}"): "SyncApi",
     ("GET", "/v1/jobs/{jobId}/result"): "SyncApi",
+    ("POST", "/v1/targets/{target}/converse"): "SyncApi",
+    ("POST", "/v1/targets/{target}/converse-stream"): "Stream",
+    ("POST", "/model/{modelId}/invoke"): "SyncApi",
+    ("POST", "/model/{modelId}/invoke-with-response-stream"): "Stream",
+    ("POST", "/model/{modelId}/converse"): "SyncApi",
+    ("POST", "/model/{modelId}/converse-stream"): "Stream",
+    ("POST", "/model/{modelId}/count-tokens"): "SyncApi",
 }
+STREAMED = {route for route, function in ROUTES.items() if function == "Stream"}
 
 
 def routes(synth) -> dict[tuple[str, str], dict]:
@@ -61,8 +69,9 @@ def test_the_openapi_document_lists_exactly_the_routes_the_stack_serves(default_
     assert described == set(routes(default_synth))
 
 
-def test_stream_route_uses_response_streaming(default_synth):
-    stream = routes(default_synth)[("POST", "/v1/targets/{target}/stream")]["Integration"]
+@pytest.mark.parametrize("route", sorted(STREAMED))
+def test_stream_routes_use_response_streaming(default_synth, route):
+    stream = routes(default_synth)[route]["Integration"]
     assert stream["ResponseTransferMode"] == "STREAM"
     assert stream["Uri"]["Fn::Join"][1][-1] == "/response-streaming-invocations"
     assert "/2021-11-15/functions/" in json.dumps(stream["Uri"])
@@ -71,7 +80,7 @@ def test_stream_route_uses_response_streaming(default_synth):
 
 def test_other_routes_are_buffered(default_synth):
     for route, method in routes(default_synth).items():
-        if route[1].endswith("/stream"):
+        if route in STREAMED:
             continue
         assert method["Integration"].get("ResponseTransferMode", "BUFFERED") == "BUFFERED", route
         assert json.dumps(method["Integration"]["Uri"]).endswith('"/invocations"]]}'), route
