@@ -132,12 +132,11 @@ class DevStack:
             self.host, settings=self.queue_settings
         ).start()  # env first: processes inherit it
         settings.reset()  # this process reads the tables' names too (the authorizer)
-        authorizer = None
-        if self.auth == "key":
-            from devstack.authorizer import LocalAuthorizer
+        # The Bedrock-compatible routes always take a gateway key, so there is always a development key.
+        from devstack.authorizer import LocalAuthorizer
 
-            self.dev_key = create_key(self.aws, tenant="dev")
-            authorizer = LocalAuthorizer(self.auth_cache_seconds)
+        self.dev_key = create_key(self.aws, tenant="dev")
+        authorizer = LocalAuthorizer(self.auth_cache_seconds)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         sync_function = LambdaFunction(
             SYNC_HANDLER,
@@ -168,7 +167,7 @@ class DevStack:
             if exc.name != "bedrock_gateway.handlers.stream_app":
                 raise
         config = uvicorn.Config(
-            create_app(sync_function, stream_app, authorizer),
+            create_app(sync_function, stream_app, authorizer, keys_everywhere=self.auth == "key"),
             log_level="warning" if self.quiet else "info",
             access_log=not self.quiet,
             lifespan="on",
@@ -254,7 +253,7 @@ def banner(stack: DevStack) -> str:
     body = r'{"messages": [{"role": "user", "content": "write an essay for living on mars in 1000 words"}]}'
     key = ""
     access = "no authentication (AUTH=none)"
-    if stack.dev_key:
+    if stack.auth == "key":
         key = '-H "Authorization: Bearer $GATEWAY_KEY" '
         access = "gateway keys, as auth=key in AWS; development key (tenant dev, every target) below"
     lines = [
@@ -269,7 +268,7 @@ def banner(stack: DevStack) -> str:
         f"  Logs      {stack.log_dir}/api.log, worker.log (Powertools JSON logs and EMF metrics, as in CloudWatch)",
         "",
     ]
-    if stack.dev_key:
+    if stack.auth == "key":
         lines += ["Set the development key:", f"  export GATEWAY_KEY={stack.dev_key}", ""]
     lines += [
         "Try:",

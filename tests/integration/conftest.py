@@ -134,6 +134,51 @@ def stream_url(bedrock_env):
     sock.close()
 
 
+class InProcessFunction:
+    """A handler run in this process's threads, behind the local API Gateway stand-in (``make run``
+    runs it in a process pool; its own tests cover that)."""
+
+    def __init__(self, handler):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.handler = handler
+        self._pool = ThreadPoolExecutor(8)
+
+    def submit(self, event: dict):
+        return self._pool.submit(self._run, event)
+
+    def _run(self, event: dict) -> dict:
+        try:
+            return {"ok": True, "result": self.handler(event, LambdaContext())}
+        except Exception:
+            return {"ok": False}
+
+
+@pytest.fixture(scope="session")
+def gateway_url(api_module):
+    """Both doors behind the local API Gateway stand-in, on a free port: the sync handler (in this
+    process) and the stream app, as ``make run`` serves them, without authorization."""
+    import threading
+    import time
+
+    import uvicorn
+    from bedrock_gateway.handlers.stream_app import app as stream_app
+    from devstack.server import create_app
+    from devstack.stack import bind
+
+    sock = bind("127.0.0.1", 0)
+    app = create_app(InProcessFunction(api_module.handler), stream_app)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server.should_exit = True
+    thread.join(5)
+    sock.close()
+
+
 @pytest.fixture(scope="session")
 def local_aws(bedrock_env):
     """moto in server mode with the stack's queue, DLQ, tables and bucket; env set for the handlers."""
