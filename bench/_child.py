@@ -197,7 +197,8 @@ def cold_worker(args) -> dict:
 
 
 def sync_overhead(args) -> dict:
-    """The sync handler on API Gateway proxy events vs boto3 InvokeModel, interleaved, same process."""
+    """The sync handler on API Gateway proxy events (``args.path``: ``/v1`` or the Bedrock-compatible
+    route) vs boto3 InvokeModel, interleaved, same process."""
     _quiet()
     import bedrock_gateway.handlers.api as api
     import boto3
@@ -210,7 +211,7 @@ def sync_overhead(args) -> dict:
     cpu = {"handler": [], "direct": []}
 
     def through_handler() -> float:
-        event = build_event("POST", "/v1/targets/claude/invoke", "", headers, body)  # API Gateway's work
+        event = build_event("POST", args.path, "", headers, body)  # API Gateway's work
         started, cpu_started = time.perf_counter(), time.process_time()
         result = api.handler(event, Context())
         elapsed = time.perf_counter() - started
@@ -395,6 +396,7 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--load-batches", type=int, default=5)
+    parser.add_argument("--path", default="/v1/targets/claude/invoke", help="sync-overhead: the route")
     args = parser.parse_args()
     result = MODES[args.mode](args)
     with open(args.out + ".part", "w") as f:

@@ -76,9 +76,10 @@ BEDROCK_ERROR_SCHEMA = {
     "required": ["message"],
     "properties": {"message": {"type": "string"}},
 }
-_BEDROCK_ERRORS = (400, 403, 404, 408, 424, 429, 500, 503)
+_BEDROCK_ERRORS = (400, 401, 403, 404, 408, 424, 429, 500, 503)
 _BEDROCK_ERROR_TEXT = {
     400: "ValidationException (a bad body, an unknown model ID or target) or ServiceQuotaExceededException",
+    401: "no gateway key, or not a valid one (API Gateway answers: AccessDeniedException)",
     403: "AccessDeniedException (the key may not use this target, or raw model IDs are off)",
     404: "ResourceNotFoundException, or UnknownOperationException for a path Bedrock does not have",
     408: "ModelTimeoutException",
