@@ -210,7 +210,12 @@ def main(argv: list[str] | None = None) -> int:
     with (
         StackOutput(stack_log) as out,
         DevStack(
-            port=0, emulator_port=0, concurrency=2, worker_concurrency=1, log_dir=".local/logs/fuzz"
+            port=0,
+            emulator_port=0,
+            https_port=None,
+            concurrency=2,
+            worker_concurrency=1,
+            log_dir=".local/logs/fuzz",
         ) as stack,
     ):
         # Short model answers whatever max_tokens the fuzzer picks; no latency: this run is about answers.

@@ -726,7 +726,12 @@ def main(argv: list[str] | None = None) -> int:
         say = out.say
         figures.append(asset_figure(say))
         with DevStack(
-            port=0, emulator_port=0, concurrency=1, worker_concurrency=1, log_dir=".local/logs/bench"
+            port=0,
+            emulator_port=0,
+            https_port=None,
+            concurrency=1,
+            worker_concurrency=1,
+            log_dir=".local/logs/bench",
         ) as stack:
             say(f"bench: local stack on {stack.url}, emulator on {stack.emulator.url}")
             emulator = stack.emulator.url

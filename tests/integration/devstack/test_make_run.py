@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import ssl
 import subprocess
 import sys
 import time
@@ -24,35 +25,58 @@ class LocalStack:
     url: str
     key: str  # the development key the banner prints
     cwd: Path  # where make run keeps .local/ (the keys CLI's --local reads it)
+    https_url: str  # AWS_ENDPOINT_URL_BEDROCK_RUNTIME, as printed
+    bearer: str  # AWS_BEARER_TOKEN_BEDROCK, as printed
+    ca_bundle: str  # AWS_CA_BUNDLE, as printed
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    logs = tmp_path_factory.mktemp("logs")
+#: What the banner says, by name: the plain HTTP API and the SDK section's exports.
+BANNER = {
+    "url": re.compile(r"API\s+(http://127\.0\.0\.1:\d+)/v1"),
+    "key": re.compile(r"export GATEWAY_KEY=(bgk_\S+)"),
+    "https_url": re.compile(r"export AWS_ENDPOINT_URL_BEDROCK_RUNTIME=(https://127\.0\.0\.1:\d+)$"),
+    "bearer": re.compile(r"export AWS_BEARER_TOKEN_BEDROCK=(bgk_\S+)$"),
+    "ca_bundle": re.compile(r"export AWS_CA_BUNDLE=(\S+)$"),
+}
+
+
+def _make_run(cwd: Path, *args: str, expect: tuple[str, ...]) -> tuple[subprocess.Popen, dict[str, str]]:
+    """``python -m devstack`` on free ports in ``cwd``; returns once the banner printed ``expect``."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(REPO / p) for p in ("lambda_src", "local", ".")))
     for key in [k for k in env if k.startswith("AWS_ENDPOINT_URL")]:
         del env[key]
     process = subprocess.Popen(
-        [sys.executable, "-m", "devstack", "--port", "0", "--emulator-port", "0", "--concurrency", "2"],
-        cwd=logs,
+        [sys.executable, "-m", "devstack", "--port", "0", "--https-port", "0", "--emulator-port", "0", *args],
+        cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-    url, key, seen = None, None, []
+    found: dict[str, str] = {}
+    seen: list[str] = []
     deadline = time.monotonic() + 60
-    while (url is None or key is None) and time.monotonic() < deadline:
+    while not set(expect) <= found.keys() and time.monotonic() < deadline:
         line = process.stdout.readline()
         if not line and process.poll() is not None:
             break
         seen.append(line)
-        url = url or (match := re.search(r"API\s+(http://127\.0\.0\.1:\d+)/v1", line)) and match[1]
-        key = key or (match := re.search(r"export GATEWAY_KEY=(bgk_\S+)", line)) and match[1]
-    if url is None or key is None:
+        if line.startswith("Try:"):
+            break  # the banner's sections are behind
+        for name, pattern in BANNER.items():
+            if name not in found and (match := pattern.search(line.rstrip("\n"))):
+                found[name] = match[1]
+    if not set(expect) <= found.keys():
         process.kill()
-        pytest.fail("make run did not print its banner and development key:\n" + "".join(seen))
-    yield LocalStack(url, key, logs)
+        process.wait(timeout=15)
+        pytest.fail(
+            f"make run did not print {sorted(set(expect) - found.keys())} in its banner:\n" + "".join(seen)
+        )
+    return process, found
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """SIGTERM, as a supervisor sends it: make run and every process it started must go."""
     children = _children(process.pid)
     assert children, "make run starts Lambda-like handler processes"
     process.terminate()
@@ -63,6 +87,14 @@ def stack(tmp_path_factory):
     ) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not alive, f"make run left processes behind after SIGTERM: {alive}"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    logs = tmp_path_factory.mktemp("logs")
+    process, found = _make_run(logs, "--concurrency", "2", expect=tuple(BANNER))
+    yield LocalStack(cwd=logs, **found)
+    _stop(process)
 
 
 def _children(pid: int) -> list[int]:
@@ -215,3 +247,34 @@ def test_make_usage_reports_tokens_by_tenant_and_target(stack, api):
         time.sleep(0.5)
     claude = rows[("dev", "claude")]
     assert claude["invocations"] >= 1 and claude["input_tokens"] > 0 and claude["output_tokens"] > 0
+
+
+def test_the_sdk_exports_reach_the_api_over_https_with_the_printed_ca(stack):
+    assert stack.bearer == stack.key  # one development key for /v1 and for the SDKs
+    assert Path(stack.ca_bundle).is_absolute()
+    assert Path(stack.ca_bundle) == stack.cwd / ".local" / "tls" / "ca.pem"
+    state = json.loads((stack.cwd / ".local" / "stack.json").read_text())
+    assert (state["https_api"], state["ca_bundle"]) == (stack.https_url, stack.ca_bundle)
+    context = ssl.create_default_context(cafile=stack.ca_bundle)
+    context.verify_flags |= ssl.VERIFY_X509_STRICT  # as Python 3.13+ verifies by default
+    response = httpx.get(
+        f"{stack.https_url}/v1/health",
+        headers={"Authorization": f"Bearer {stack.bearer}"},
+        verify=context,
+        timeout=30,
+    )
+    assert response.status_code == 200 and response.json()["status"] == "ok"
+
+
+def test_with_auth_none_the_banner_still_gives_sdks_a_development_key(tmp_path):
+    process, found = _make_run(
+        tmp_path, "--auth", "none", "--concurrency", "1", expect=("url", "https_url", "bearer", "ca_bundle")
+    )
+    try:
+        assert "key" not in found  # no GATEWAY_KEY: /v1 asks for none
+        assert httpx.get(f"{found['url']}/v1/targets", timeout=30).status_code == 200
+        listed = keys_cli(LocalStack(cwd=tmp_path, key="", **found), "list", "--json")
+        assert listed.returncode == 0, listed.stderr
+        assert [k["tenant"] for k in json.loads(listed.stdout)] == ["dev"]
+    finally:
+        _stop(process)
