@@ -202,6 +202,9 @@ class DevStack:
             access_log=not self.quiet,
             lifespan="on",
             timeout_keep_alive=30,
+            # Ctrl-C must not wait on idle clients: an HTTPS connection's close waits for the client's
+            # TLS close_notify (up to 30 s) when the client process keeps its pool open.
+            timeout_graceful_shutdown=2,
         )
         self._server = uvicorn.Server(uvicorn.Config(app, **options))
         if self._https_socket is not None:
