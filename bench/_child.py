@@ -329,7 +329,7 @@ def rss_sync(args) -> dict:
         ("POST", "/v1/targets/claude/invoke", body, 200),
         (
             "POST",
-            "/v1/targets/sonnet/invoke",
+            "/v1/targets/haiku/invoke",
             json.dumps(
                 {
                     "anthropic_version": "bedrock-2023-05-31",
@@ -339,6 +339,7 @@ def rss_sync(args) -> dict:
             ).encode(),
             200,
         ),
+        ("POST", "/model/claude/invoke", body, 200),
         ("GET", "/v1/targets", b"", 200),
         ("GET", "/v1/health", b"", 200),
         ("POST", "/v1/targets/nope/invoke", body, 404),

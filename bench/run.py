@@ -443,7 +443,7 @@ def streaming(emulator_url: str, samples: int, say) -> tuple[list[Figure], float
             dropin_runs, dropin_base = _interleaved(
                 samples, lambda: _stream_dropin(dropin), lambda: _stream_direct(direct)
             )
-            totals = _stream_totals(emulator_url, samples, client, direct, dropin)
+            totals = _stream_totals(emulator_url, samples, client, direct, dropin, say)
             _stream_load(server.url, emulator_url)
     finally:
         rss = server.stop().get("maxrss_mb", float("nan"))
@@ -477,10 +477,6 @@ def streaming(emulator_url: str, samples: int, say) -> tuple[list[Figure], float
     bunched = sum(1 for r in app for i in spaced if _gaps(r["arrivals"])[i] < chunk_delay / 4)
     held_figure = Figure(
         "stream_chunks_held_back",
-        "stream_total_added_ms",
-        "dropin_sync_overhead",
-        "dropin_stream_ttfb_added_ms",
-        "dropin_stream_total_added_ms",
         "stream: chunk positions held back (bunched)",
         held,
         "chunks",
@@ -523,7 +519,7 @@ def streaming(emulator_url: str, samples: int, say) -> tuple[list[Figure], float
     return [ttfb, held_figure, dropin_ttfb, *totals], rss
 
 
-def _stream_totals(emulator_url: str, samples: int, client, direct, dropin) -> list[Figure]:
+def _stream_totals(emulator_url: str, samples: int, client, direct, dropin, say) -> list[Figure]:
     """The whole stream's added time with no model latency at all: what forwarding costs per event."""
     configure_emulator(
         emulator_url, MODEL_ID, ttft_ms=0, chunk_delay_ms=0, output_tokens=400, tokens_per_chunk=4
@@ -563,7 +559,7 @@ def _stream_totals(emulator_url: str, samples: int, client, direct, dropin) -> l
             )
         )
     say_line = ", ".join(f"{f.name} +{f.value} ms" for f in figures)
-    print(f"bench: stream totals ({events} chunks): {say_line}", flush=True)
+    say(f"bench: stream totals ({events} chunks): {say_line}")
     return figures
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -86,6 +87,12 @@ class RuntimeClient:
             proxies=get_environ_proxies(self.endpoint),
             timeout=(budget.connect_timeout, budget.read_timeout),
             max_pool_connections=32,
+            # As boto3 clients set them: without TCP_NODELAY, a request's headers and body leave in two
+            # segments and the body waits for a delayed ACK (~40 ms per call).
+            socket_options=[
+                (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),
+                (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
+            ],
         )
 
     def post(
