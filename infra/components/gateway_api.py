@@ -41,20 +41,55 @@ ACCESS_LOG_FIELDS = {
     "errorMessage": "$context.error.message",
     "xrayTraceId": "$context.xrayTraceId",
 }
-# Gateway-generated errors in the gateway's JSON error shape ({"error": {"code", "message", "requestId"}}).
+# Gateway-generated errors in the gateway's JSON error shape ({"error": {"code", "message", "requestId"}}),
+# plus what AWS SDKs read on the /model routes (botocore's rest-json error parser): the message at the
+# top level and the exception name in x-amzn-ErrorType.
 _ERROR_BODY = (
-    '{"error":{"code":"%s","message":$context.error.messageString,"requestId":"$context.requestId"}}'
+    '{"error":{"code":"%s","message":$context.error.messageString,"requestId":"$context.requestId"},'
+    '"message":$context.error.messageString}'
 )
+
+
+def _sdk_error(exception: str) -> dict[str, str]:
+    """The header that makes botocore raise Bedrock Runtime's modeled ``exception``."""
+    return {"x-amzn-ErrorType": f"'{exception}'"}
+
+
 _GATEWAY_ERRORS: dict[str, tuple[apigw.ResponseType, str, dict[str, str]]] = {
     "Default4xx": (apigw.ResponseType.DEFAULT_4_XX, "$context.error.responseType", {}),
     "Default5xx": (apigw.ResponseType.DEFAULT_5_XX, "$context.error.responseType", {}),
-    "BadRequestBody": (apigw.ResponseType.BAD_REQUEST_BODY, "InvalidRequest", {}),
-    "BadRequestParameters": (apigw.ResponseType.BAD_REQUEST_PARAMETERS, "InvalidRequest", {}),
-    "RequestTooLarge": (apigw.ResponseType.REQUEST_TOO_LARGE, "PayloadTooLarge", {}),
-    "Throttled": (apigw.ResponseType.THROTTLED, "TooManyRequests", {"Retry-After": "'1'"}),
-    "Unauthorized": (apigw.ResponseType.UNAUTHORIZED, "Unauthorized", {"WWW-Authenticate": "'Bearer'"}),
-    "AccessDenied": (apigw.ResponseType.ACCESS_DENIED, "AccessDenied", {}),
-    "QuotaExceeded": (apigw.ResponseType.QUOTA_EXCEEDED, "QuotaExceeded", {}),
+    "BadRequestBody": (
+        apigw.ResponseType.BAD_REQUEST_BODY,
+        "InvalidRequest",
+        _sdk_error("ValidationException"),
+    ),
+    "BadRequestParameters": (
+        apigw.ResponseType.BAD_REQUEST_PARAMETERS,
+        "InvalidRequest",
+        _sdk_error("ValidationException"),
+    ),
+    "RequestTooLarge": (
+        apigw.ResponseType.REQUEST_TOO_LARGE,
+        "PayloadTooLarge",
+        _sdk_error("ValidationException"),
+    ),
+    # ThrottlingException: SDKs back off and retry it (botocore's retry modes list it as throttling).
+    "Throttled": (
+        apigw.ResponseType.THROTTLED,
+        "TooManyRequests",
+        {"Retry-After": "'1'", **_sdk_error("ThrottlingException")},
+    ),
+    "Unauthorized": (
+        apigw.ResponseType.UNAUTHORIZED,
+        "Unauthorized",
+        {"WWW-Authenticate": "'Bearer'", **_sdk_error("AccessDeniedException")},
+    ),
+    "AccessDenied": (apigw.ResponseType.ACCESS_DENIED, "AccessDenied", _sdk_error("AccessDeniedException")),
+    "QuotaExceeded": (
+        apigw.ResponseType.QUOTA_EXCEEDED,
+        "QuotaExceeded",
+        _sdk_error("ServiceQuotaExceededException"),
+    ),
     "IntegrationTimeout": (apigw.ResponseType.INTEGRATION_TIMEOUT, "IntegrationTimeout", {}),
 }
 

@@ -1,5 +1,5 @@
 """AWS SDKs through the gateway: the Bedrock-compatible /model routes take gateway keys in every auth
-mode, and the stack says where SDKs point."""
+mode, the stack says where SDKs point, and API Gateway's own errors parse as Bedrock's in botocore."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from aws_cdk.assertions import Match
 from bedrock_gateway.edge import routes as route_table
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
+from devstack.apigw import error_response
 from infra_helpers import AUTH_CONTEXTS, REGION, resolve
 from test_infra_template import routes
 
@@ -22,6 +23,30 @@ V1_AUTH = {
     "key": ("CUSTOM", True),
     "apiKey": ("NONE", True),
     "none": ("NONE", False),
+}
+#: API Gateway's status for each response type it answers itself (its "Gateway response types" table),
+#: and a message it sends with it.
+GATEWAY_ANSWERS = {
+    "THROTTLED": (429, "Too Many Requests"),
+    "QUOTA_EXCEEDED": (429, "Limit Exceeded"),
+    "UNAUTHORIZED": (401, "Unauthorized"),
+    "ACCESS_DENIED": (403, "User is not authorized to access this resource"),
+    "REQUEST_TOO_LARGE": (413, "Request Too Long"),
+    "BAD_REQUEST_BODY": (400, 'Invalid request body: "modelId" is "quoted"'),
+    "BAD_REQUEST_PARAMETERS": (400, "Missing required request parameters: [modelId]"),
+    "INTEGRATION_TIMEOUT": (504, "Endpoint request timed out"),
+    "DEFAULT_4XX": (403, "Missing Authentication Token"),
+    "DEFAULT_5XX": (500, "Internal server error"),
+}
+#: The Bedrock Runtime exception botocore must raise for each.
+SDK_EXCEPTIONS = {
+    "THROTTLED": "ThrottlingException",
+    "QUOTA_EXCEEDED": "ServiceQuotaExceededException",
+    "UNAUTHORIZED": "AccessDeniedException",
+    "ACCESS_DENIED": "AccessDeniedException",
+    "REQUEST_TOO_LARGE": "ValidationException",
+    "BAD_REQUEST_BODY": "ValidationException",
+    "BAD_REQUEST_PARAMETERS": "ValidationException",
 }
 
 
@@ -115,6 +140,104 @@ def test_bedrock_runtime_endpoint_is_the_stage_url_an_sdk_appends_model_paths_to
         == f"https://abc123defg.execute-api.{REGION}.amazonaws.com/{stage}/model/claude/count-tokens"
     )
     assert request.headers["Authorization"] == f"Bearer {GATEWAY_KEY}".encode()
+
+
+@pytest.fixture(scope="module")
+def gateway_responses(default_synth) -> dict[str, dict]:
+    """The template's gateway responses by type (the same in every mode)."""
+    return {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in default_synth.resources("AWS::ApiGateway::GatewayResponse").values()
+    }
+
+
+def test_every_gateway_response_is_covered(gateway_responses):
+    assert set(gateway_responses) == set(GATEWAY_ANSWERS)
+
+
+@pytest.mark.parametrize("response_type", sorted(GATEWAY_ANSWERS))
+def test_gateway_errors_keep_the_gateway_shape_and_add_the_sdk_message(gateway_responses, response_type):
+    status, message = GATEWAY_ANSWERS[response_type]
+    _, headers, body = rendered(gateway_responses[response_type], response_type, message, "req-1")
+    document = json.loads(body)
+    assert document["message"] == message == document["error"]["message"]
+    assert document["error"]["requestId"] == "req-1"
+    assert headers.get("x-amzn-ErrorType") == SDK_EXCEPTIONS.get(response_type)
+
+
+@pytest.mark.parametrize("response_type", sorted(SDK_EXCEPTIONS))
+@pytest.mark.parametrize("operation", ["invoke_model", "converse", "converse_stream"])
+def test_botocore_raises_bedrocks_modeled_exception_for_gateway_errors(
+    gateway_responses, response_type, operation, monkeypatch
+):
+    monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", GATEWAY_KEY)
+    status, message = GATEWAY_ANSWERS[response_type]
+    _, headers, body = rendered(gateway_responses[response_type], response_type, message, "req-2")
+    attempts = []
+    client = sdk_client(attempts, status, headers, body)
+    exception = SDK_EXCEPTIONS[response_type]
+    call = {
+        "invoke_model": lambda: client.invoke_model(modelId="claude", body=b"{}"),
+        "converse": lambda: client.converse(modelId="claude", messages=[]),
+        "converse_stream": lambda: client.converse_stream(modelId="claude", messages=[]),
+    }[operation]
+    with pytest.raises(getattr(client.exceptions, exception)) as raised:
+        call()
+    assert raised.value.response["Error"] == {"Code": exception, "Message": message}
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == status
+    # SDKs back off and retry throttling (here: one retry allowed), never access or validation errors.
+    # (A quota 429 is retried where the operation does not model ServiceQuotaExceededException.)
+    if exception == "ThrottlingException":
+        assert len(attempts) == 2
+    elif exception != "ServiceQuotaExceededException":
+        assert len(attempts) == 1
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "InvalidRequest",
+        "PayloadTooLarge",  # the local stack answers 413 itself
+        "TooManyRequests",
+        "Unauthorized",  # and 401 for a missing or refused gateway key
+        "AccessDenied",
+        "QuotaExceeded",
+        "IntegrationTimeout",
+    ],
+)
+def test_the_local_stacks_gateway_errors_match_the_deployed_ones(gateway_responses, code):
+    (response_type, props) = next(
+        (t, p) for t, p in sorted(gateway_responses.items()) if f'"code":"{code}"' in template_of(p)
+    )
+    status, message = GATEWAY_ANSWERS[response_type]
+    deployed_status, deployed_headers, deployed_body = rendered(props, response_type, message, "req-3")
+    local_status, local_headers, local_body = error_response(status, code, message, "req-3")
+    assert json.loads(local_body) == json.loads(deployed_body)
+    local = {name.lower(): value for name, value in local_headers}
+    assert local.get("x-amzn-errortype") == deployed_headers.get("x-amzn-ErrorType")
+    assert local["content-type"] == deployed_headers["Content-Type"] == "application/json"
+
+
+def template_of(props: dict) -> str:
+    return props["ResponseTemplates"]["application/json"]
+
+
+def rendered(props: dict, response_type: str, message: str, request_id: str) -> tuple[int, dict, bytes]:
+    """The answer API Gateway sends for a gateway response: its static headers (quoted literals) and
+    the template with the $context variables it uses (messageString is a quoted JSON string)."""
+    status, _ = GATEWAY_ANSWERS[response_type]
+    headers = {}
+    for name, value in props.get("ResponseParameters", {}).items():
+        assert value.startswith("'") and value.endswith("'"), (name, value)
+        headers[name.removeprefix("gatewayresponse.header.")] = value[1:-1]
+    body = (
+        template_of(props)
+        .replace("$context.error.messageString", json.dumps(message))
+        .replace("$context.error.responseType", response_type)
+        .replace("$context.requestId", request_id)
+    )
+    assert "$context" not in body
+    return status, headers, body.encode()
 
 
 class _Raw:
