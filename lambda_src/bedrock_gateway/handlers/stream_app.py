@@ -11,8 +11,10 @@ errors before the first byte are ordinary JSON error responses, after it an ``er
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -235,16 +237,59 @@ def _fallback(call: PreparedCall) -> _Opened:
     return _Opened(FrameReader().feed(chunk_frame(body)), "invoke-fallback", metrics)
 
 
-def _next_batch(batches: Iterator[list[Frame]]) -> list[Frame] | None:
-    return next(batches, None)
+_END = object()
+
+
+async def _arriving(batches: Iterator[list[Frame]]) -> AsyncIterator[list[Frame]]:
+    """``batches`` read by a thread of their own and handed over as they arrive, without a round trip
+    per batch: batches that arrive while the last one is still being written go out together (fewer,
+    larger writes under load; never a wait for more). A thread per stream, not a pool's: a stream
+    holds it for its whole life, and a pool would cap how many streams run at once."""
+    loop = asyncio.get_running_loop()
+    arrived: asyncio.Queue[Any] = asyncio.Queue()
+
+    def hand_over(item: Any) -> None:
+        try:
+            loop.call_soon_threadsafe(arrived.put_nowait, item)
+        except RuntimeError:  # the loop is gone: nobody is listening any more
+            pass
+
+    def read() -> None:
+        try:
+            for batch in batches:
+                hand_over(batch)
+        except BaseException as exc:  # noqa: BLE001 - handed to the writer, which reports it
+            hand_over(exc)
+        else:
+            hand_over(_END)
+
+    threading.Thread(target=read, name="bedrock-stream-reader", daemon=True).start()
+    while True:
+        item = await arrived.get()
+        merged: list[Frame] = []
+        while True:
+            if item is _END:
+                if merged:
+                    yield merged
+                return
+            if isinstance(item, BaseException):
+                if merged:
+                    yield merged
+                raise item
+            merged.extend(item)
+            if arrived.empty():
+                break
+            item = arrived.get_nowait()
+        yield merged
 
 
 async def _forward(
     call: PreparedCall, opened: _Opened, writer: StreamWriter, info: _RequestInfo
 ) -> AsyncIterator[bytes]:
-    """One body message per batch of frames, as they came from Bedrock (one thread hop per batch)."""
+    """One body message per batch of frames, as they came from Bedrock."""
     finished = False
     try:
+        rest = _arriving(opened.rest)
         batch: list[Frame] | None = opened.first
         while batch is not None:
             data, error = writer.frames(batch)
@@ -254,7 +299,7 @@ async def _forward(
                 finished = True
                 _record_error(error, info, before_first_byte=False)
                 return
-            batch = await anyio.to_thread.run_sync(_next_batch, opened.rest)
+            batch = await anext(rest, None)
         summary = opened.metrics
         observability.record_invocation(
             DOOR,
