@@ -226,58 +226,52 @@ def sync_overhead(stack, latency_ms: float, samples: int, say) -> Figure:
     zero = run_child("sync-overhead", "--samples", str(samples * 3), "--warmup", "20")
     configure_emulator(emulator_url, MODEL_ID, ttft_ms=latency_ms, chunk_delay_ms=0)
     loaded = run_child("sync-overhead", "--samples", str(samples), "--warmup", "5", timeout=300)
-    added = [h - d for h, d in zip(loaded["handler_ms"], loaded["direct_ms"], strict=True)]
     added_zero = [h - d for h, d in zip(zero["handler_ms"], zero["direct_ms"], strict=True)]
-    via_api = _via_local_api(stack.url, max(10, samples // 2))
-    ratio = median(loaded["handler_ms"]) / median(loaded["direct_ms"])
-    figure = Figure(
+    figure = _overhead_figure(
         "sync_overhead",
         f"sync overhead: handler vs boto3 InvokeModel ({latency_ms:.0f} ms model)",
-        round(ratio, 3),
-        "x",
-        1.15,
-        baseline="boto3 InvokeModel to the same emulator, same process, interleaved",
-        detail={
-            "model_latency_ms": latency_ms,
-            "handler_ms": summary(loaded["handler_ms"]),
-            "direct_ms": summary(loaded["direct_ms"]),
-            "added_ms_median": round(median(added), 2),
-            "handler_cpu_ms_per_call": round(median(loaded["handler_cpu_ms"]), 2),
-            "direct_cpu_ms_per_call": round(median(loaded["direct_cpu_ms"]), 2),
+        loaded,
+        latency_ms,
+    )
+    figure.detail.update(
+        {
             "added_ms_at_zero_model_latency": round(median(added_zero), 2),
             "handler_ms_at_zero_model_latency": summary(zero["handler_ms"]),
             "direct_ms_at_zero_model_latency": summary(zero["direct_ms"]),
-            "via_local_api_gateway_stand_in": via_api,
-        },
+            "via_local_api_gateway_stand_in": _via_local_api(stack.url, max(10, samples // 2)),
+        }
     )
     say(
-        f"bench: sync overhead: {ratio:.3f}x at {latency_ms:.0f} ms model latency; +{median(added):.2f} ms "
-        f"(+{median(added_zero):.2f} ms at zero latency)"
+        f"bench: sync overhead: {figure.value:.3f}x at {latency_ms:.0f} ms model latency; "
+        f"+{figure.detail['added_ms_median']:.2f} ms (+{median(added_zero):.2f} ms at zero latency)"
     )
     return figure
 
 
 def dropin_sync_overhead(stack, latency_ms: float, samples: int, say) -> Figure:
     """The same measurement on ``POST /model/claude/invoke``: what an SDK pointed at the gateway pays."""
-    emulator_url = stack.emulator.url
-    reset_emulator(emulator_url)
-    configure_emulator(emulator_url, MODEL_ID, ttft_ms=latency_ms, chunk_delay_ms=0, output_tokens=20)
+    reset_emulator(stack.emulator.url)
+    configure_emulator(stack.emulator.url, MODEL_ID, ttft_ms=latency_ms, chunk_delay_ms=0, output_tokens=20)
+    path = "/model/claude/invoke"
     loaded = run_child(
-        "sync-overhead",
-        "--samples",
-        str(samples),
-        "--warmup",
-        "5",
-        "--path",
-        "/model/claude/invoke",
-        timeout=300,
+        "sync-overhead", "--samples", str(samples), "--warmup", "5", "--path", path, timeout=300
     )
+    title = f"drop-in sync overhead: POST /model/{{id}}/invoke vs boto3 ({latency_ms:.0f} ms model)"
+    figure = _overhead_figure("dropin_sync_overhead", title, loaded, latency_ms)
+    say(
+        f"bench: drop-in sync overhead: {figure.value:.3f}x at {latency_ms:.0f} ms model latency; "
+        f"+{figure.detail['added_ms_median']:.2f} ms"
+    )
+    return figure
+
+
+def _overhead_figure(name: str, title: str, loaded: dict, latency_ms: float) -> Figure:
+    """The handler vs boto3 ratio (target 1.15x) from a ``sync-overhead`` child's interleaved samples."""
     added = [h - d for h, d in zip(loaded["handler_ms"], loaded["direct_ms"], strict=True)]
-    ratio = median(loaded["handler_ms"]) / median(loaded["direct_ms"])
-    figure = Figure(
-        "dropin_sync_overhead",
-        f"drop-in sync overhead: POST /model/{{id}}/invoke vs boto3 ({latency_ms:.0f} ms model)",
-        round(ratio, 3),
+    return Figure(
+        name,
+        title,
+        round(median(loaded["handler_ms"]) / median(loaded["direct_ms"]), 3),
         "x",
         1.15,
         baseline="boto3 InvokeModel to the same emulator, same process, interleaved",
@@ -290,10 +284,6 @@ def dropin_sync_overhead(stack, latency_ms: float, samples: int, say) -> Figure:
             "direct_cpu_ms_per_call": round(median(loaded["direct_cpu_ms"]), 2),
         },
     )
-    say(
-        f"bench: drop-in sync overhead: {ratio:.3f}x at {latency_ms:.0f} ms model latency; +{median(added):.2f} ms"
-    )
-    return figure
 
 
 def _via_local_api(url: str, samples: int) -> dict:
