@@ -25,6 +25,8 @@ from bedrock_gateway.core.callers import TENANT_NAME
 from bedrock_gateway.core.keys import REVOKED, DynamoKeyStore, KeyRecord, issue
 from bedrock_gateway.core.targets import TARGET_NAME
 
+from .output import table
+
 LOCAL_STATE = Path(".local/stack.json")
 DEFAULT_STACK = "BedrockGateway-dev"
 
@@ -198,7 +200,6 @@ def _list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([_view(r) for r in records], indent=2))
         return 0
-    from .main import table
 
     rows = [
         [
