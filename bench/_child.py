@@ -330,7 +330,8 @@ def restore_worker(args) -> dict:
 
 
 def sync_overhead(args) -> dict:
-    """The sync handler on API Gateway proxy events vs boto3 InvokeModel, interleaved, same process."""
+    """The sync handler on API Gateway proxy events (``args.path``: ``/v1`` or the Bedrock-compatible
+    route) vs boto3 InvokeModel, interleaved, same process."""
     _quiet()
     import bedrock_gateway.handlers.api as api
     import boto3
@@ -343,7 +344,7 @@ def sync_overhead(args) -> dict:
     cpu = {"handler": [], "direct": []}
 
     def through_handler() -> float:
-        event = build_event("POST", "/v1/targets/claude/invoke", "", headers, body)  # API Gateway's work
+        event = build_event("POST", args.path, "", headers, body)  # API Gateway's work
         started, cpu_started = time.perf_counter(), time.process_time()
         result = api.handler(event, Context())
         elapsed = time.perf_counter() - started
@@ -471,6 +472,7 @@ def rss_sync(args) -> dict:
             ).encode(),
             200,
         ),
+        ("POST", "/model/claude/invoke", body, 200),
         ("GET", "/v1/targets", b"", 200),
         ("GET", "/v1/health", b"", 200),
         ("POST", "/v1/targets/nope/invoke", body, 404),
@@ -533,6 +535,7 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--load-batches", type=int, default=5)
+    parser.add_argument("--path", default="/v1/targets/claude/invoke", help="sync-overhead: the route")
     args = parser.parse_args()
     result = MODES[args.mode](args)
     with open(args.out + ".part", "w") as f:

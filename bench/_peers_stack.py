@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     stack = DevStack(
         port=0,
         emulator_port=0,
+        https_port=None,
         bedrock="aws",
         concurrency=args.concurrency,
         worker_concurrency=1,

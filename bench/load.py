@@ -188,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         DevStack(
             port=0,
             emulator_port=0,
+            https_port=None,
             concurrency=args.concurrency,
             worker_concurrency=1,
             log_dir=".local/logs/load",

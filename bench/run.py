@@ -303,14 +303,52 @@ def sync_overhead(stack, latency_ms: float, samples: int, say) -> Figure:
     zero = run_child("sync-overhead", "--samples", str(samples * 3), "--warmup", "20")
     configure_emulator(emulator_url, MODEL_ID, ttft_ms=latency_ms, chunk_delay_ms=0)
     loaded = run_child("sync-overhead", "--samples", str(samples), "--warmup", "5", timeout=300)
-    added = [h - d for h, d in zip(loaded["handler_ms"], loaded["direct_ms"], strict=True)]
     added_zero = [h - d for h, d in zip(zero["handler_ms"], zero["direct_ms"], strict=True)]
-    via_api = _via_local_api(stack.url, max(10, samples // 2))
-    ratio = median(loaded["handler_ms"]) / median(loaded["direct_ms"])
-    figure = Figure(
+    figure = _overhead_figure(
         "sync_overhead",
         f"sync overhead: handler vs boto3 InvokeModel ({latency_ms:.0f} ms model)",
-        round(ratio, 3),
+        loaded,
+        latency_ms,
+    )
+    figure.detail.update(
+        {
+            "added_ms_at_zero_model_latency": round(median(added_zero), 2),
+            "handler_ms_at_zero_model_latency": summary(zero["handler_ms"]),
+            "direct_ms_at_zero_model_latency": summary(zero["direct_ms"]),
+            "via_local_api_gateway_stand_in": _via_local_api(stack.url, max(10, samples // 2)),
+        }
+    )
+    say(
+        f"bench: sync overhead: {figure.value:.3f}x at {latency_ms:.0f} ms model latency; "
+        f"+{figure.detail['added_ms_median']:.2f} ms (+{median(added_zero):.2f} ms at zero latency)"
+    )
+    return figure
+
+
+def dropin_sync_overhead(stack, latency_ms: float, samples: int, say) -> Figure:
+    """The same measurement on ``POST /model/claude/invoke``: what an SDK pointed at the gateway pays."""
+    reset_emulator(stack.emulator.url)
+    configure_emulator(stack.emulator.url, MODEL_ID, ttft_ms=latency_ms, chunk_delay_ms=0, output_tokens=20)
+    path = "/model/claude/invoke"
+    loaded = run_child(
+        "sync-overhead", "--samples", str(samples), "--warmup", "5", "--path", path, timeout=300
+    )
+    title = f"drop-in sync overhead: POST /model/{{id}}/invoke vs boto3 ({latency_ms:.0f} ms model)"
+    figure = _overhead_figure("dropin_sync_overhead", title, loaded, latency_ms)
+    say(
+        f"bench: drop-in sync overhead: {figure.value:.3f}x at {latency_ms:.0f} ms model latency; "
+        f"+{figure.detail['added_ms_median']:.2f} ms"
+    )
+    return figure
+
+
+def _overhead_figure(name: str, title: str, loaded: dict, latency_ms: float) -> Figure:
+    """The handler vs boto3 ratio (target 1.15x) from a ``sync-overhead`` child's interleaved samples."""
+    added = [h - d for h, d in zip(loaded["handler_ms"], loaded["direct_ms"], strict=True)]
+    return Figure(
+        name,
+        title,
+        round(median(loaded["handler_ms"]) / median(loaded["direct_ms"]), 3),
         "x",
         1.15,
         baseline="boto3 InvokeModel to the same emulator, same process, interleaved",
@@ -321,17 +359,8 @@ def sync_overhead(stack, latency_ms: float, samples: int, say) -> Figure:
             "added_ms_median": round(median(added), 2),
             "handler_cpu_ms_per_call": round(median(loaded["handler_cpu_ms"]), 2),
             "direct_cpu_ms_per_call": round(median(loaded["direct_cpu_ms"]), 2),
-            "added_ms_at_zero_model_latency": round(median(added_zero), 2),
-            "handler_ms_at_zero_model_latency": summary(zero["handler_ms"]),
-            "direct_ms_at_zero_model_latency": summary(zero["direct_ms"]),
-            "via_local_api_gateway_stand_in": via_api,
         },
     )
-    say(
-        f"bench: sync overhead: {ratio:.3f}x at {latency_ms:.0f} ms model latency; +{median(added):.2f} ms "
-        f"(+{median(added_zero):.2f} ms at zero latency)"
-    )
-    return figure
 
 
 def _via_local_api(url: str, samples: int) -> dict:
@@ -446,6 +475,14 @@ def _stream_direct(client) -> dict:
     return {"ttfb_ms": arrivals[0], "arrivals": arrivals}
 
 
+def _stream_dropin(client) -> dict:
+    """boto3 pointed at the stream app: ``/model/claude/invoke-with-response-stream``."""
+    started = time.perf_counter()
+    response = client.invoke_model_with_response_stream(modelId="claude", body=json.dumps(BODY).encode())
+    arrivals = [(time.perf_counter() - started) * 1000 for event in response["body"] if "chunk" in event]
+    return {"ttfb_ms": arrivals[0], "arrivals": arrivals}
+
+
 def _gaps(arrivals: list[float]) -> list[float]:
     return [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
 
@@ -461,13 +498,19 @@ def streaming(emulator_url: str, samples: int, say) -> tuple[list[Figure], float
     rss = float("nan")
     try:
         direct = boto3.client("bedrock-runtime")
+        dropin = boto3.client("bedrock-runtime", endpoint_url=server.url)
         with httpx.Client(base_url=server.url, timeout=60) as client:
             for _ in range(3):
                 _stream_through_app(client)
                 _stream_direct(direct)
+                _stream_dropin(dropin)
             app, base = _interleaved(
                 samples, lambda: _stream_through_app(client), lambda: _stream_direct(direct)
             )
+            dropin_runs, dropin_base = _interleaved(
+                samples, lambda: _stream_dropin(dropin), lambda: _stream_direct(direct)
+            )
+            totals = _stream_totals(emulator_url, samples, client, direct, dropin, say)
             _stream_load(server.url, emulator_url)
     finally:
         rss = server.stop().get("maxrss_mb", float("nan"))
@@ -524,7 +567,66 @@ def streaming(emulator_url: str, samples: int, say) -> tuple[list[Figure], float
         f"bench: stream: first byte +{added:.2f} ms vs boto3; {held} chunks held back; "
         f"gaps {held_figure.detail['median_gap_ms_app']} ms vs {held_figure.detail['median_gap_ms_direct']} ms"
     )
-    return [ttfb, held_figure], rss
+    dropin_added = median(
+        [a["ttfb_ms"] - b["ttfb_ms"] for a, b in zip(dropin_runs, dropin_base, strict=True)]
+    )
+    dropin_ttfb = Figure(
+        "dropin_stream_ttfb_added_ms",
+        "drop-in stream: first chunk added, boto3 via the gateway vs boto3 directly",
+        round(dropin_added, 2),
+        "ms",
+        5,
+        baseline="boto3 InvokeModelWithResponseStream to the same emulator (150 ms to first token)",
+        detail={
+            "via_gateway_ttfb_ms": summary([r["ttfb_ms"] for r in dropin_runs]),
+            "direct_ttfb_ms": summary([r["ttfb_ms"] for r in dropin_base]),
+        },
+    )
+    say(f"bench: drop-in stream: first chunk +{dropin_added:.2f} ms vs boto3")
+    return [ttfb, held_figure, dropin_ttfb, *totals], rss
+
+
+def _stream_totals(emulator_url: str, samples: int, client, direct, dropin, say) -> list[Figure]:
+    """The whole stream's added time with no model latency at all: what forwarding costs per event."""
+    # About 105 chunk events (the emulator's deltas are words of one to a few tokens each).
+    configure_emulator(emulator_url, MODEL_ID, ttft_ms=0, chunk_delay_ms=0, output_tokens=190)
+    events = len(_stream_direct(direct)["arrivals"])
+    figures = []
+    for name, title, through in (
+        (
+            "stream_total_added_ms",
+            "stream: whole stream added (/v1 SSE)",
+            lambda: _stream_through_app(client),
+        ),
+        (
+            "dropin_stream_total_added_ms",
+            "drop-in stream: whole stream added",
+            lambda: _stream_dropin(dropin),
+        ),
+    ):
+        for _ in range(3):
+            through()
+        runs, base = _interleaved(samples, through, lambda: _stream_direct(direct))
+        added = median([a["arrivals"][-1] - b["arrivals"][-1] for a, b in zip(runs, base, strict=True)])
+        figures.append(
+            Figure(
+                name,
+                f"{title}, {events} chunks, no model latency",
+                round(added, 2),
+                "ms",
+                3,
+                baseline=f"boto3 InvokeModelWithResponseStream to the same emulator ({events} chunks back to back)",
+                detail={
+                    "chunks": events,
+                    "through_ms": summary([r["arrivals"][-1] for r in runs]),
+                    "direct_ms": summary([r["arrivals"][-1] for r in base]),
+                    "added_us_per_chunk": round(added * 1000 / max(1, events), 1),
+                },
+            )
+        )
+    say_line = ", ".join(f"{f.name} +{f.value} ms" for f in figures)
+    say(f"bench: stream totals ({events} chunks): {say_line}")
+    return figures
 
 
 def _stream_load(url: str, emulator_url: str, concurrent: int = 40, rounds: int = 3) -> None:
@@ -686,11 +788,17 @@ def main(argv: list[str] | None = None) -> int:
         say = out.say
         figures.append(asset_figure(say))
         with DevStack(
-            port=0, emulator_port=0, concurrency=1, worker_concurrency=1, log_dir=".local/logs/bench"
+            port=0,
+            emulator_port=0,
+            https_port=None,
+            concurrency=1,
+            worker_concurrency=1,
+            log_dir=".local/logs/bench",
         ) as stack:
             say(f"bench: local stack on {stack.url}, emulator on {stack.emulator.url}")
             emulator = stack.emulator.url
             figures.append(sync_overhead(stack, args.model_latency_ms, args.samples, say))
+            figures.append(dropin_sync_overhead(stack, args.model_latency_ms, args.samples, say))
             stream_figures, stream_rss = streaming(emulator, args.stream_samples, say)
             figures += stream_figures
             batch_figure, worker_rss = sqs_batch(emulator, args.batch_samples, say)
@@ -713,6 +821,10 @@ def main(argv: list[str] | None = None) -> int:
         "snapstart_restore_worker",
         "stream_ttfb_added_ms",
         "stream_chunks_held_back",
+        "stream_total_added_ms",
+        "dropin_sync_overhead",
+        "dropin_stream_ttfb_added_ms",
+        "dropin_stream_total_added_ms",
         "sqs_batch_10",
         "peak_rss_sync",
         "peak_rss_stream",

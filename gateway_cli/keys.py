@@ -1,4 +1,5 @@
-"""Gateway API keys (auth=key): create, list, rotate and revoke.
+"""Gateway API keys (every route with auth=key, the Bedrock-compatible /model routes always): create, list,
+rotate and revoke.
 
 A key's secret is printed once, at creation, and never stored: the keys table holds its hash, its
 tenant, its optional target allowlist and expiry. In AWS each key also gets an API Gateway API key in
@@ -23,6 +24,8 @@ from typing import Any
 from bedrock_gateway.core.callers import TENANT_NAME
 from bedrock_gateway.core.keys import REVOKED, DynamoKeyStore, KeyRecord, issue
 from bedrock_gateway.core.targets import TARGET_NAME
+
+from .output import table
 
 LOCAL_STATE = Path(".local/stack.json")
 DEFAULT_STACK = "BedrockGateway-dev"
@@ -51,7 +54,7 @@ def add_parser(groups: Any, common: argparse.ArgumentParser) -> None:
     keys = groups.add_parser(
         "keys",
         parents=[common],
-        help="gateway API keys (auth=key): create, list, rotate, revoke",
+        help="gateway API keys (auth=key, and the /model routes in every mode): create, list, rotate, revoke",
         description=__doc__.split("\n\n")[0],
         epilog="examples:\n  keys create --tenant team-a --targets claude,nova --expires-in-days 90\n"
         "  keys list\n  keys rotate k-0123456789ab --grace-minutes 60\n  keys revoke k-0123456789ab\n"
@@ -121,7 +124,9 @@ def _place(args: argparse.Namespace) -> Place:
         outputs = _stack_outputs(session, args.stack)
         table, usage_plan = outputs.get("KeysTableName"), outputs.get("UsagePlanId")
         if table is None:
-            raise KeysError(f"stack {args.stack} has no KeysTableName output: deploy it with -c auth=key")
+            raise KeysError(
+                f"stack {args.stack} has no KeysTableName output: deploy this version of the gateway to it first"
+            )
     apigateway = session.client("apigateway") if usage_plan else None
     return Place(DynamoKeyStore(table, session.client("dynamodb")), usage_plan, apigateway)
 
@@ -195,7 +200,6 @@ def _list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([_view(r) for r in records], indent=2))
         return 0
-    from .main import table
 
     rows = [
         [

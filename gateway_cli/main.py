@@ -13,12 +13,9 @@ from bedrock_gateway.core.model_ids import ModelIdError, parse_model_id
 from bedrock_gateway.core.targets import TARGET_NAME, ConfigError, Target, load_targets
 
 from .keys import KeysError
+from .output import CliError, table
 
 PROG = "python -m gateway_cli"
-
-
-class CliError(Exception):
-    """A failure reported as one line on stderr with exit status 2."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -322,17 +319,6 @@ def _output(
     else:
         print("(none)")
     return 0
-
-
-def table(headers: list[str], rows: list[list[str]]) -> list[str]:
-    """Left-aligned columns separated by two spaces; the last column is not padded."""
-    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
-    return [
-        "  ".join(str(cell).ljust(w) for cell, w in zip(row[:-1], widths, strict=False))
-        + ("  " if len(row) > 1 else "")
-        + str(row[-1])
-        for row in [headers, *rows]
-    ]
 
 
 def _print_json(data: Any) -> None:

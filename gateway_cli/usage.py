@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .output import CliError, table
+
 LOCAL_LOGS = Path(".local/logs")
 _INSIGHTS_QUERY = """fields @message
 | filter message = "usage"
@@ -72,7 +74,6 @@ def _usage(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    from .main import table
 
     cells = [
         [
@@ -91,7 +92,6 @@ def _usage(args: argparse.Namespace) -> int:
 
 
 def _from_files(folder: Path) -> list[dict[str, Any]]:
-    from .main import CliError
 
     files = sorted(folder.glob("*.log"))
     if not files:
@@ -106,7 +106,6 @@ def _from_files(folder: Path) -> list[dict[str, Any]]:
 
 
 def _seconds(text: str) -> int:
-    from .main import CliError
 
     units = {"m": 60, "h": 3600, "d": 86400}
     if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit():

@@ -4,10 +4,12 @@
 | -------------------- | ------------------- | --------------------------------------------------------- |
 | stage                | dev                 | environment: stack BedrockGateway-<stage>, API stage name |
 | auth                 | iam                 | iam (SigV4), key (gateway keys: Bearer, Lambda authorizer,|
-|                      |                     | usage plan), apiKey (API Gateway key) or none             |
-| keyRateLimit         | 10                  | auth=key: the usage plan's requests per second per key    |
-| keyBurstLimit        | 20                  | auth=key: the usage plan's burst per key                  |
-| keyQuotaPerDay       | unset               | auth=key: the usage plan's requests per day per key       |
+|                      |                     | usage plan), apiKey (API Gateway key) or none; the /model |
+|                      |                     | routes take gateway keys in every mode                    |
+| keyRateLimit         | 10                  | gateway keys' usage plan: requests per second per key     |
+| keyBurstLimit        | 20                  | gateway keys' usage plan: burst per key                   |
+| keyQuotaPerDay       | unset               | gateway keys' usage plan: requests per day per key        |
+|                      |                     | (no such plan with auth=apiKey)                           |
 | targetsFile          | see below           | the targets config: shipped, and the source of IAM        |
 | workerMaxConcurrency | 5                   | SQS event source maximum concurrency (Bedrock quotas)     |
 | maxReceiveCount      | 5                   | deliveries before a job message moves to the DLQ          |
@@ -88,7 +90,7 @@ class GatewaySettings:
     skip_asset_deps: bool
     #: None (AWS managed encryption), CREATE_KMS_KEY, or an existing key's ARN.
     kms_key: str | None = None
-    #: auth=key: the usage plan every gateway key joins (per key: rate, burst, optional daily quota).
+    #: The usage plan every gateway key joins (per key: rate, burst, optional daily quota).
     key_rate_limit: int = 10
     key_burst_limit: int = 20
     key_quota_per_day: int | None = None

@@ -116,21 +116,20 @@ class BedrockGatewayStack(Stack):
             # The jobs API's messages name their caller; only its role may (a producer is its own caller).
             trusted_senders=[self.sync_api.gateway_function.role.role_id],
         )
-        self.key_auth = None
-        if settings.auth == "key":
-            self.key_auth = KeyAuthorizer(
-                self,
-                "Keys",
-                basics=basics,
-                removal_policy=removal,
-                deletion_protection=settings.is_production,
-            )
+        # Every mode: the Bedrock-compatible routes take gateway keys whatever the API's auth mode.
+        self.key_auth = KeyAuthorizer(
+            self,
+            "Keys",
+            basics=basics,
+            removal_policy=removal,
+            deletion_protection=settings.is_production,
+        )
         self.api = GatewayApi(
             self,
             "Api",
             stage_name=settings.stage,
             auth=settings.auth,
-            authorizer=self.key_auth.authorizer if self.key_auth else None,
+            authorizer=self.key_auth.authorizer,
             # The live aliases: the deployment's published versions (SnapStart applies to nothing else).
             sync_function=self.sync_api.alias,
             stream_function=self.stream.alias,
@@ -140,21 +139,29 @@ class BedrockGatewayStack(Stack):
             log_retention=retention,
             removal_policy=removal,
         )
-        if self.key_auth:
-            self.key_auth.add_usage_plan(
+        self.key_usage_plan = None
+        if settings.auth != "apiKey":
+            # With auth=apiKey the API reads usage-plan keys from x-api-key, so a gateway key's plan key
+            # would not limit it, and would only be one more valid x-api-key for the /v1 routes.
+            self.key_usage_plan = self.key_auth.add_usage_plan(
                 self.api.api,
                 rate_limit=settings.key_rate_limit,
                 burst_limit=settings.key_burst_limit,
                 quota_per_day=settings.key_quota_per_day,
             )
 
+        # The stage URL without its trailing slash: botocore appends /model/{modelId}/... to it.
+        api, stage = self.api.api, self.api.api.deployment_stage.stage_name
+        self.bedrock_runtime_endpoint = (
+            f"https://{api.rest_api_id}.execute-api.{self.region}.{self.url_suffix}/{stage}"
+        )
+
         monitored = [
             MonitoredFunction("SyncApi", self.sync_api.function, sync_api_function.TIMEOUT),
             MonitoredFunction("Stream", self.stream.function, stream_function.TIMEOUT),
             MonitoredFunction("Worker", self.worker.function, job_worker.TIMEOUT),
+            MonitoredFunction("Authorizer", self.key_auth.function, key_auth.TIMEOUT),
         ]
-        if self.key_auth:
-            monitored.append(MonitoredFunction("Authorizer", self.key_auth.function, key_auth.TIMEOUT))
         self.alarms = GatewayAlarms(
             self,
             "Alarms",
@@ -184,14 +191,21 @@ class BedrockGatewayStack(Stack):
         )
         CfnOutput(self, "DeadLetterQueueUrl", value=self.jobs.dead_letter_queue.queue_url)
         CfnOutput(self, "JobsTableName", value=self.jobs_table.table.table_name)
-        if self.key_auth:
-            CfnOutput(
-                self,
-                "KeysTableName",
-                value=self.key_auth.keys_table.table.table_name,
-                description="Gateway keys (hashes only): make keys ARGS='create --stack <this stack> --tenant ...'",
-            )
-            CfnOutput(self, "UsagePlanId", value=self.key_auth.usage_plan.usage_plan_id)
+        CfnOutput(
+            self,
+            "BedrockRuntimeEndpoint",
+            value=self.bedrock_runtime_endpoint,
+            description="AWS SDKs through the gateway: set AWS_ENDPOINT_URL_BEDROCK_RUNTIME to this and "
+            "AWS_BEARER_TOKEN_BEDROCK to a gateway key (make keys ARGS='create --stack <stack> --tenant <team>')",
+        )
+        CfnOutput(
+            self,
+            "KeysTableName",
+            value=self.key_auth.keys_table.table.table_name,
+            description="Gateway keys (hashes only): make keys ARGS='create --stack <this stack> --tenant ...'",
+        )
+        if self.key_usage_plan is not None:
+            CfnOutput(self, "UsagePlanId", value=self.key_usage_plan.usage_plan_id)
         CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
         CfnOutput(self, "DashboardName", value=self.dashboard.dashboard.dashboard_name)
         if self.encryption.key is not None:

@@ -1,5 +1,7 @@
-"""Gateway API keys (``auth=key``): the keys table, the Lambda authorizer, and the usage plan.
+"""Gateway keys: the keys table, the Lambda authorizer, and the usage plan.
 
+Every deployment has them: with ``auth=key`` they guard every route, in the other modes the
+Bedrock-compatible ``/model`` routes (what AWS SDKs call with ``AWS_BEARER_TOKEN_BEDROCK``).
 Callers send ``Authorization: Bearer <key>``. A TOKEN authorizer validates it against the keys table
 (which holds key hashes only), and API Gateway caches its answer per key for five minutes. The answer
 names the key's usage-plan API key (``usageIdentifierKey``), so API Gateway itself enforces the plan's
@@ -50,7 +52,7 @@ class KeyAuthorizer(Construct):
             "Handler",
             basics=basics,
             handler=HANDLER,
-            description="Bedrock gateway: gateway key authorizer (auth=key)",
+            description="Bedrock gateway: gateway key authorizer (Authorization: Bearer)",
             memory_size=512,
             timeout=TIMEOUT,
             environment={"KEYS_TABLE_NAME": self.keys_table.table.table_name},
@@ -73,7 +75,7 @@ class KeyAuthorizer(Construct):
         """The plan every gateway key joins (``make keys`` adds each key's usage identifier to it)."""
         self.usage_plan = api.add_usage_plan(
             "KeyUsagePlan",
-            description="Per gateway key: rate, burst and daily quota (auth=key)",
+            description="Per gateway key: rate, burst and daily quota",
             throttle=apigw.ThrottleSettings(rate_limit=rate_limit, burst_limit=burst_limit),
             quota=apigw.QuotaSettings(limit=quota_per_day, period=apigw.Period.DAY)
             if quota_per_day

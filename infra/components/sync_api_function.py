@@ -47,7 +47,8 @@ class SyncApiFunction(Construct):
             environment=jobs_environment(jobs_table, results, queue),
         )
         self.gateway_function.allow(
-            *bedrock.invoke_statements(streaming=False),
+            *bedrock.invoke_statements(streaming=False),  # InvokeModel also authorizes Converse
+            *bedrock.count_tokens_statements(),  # POST /model/{modelId}/count-tokens
             *bedrock.lookup_statements(),  # GET /v1/targets reports streaming support
             # create (conditional put), read, and undo when the message could not be enqueued
             jobs_table.item_access("ManageJobRecords", "PutItem", "GetItem", "DeleteItem"),

@@ -30,6 +30,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="devstack", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument(
+        "--https-port",
+        type=int,
+        default=int(os.environ.get("HTTPS_PORT") or 8443),
+        help="the same API over HTTPS (certificate from a local CA made in .local/tls/), for AWS SDKs",
+    )
     parser.add_argument("--emulator-port", type=int, default=8090)
     parser.add_argument(
         "--bedrock", choices=("emulator", "aws"), default=os.environ.get("BEDROCK", "emulator")
@@ -65,6 +71,7 @@ def main() -> None:
         quiet=not args.verbose,
         emulator_latency=REALISTIC_LATENCY if args.latency == "realistic" else None,
         auth=args.auth,
+        https_port=args.https_port,
     )
     signal.signal(signal.SIGTERM, _interrupt)
     try:

@@ -106,14 +106,26 @@ def build_event(
     return event
 
 
+#: The deployed gateway responses' x-amzn-ErrorType, by error code (infra/components/gateway_api.py):
+#: the Bedrock Runtime exception AWS SDKs raise for them on the /model routes.
+SDK_ERROR_TYPES = {
+    "InvalidRequest": "ValidationException",
+    "PayloadTooLarge": "ValidationException",
+    "TooManyRequests": "ThrottlingException",
+    "Unauthorized": "AccessDeniedException",
+    "AccessDenied": "AccessDeniedException",
+    "QuotaExceeded": "ServiceQuotaExceededException",
+}
+
+
 def error_response(status: int, code: str, message: str, request_id: str) -> tuple[int, list, bytes]:
-    """A response API Gateway answers itself, in the gateway's JSON error shape (its gateway responses)."""
-    body = {"error": {"code": code, "message": message, "requestId": request_id}}
-    return (
-        status,
-        [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id)],
-        json.dumps(body).encode(),
-    )
+    """A response API Gateway answers itself, as the deployed gateway responses shape it: the gateway's
+    JSON error, plus the top-level ``message`` and ``x-amzn-ErrorType`` AWS SDKs read."""
+    body = {"error": {"code": code, "message": message, "requestId": request_id}, "message": message}
+    headers = [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id)]
+    if code in SDK_ERROR_TYPES:
+        headers.append(("x-amzn-ErrorType", SDK_ERROR_TYPES[code]))
+    return status, headers, json.dumps(body).encode()
 
 
 def response_parts(result: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:

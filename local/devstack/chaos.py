@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     with DevStack(
         port=0,
         emulator_port=0,
+        https_port=None,
         concurrency=2,
         worker_concurrency=args.workers,
         queue_settings=settings,

@@ -56,10 +56,17 @@ async def _send(send, status: int, headers: list[tuple[str, str]], body: bytes) 
 
 
 def create_app(
-    sync_function: LambdaFunction, stream_app: ASGIApp | None, authorizer: LocalAuthorizer | None = None
+    sync_function: LambdaFunction,
+    stream_app: ASGIApp | None,
+    authorizer: LocalAuthorizer | None = None,
+    *,
+    keys_everywhere: bool = True,
 ) -> ASGIApp:
-    """The ASGI app for :8080 (``stream_app`` None: stream routes answer 501 until it is built;
-    ``authorizer``: gateway keys are required, as with ``auth=key`` in AWS)."""
+    """The ASGI app for :8080 (``stream_app`` None: stream routes answer 501 until it is built).
+
+    With an ``authorizer``, the routes that always take a gateway key (the Bedrock-compatible
+    ``/model/...`` routes) require one, and so does every other route when ``keys_everywhere`` (as
+    ``auth=key`` in AWS)."""
 
     async def app(scope: dict[str, Any], receive, send) -> None:
         if scope["type"] == "lifespan":
@@ -78,7 +85,7 @@ def create_app(
         raw_path = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         context = None
-        if authorizer is not None:
+        if authorizer is not None and (keys_everywhere or _needs_key(scope["method"], raw_path)):
             token = next((v for k, v in headers if k.lower() == "authorization"), None)
             context = await asyncio.to_thread(authorizer.context_for, token, scope["method"], raw_path)
             if context is None:
@@ -124,6 +131,15 @@ def create_app(
         await _send(send, status, response_headers + [("x-amzn-RequestId", request_id)], payload)
 
     return app
+
+
+def _needs_key(method: str, raw_path: str) -> bool:
+    """Whether the route always takes a gateway key, whatever the auth mode (API Gateway's authorizer
+    is attached per method; an unknown path under ``/model/`` is refused before any handler too)."""
+    route, _, _ = routes.match(method, raw_path.rstrip("/") or "/")
+    if route is not None:
+        return route.auth == routes.KEY_AUTH
+    return raw_path.startswith(routes.BEDROCK_PREFIX)
 
 
 def _as_adapter_forwards(scope: dict[str, Any], authorizer: dict[str, Any] | None) -> dict[str, Any]:

@@ -45,6 +45,30 @@ def test_error_shape_check():
     assert error_shape_problem(400, "application/json", echoed.encode()) is None
 
 
+def test_error_shape_check_on_bedrocks_wire():
+    bedrock = b'{"message": "The provided model identifier is invalid."}'
+    model = "/model/{modelId}/invoke"
+    assert (
+        error_shape_problem(400, "application/json", bedrock, path=model, error_type="ValidationException")
+        is None
+    )
+    assert error_shape_problem(400, "application/json", bedrock, path=model)  # no x-amzn-ErrorType
+    gateway = b'{"error": {"code": "TargetNotFound", "message": "m", "requestId": "r"}}'
+    assert error_shape_problem(400, "application/json", gateway, path=model, error_type="ValidationException")
+    # API Gateway's own answers carry both shapes, for both doors.
+    both = json.dumps(
+        {
+            "message": "Unauthorized",
+            "error": {"code": "Unauthorized", "message": "Unauthorized", "requestId": "r"},
+        }
+    ).encode()
+    assert error_shape_problem(401, "application/json", both) is None
+    assert (
+        error_shape_problem(401, "application/json", both, path=model, error_type="AccessDeniedException")
+        is None
+    )
+
+
 def test_asset_platform_and_files(tmp_path):
     from bench import asset
 

@@ -6,12 +6,10 @@ import json
 
 import pytest
 from cfnlint.api import ManualArgs, lint
+from infra_helpers import AUTH_CONTEXTS
 
 CONFIGS = {
-    "iam": {},
-    "apiKey": {"auth": "apiKey", "workerMaxConcurrency": "7", "maxReceiveCount": "3", "stage": "qa"},
-    "key": {"auth": "key", "keyQuotaPerDay": "1000"},
-    "none": {"auth": "none"},
+    **AUTH_CONTEXTS,
     "production": {"stage": "production"},
     # customer managed KMS key for logs and queues, an alarm subscriber
     "hardened": {"stage": "staging", "kmsKey": "create", "alarmEmail": "oncall@example.com"},

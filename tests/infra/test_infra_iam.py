@@ -1,6 +1,6 @@
 """Least-privilege IAM derived from the targets config: exact Bedrock ARNs, no '*' on any Bedrock
 action, look-ups only where neither config nor the catalog of record knows whether a target streams,
-and scoped data-plane access."""
+CountTokens only where and on what the sync function counts with, and scoped data-plane access."""
 
 from __future__ import annotations
 
@@ -196,7 +196,7 @@ def test_only_xray_uses_a_wildcard_resource(default_synth):
 def test_bedrock_actions_per_function(mixed_synth):
     bedrock = lambda role: {a for a in actions_of(mixed_synth, role) if a.startswith("bedrock:")}  # noqa: E731
     lookups = {"bedrock:GetFoundationModel", "bedrock:GetInferenceProfile"}
-    assert bedrock(SYNC) == {"bedrock:InvokeModel", "bedrock:ApplyGuardrail", *lookups}
+    assert bedrock(SYNC) == {"bedrock:InvokeModel", "bedrock:CountTokens", "bedrock:ApplyGuardrail", *lookups}
     assert bedrock(STREAM) == {
         "bedrock:InvokeModel",
         "bedrock:InvokeModelWithResponseStream",
@@ -204,6 +204,46 @@ def test_bedrock_actions_per_function(mixed_synth):
         *lookups,
     }
     assert bedrock(WORKER) == {"bedrock:InvokeModel", "bedrock:ApplyGuardrail"}
+
+
+def test_count_tokens_is_granted_on_the_model_each_target_counts_with(mixed_synth):
+    # CountTokens takes a foundation model, asked in the stack's region (Target.counting_model_id):
+    # team-a's first `models` entry, eu-haiku's base model, embed itself; a provisioned throughput
+    # hides its model, so its own ARN.
+    assert resources_for(mixed_synth, SYNC, "bedrock:CountTokens") == {
+        f"arn:aws:bedrock:{REGION}::foundation-model/{SONNET}",
+        f"arn:aws:bedrock:{REGION}::foundation-model/{HAIKU}",
+        "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abcdefghij12",
+        f"arn:aws:bedrock:{REGION}::foundation-model/amazon.titan-embed-text-v2:0",
+    }
+    for role in (STREAM, WORKER):
+        assert "bedrock:CountTokens" not in actions_of(mixed_synth, role), role
+
+
+def test_count_tokens_on_the_default_config_names_exactly_its_base_models(default_synth):
+    models = [
+        "anthropic.claude-sonnet-4-6",  # claude: global profile
+        HAIKU,  # haiku: us profile
+        "amazon.nova-pro-v1:0",
+        "meta.llama3-3-70b-instruct-v1:0",  # llama: us profile
+        "mistral.mistral-large-3-675b-instruct",
+        "amazon.titan-embed-text-v2:0",
+    ]
+    assert resources_for(default_synth, SYNC, "bedrock:CountTokens") == {
+        f"arn:aws:bedrock:{REGION}::foundation-model/{model}" for model in models
+    }
+    assert resources_for(default_synth, SYNC, "bedrock:CountTokens", region="us-west-2") == {
+        f"arn:aws:bedrock:us-west-2::foundation-model/{model}" for model in models
+    }
+
+
+@pytest.mark.parametrize("fixture", ["default_synth", "profile_synth", "mixed_synth"])
+def test_no_converse_action_is_granted(request, fixture):
+    """Converse and ConverseStream are authorized by InvokeModel and InvokeModelWithResponseStream;
+    ``bedrock:Converse*`` are not IAM actions, and a policy naming them grants nothing."""
+    synth = request.getfixturevalue(fixture)
+    for statement in statements(synth):
+        assert not [a for a in statement["Action"] if a.lower().startswith("bedrock:converse")], statement
 
 
 def test_function_roles_have_no_managed_policies(default_synth):

@@ -7,7 +7,7 @@ import json
 
 import pytest
 from aws_cdk.assertions import Match
-from infra_helpers import actions_of, resources_for
+from infra_helpers import AUTH_CONTEXTS, actions_of, resources_for
 from test_infra_template import routes
 
 from infra.components.key_auth import TOKEN_FORMAT
@@ -15,7 +15,7 @@ from infra.components.key_auth import TOKEN_FORMAT
 
 @pytest.fixture(scope="module")
 def key_synth(synthesize):
-    return synthesize(auth="key", keyRateLimit="5", keyBurstLimit="9", keyQuotaPerDay="1000")
+    return synthesize(**AUTH_CONTEXTS["key"])
 
 
 def test_every_route_needs_a_gateway_key_checked_by_the_authorizer(key_synth):

@@ -10,7 +10,7 @@ import pytest
 from aws_cdk.assertions import Match
 from bedrock_gateway.core.jobs.contract import JOB_SCHEMA
 from bedrock_gateway.edge import openapi
-from infra_helpers import resolve
+from infra_helpers import AUTH_CONTEXTS, resolve
 
 from infra import lambda_platform
 from infra.components import job_worker
@@ -24,7 +24,15 @@ ROUTES = {
     ("POST", "/v1/jobs"): "SyncApi",
     ("GET", "/v1/jobs/{jobId}"): "SyncApi",
     ("GET", "/v1/jobs/{jobId}/result"): "SyncApi",
+    ("POST", "/v1/targets/{target}/converse"): "SyncApi",
+    ("POST", "/v1/targets/{target}/converse-stream"): "Stream",
+    ("POST", "/model/{modelId}/invoke"): "SyncApi",
+    ("POST", "/model/{modelId}/invoke-with-response-stream"): "Stream",
+    ("POST", "/model/{modelId}/converse"): "SyncApi",
+    ("POST", "/model/{modelId}/converse-stream"): "Stream",
+    ("POST", "/model/{modelId}/count-tokens"): "SyncApi",
 }
+STREAMED = {route for route, function in ROUTES.items() if function == "Stream"}
 
 
 def routes(synth) -> dict[tuple[str, str], dict]:
@@ -61,8 +69,9 @@ def test_the_openapi_document_lists_exactly_the_routes_the_stack_serves(default_
     assert described == set(routes(default_synth))
 
 
-def test_stream_route_uses_response_streaming(default_synth):
-    stream = routes(default_synth)[("POST", "/v1/targets/{target}/stream")]["Integration"]
+@pytest.mark.parametrize("route", sorted(STREAMED))
+def test_stream_routes_use_response_streaming(default_synth, route):
+    stream = routes(default_synth)[route]["Integration"]
     assert stream["ResponseTransferMode"] == "STREAM"
     assert stream["Uri"]["Fn::Join"][1][-1] == "/response-streaming-invocations"
     assert "/2021-11-15/functions/" in json.dumps(stream["Uri"])
@@ -71,24 +80,32 @@ def test_stream_route_uses_response_streaming(default_synth):
 
 def test_other_routes_are_buffered(default_synth):
     for route, method in routes(default_synth).items():
-        if route[1].endswith("/stream"):
+        if route in STREAMED:
             continue
         assert method["Integration"].get("ResponseTransferMode", "BUFFERED") == "BUFFERED", route
         assert json.dumps(method["Integration"]["Uri"]).endswith('"/invocations"]]}'), route
 
 
-def test_default_auth_is_iam_on_every_method(default_synth):
-    for route, method in routes(default_synth).items():
+def gateway_routes(synth) -> dict[tuple[str, str], dict]:
+    """The /v1 routes: the auth mode's (the /model routes take gateway keys in every mode,
+    test_infra_dropin.py)."""
+    return {route: method for route, method in routes(synth).items() if route[1].startswith("/v1/")}
+
+
+def test_default_auth_is_iam_on_every_gateway_route(default_synth):
+    assert gateway_routes(default_synth)
+    for route, method in gateway_routes(default_synth).items():
         assert method["AuthorizationType"] == "AWS_IAM", route
         assert not method.get("ApiKeyRequired"), route
 
 
 def test_api_key_auth_requires_a_key_and_a_usage_plan(synthesize):
-    synth = synthesize(auth="apiKey", workerMaxConcurrency="7", maxReceiveCount="3", stage="qa")
-    for route, method in routes(synth).items():
+    synth = synthesize(**AUTH_CONTEXTS["apiKey"])
+    for route, method in gateway_routes(synth).items():
         assert method["ApiKeyRequired"] is True, route
         assert method["AuthorizationType"] == "NONE", route
     synth.template.resource_count_is("AWS::ApiGateway::ApiKey", 1)
+    synth.template.resource_count_is("AWS::ApiGateway::UsagePlan", 1)  # no per-gateway-key plan here
     synth.template.has_resource_properties(
         "AWS::ApiGateway::UsagePlan",
         {
@@ -100,8 +117,8 @@ def test_api_key_auth_requires_a_key_and_a_usage_plan(synthesize):
 
 
 def test_no_auth_is_an_explicit_choice(synthesize):
-    synth = synthesize(auth="none")
-    for route, method in routes(synth).items():
+    synth = synthesize(**AUTH_CONTEXTS["none"])
+    for route, method in gateway_routes(synth).items():
         assert method["AuthorizationType"] == "NONE", route
         assert not method.get("ApiKeyRequired"), route
     synth.template.resource_count_is("AWS::ApiGateway::ApiKey", 0)
@@ -194,7 +211,7 @@ def test_worker_event_source_reports_partial_failures_with_bounded_concurrency(d
 
 
 def test_context_sets_worker_concurrency_and_redrive(synthesize):
-    synth = synthesize(auth="apiKey", workerMaxConcurrency="7", maxReceiveCount="3", stage="qa")
+    synth = synthesize(**AUTH_CONTEXTS["apiKey"])
     synth.template.has_resource_properties(
         "AWS::Lambda::EventSourceMapping", {"ScalingConfig": {"MaximumConcurrency": 7}}
     )
@@ -262,9 +279,10 @@ def test_tables_have_point_in_time_recovery_and_ttl(default_synth):
         t["Properties"]["KeySchema"][0]["AttributeName"]: t["Properties"]
         for t in default_synth.resources("AWS::DynamoDB::Table").values()
     }
-    assert set(tables) == {"jobId", "id"}
+    assert set(tables) == {"jobId", "id", "keyHash"}  # jobs, idempotency, gateway keys (every mode)
     assert tables["jobId"]["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
     assert tables["id"]["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+    assert tables["keyHash"]["TimeToLiveSpecification"] == {"AttributeName": "purgeAt", "Enabled": True}
     for table in tables.values():
         assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
         assert table["BillingMode"] == "PAY_PER_REQUEST"
@@ -392,8 +410,9 @@ def test_alarms_cover_dlq_errors_throttles_and_latency(default_synth):
         and a["Properties"]["Threshold"] == 1
         for a in alarms.values()
     )
-    assert sum({"Errors", "Invocations"} <= n for n in names) == 3  # error rate per function
-    assert sum(n == {"Throttles"} for n in names) == 3
+    # error rate and throttles per function: sync, stream, worker and the key authorizer
+    assert sum({"Errors", "Invocations"} <= n for n in names) == 4
+    assert sum(n == {"Throttles"} for n in names) == 4
     assert {"5XXError"} in names
     latency = [a for a in alarms.values() if a["Properties"].get("MetricName") == "Latency"]
     assert latency and latency[0]["Properties"]["ExtendedStatistic"] == "p99"

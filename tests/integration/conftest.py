@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,14 +113,13 @@ def call_api(api_module, emu):
     return call
 
 
-@pytest.fixture(scope="session")
-def stream_url(bedrock_env):
-    """The stream ASGI app served by uvicorn on a free port, as the Lambda Web Adapter runs it."""
+@contextlib.contextmanager
+def served(app):
+    """``app`` under uvicorn on a free 127.0.0.1 port, in a thread; yields its URL."""
     import threading
     import time
 
     import uvicorn
-    from bedrock_gateway.handlers.stream_app import app
     from devstack.stack import bind
 
     sock = bind("127.0.0.1", 0)
@@ -128,10 +128,52 @@ def stream_url(bedrock_env):
     thread.start()
     while not server.started:
         time.sleep(0.01)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(5)
-    sock.close()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(5)
+        sock.close()
+
+
+@pytest.fixture(scope="session")
+def stream_url(bedrock_env):
+    """The stream ASGI app served by uvicorn on a free port, as the Lambda Web Adapter runs it."""
+    from bedrock_gateway.handlers.stream_app import app
+
+    with served(app) as url:
+        yield url
+
+
+class InProcessFunction:
+    """A handler run in this process's threads, behind the local API Gateway stand-in (``make run``
+    runs it in a process pool; its own tests cover that)."""
+
+    def __init__(self, handler):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.handler = handler
+        self._pool = ThreadPoolExecutor(8)
+
+    def submit(self, event: dict):
+        return self._pool.submit(self._run, event)
+
+    def _run(self, event: dict) -> dict:
+        try:
+            return {"ok": True, "result": self.handler(event, LambdaContext())}
+        except Exception:
+            return {"ok": False}
+
+
+@pytest.fixture(scope="session")
+def gateway_url(api_module):
+    """Both doors behind the local API Gateway stand-in, on a free port: the sync handler (in this
+    process) and the stream app, as ``make run`` serves them, without authorization."""
+    from bedrock_gateway.handlers.stream_app import app as stream_app
+    from devstack.server import create_app
+
+    with served(create_app(InProcessFunction(api_module.handler), stream_app)) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

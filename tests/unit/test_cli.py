@@ -23,7 +23,7 @@ from gateway_cli import main
 from gateway_cli.account import Account, control_client, geo_serves
 from gateway_cli.check import PROBLEM, WARNING, Checker, Finding
 from gateway_cli.explain import explain
-from gateway_cli.main import table
+from gateway_cli.output import table
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "210987654321"  # an account of one's own: not one of AWS's documentation placeholders

@@ -6,16 +6,19 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from . import legacy
 from .errors import ErrorCode, GatewayError
 from .targets import Target, TargetsConfig
 
 
 @dataclass(frozen=True)
 class PreparedCall:
-    """A validated invocation: which target, and the exact bytes to send to Bedrock."""
+    """A validated invocation: which target, and the exact bytes to send to Bedrock. ``legacy``: the
+    caller sent a text-completion body, translated to Messages: translate the answer back."""
 
     target: Target
     body: bytes
+    legacy: bool = False
 
 
 #: Longest integer literal accepted: far beyond any model parameter, far below Python's own limit.
@@ -83,8 +86,69 @@ def prepare_call(config: TargetsConfig, target_name: str, raw_body: bytes) -> Pr
     """Validate a raw request body for ``target_name`` and build the Bedrock request bytes."""
     target = config.resolve(target_name)
     check_size(len(raw_body), config.max_body_bytes)
-    parsed = parse_json_object(raw_body)
-    return PreparedCall(target, target.prepare_body(raw_body, parsed))
+    return _prepared(target, raw_body, parse_json_object(raw_body))
+
+
+def _prepared(target: Target, raw: bytes, parsed: dict[str, Any]) -> PreparedCall:
+    if target.legacy_completions and legacy.is_legacy(parsed):
+        translated = legacy.to_messages(parsed)
+        return PreparedCall(target, target.prepare_body(_compact(translated), translated), legacy=True)
+    return PreparedCall(target, target.prepare_body(raw, parsed))
+
+
+def _compact(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, separators=(",", ":"), allow_nan=False).encode()
+
+
+def prepare_converse(config: TargetsConfig, target_name: str, raw_body: bytes) -> PreparedCall:
+    """A Converse (or ConverseStream) request for ``target_name``: the caller's JSON, with the target's
+    guardrail, latency and service tier set (the target's options win, as for InvokeModel)."""
+    target = config.resolve(target_name)
+    check_size(len(raw_body), config.max_body_bytes)
+    body = parse_json_object(raw_body)
+    options = converse_options(target)
+    if not options:
+        return PreparedCall(target, raw_body)
+    for key, value in options.items():
+        body[key] = {**body[key], **value} if isinstance(body.get(key), dict) else value
+    return PreparedCall(target, _compact(body))
+
+
+def prepare_count_tokens(config: TargetsConfig, target_name: str, raw_body: bytes) -> PreparedCall:
+    """A CountTokens request for ``target_name``: the caller's JSON, checked and sent as it came."""
+    target = config.resolve(target_name)
+    check_size(len(raw_body), config.max_body_bytes)
+    parse_json_object(raw_body)
+    return PreparedCall(target, raw_body)
+
+
+def converse_options(target: Target) -> dict[str, Any]:
+    """The Converse body fields for the target's options (InvokeModel takes them as headers)."""
+    options: dict[str, Any] = {}
+    if target.guardrail:
+        guardrail: dict[str, Any] = {
+            "guardrailIdentifier": target.guardrail.id,
+            "guardrailVersion": target.guardrail.version,
+        }
+        if target.trace:
+            guardrail["trace"] = target.trace.lower()
+        options["guardrailConfig"] = guardrail
+    if target.performance_latency:
+        options["performanceConfig"] = {"latency": target.performance_latency}
+    if target.service_tier:
+        options["serviceTier"] = {"type": target.service_tier}
+    return options
+
+
+def prepare(
+    config: TargetsConfig, target_name: str, raw_body: bytes, operation: str = "invoke"
+) -> PreparedCall:
+    """The request for one of Bedrock Runtime's operations (``invoke``, ``converse-stream``...)."""
+    if operation in ("converse", "converse-stream"):
+        return prepare_converse(config, target_name, raw_body)
+    if operation == "count-tokens":
+        return prepare_count_tokens(config, target_name, raw_body)
+    return prepare_call(config, target_name, raw_body)
 
 
 def prepare_job_body(config: TargetsConfig, target_name: str, body: dict[str, Any]) -> PreparedCall:
@@ -95,4 +159,4 @@ def prepare_job_body(config: TargetsConfig, target_name: str, body: dict[str, An
         raise GatewayError(ErrorCode.INVALID_REQUEST, f"job body is not valid JSON: {exc}") from None
     target = config.resolve(target_name)
     check_size(len(raw), config.max_body_bytes)
-    return PreparedCall(target, target.prepare_body(raw, body))
+    return _prepared(target, raw, body)

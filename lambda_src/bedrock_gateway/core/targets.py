@@ -48,6 +48,8 @@ _TARGET_KEYS = {
     "streaming",
     "description",
     "price",
+    "aliases",
+    "legacy_completions",
 }
 
 
@@ -91,12 +93,20 @@ class Target:
     streaming: bool | None = None  # None: the catalog of record, else GetFoundationModel
     description: str = ""
     price: Price | None = None
+    aliases: tuple[str, ...] = ()  # model IDs callers may send for this target (drop-in routes)
+    legacy_completions: bool = False  # accept Anthropic's text-completion body, translated to Messages
     raw: bool = False  # an allowed raw model ID, not a configured target
 
     @property
     def model_id(self) -> str:
         """The ``modelId`` passed to InvokeModel."""
         return self.ref.raw
+
+    @property
+    def counting_model_id(self) -> str:
+        """The ``modelId`` passed to CountTokens, which takes the foundation model, not a profile."""
+        named = self.models[0].rsplit("/", 1)[1] if self.models else None
+        return self.ref.foundation_model_id or named or self.ref.raw
 
     @property
     def kind(self) -> ModelKind:
@@ -201,9 +211,15 @@ class TargetsConfig:
         False  # show account-scoped ARNs (application profiles, provisioned...) to callers
     )
 
+    def canonical_name(self, name: str) -> str:
+        """The target name ``name`` stands for: itself, or the target it is an alias of."""
+        if name in self.targets:
+            return name
+        return next((t.name for t in self.targets.values() if name in t.aliases), name)
+
     def resolve(self, name: str) -> Target:
-        """The target called ``name``; a raw model ID when allowed; else a 404/403 GatewayError."""
-        target = self.targets.get(name)
+        """The target called ``name`` (or aliased so); a raw model ID when allowed; else a 404/403."""
+        target = self.targets.get(self.canonical_name(name))
         if target is not None:
             return target
         try:
@@ -292,6 +308,15 @@ def _build_config(data: dict[str, Any], source: str) -> TargetsConfig:
         )
 
     targets = {name: _build_target(name, spec, fail) for name, spec in raw_targets.items()}
+    claimed: dict[str, str] = {}
+    for target in targets.values():
+        for alias in target.aliases:
+            if alias in targets or alias in claimed:
+                owner = claimed.get(alias, alias)
+                raise fail(
+                    f"target {target.name!r}: alias {alias!r} is already the name or an alias of {owner!r}"
+                )
+            claimed[alias] = target.name
     default = data.get("default_target")
     if default is not None and default not in targets:
         raise fail(f"default_target {default!r} is not a configured target (have: {', '.join(targets)})")
@@ -376,6 +401,23 @@ def _build_target(name: str, spec: Any, fail) -> Target:
     streaming = spec.get("streaming")
     if streaming is not None and not isinstance(streaming, bool):
         raise fail(f"{where}: streaming must be true or false, got {streaming!r}")
+    aliases = spec.get("aliases", [])
+    if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+        raise fail(f'{where}: aliases must be a list of model IDs callers send, e.g. ["anthropic.claude-v2"]')
+    for alias in aliases:
+        try:
+            parse_model_id(alias)
+        except ModelIdError as exc:
+            raise fail(f"{where}: alias {alias!r} is not a model ID: {exc}") from None
+    legacy = spec.get("legacy_completions", False)
+    if not isinstance(legacy, bool):
+        raise fail(f"{where}: legacy_completions must be true or false, got {legacy!r}")
+    family = ref.foundation_model_id or next((m.rsplit("/", 1)[1] for m in models), "")
+    if legacy and not family.startswith("anthropic.claude"):
+        raise fail(
+            f"{where}: legacy_completions translates to Anthropic's Messages API: the model must be a Claude "
+            f"model (base model, system profile, or `models` naming one), not {model!r}"
+        )
     price = spec.get("price")
     if price is not None:
         keys = {"input_per_million", "output_per_million"}
@@ -406,4 +448,6 @@ def _build_target(name: str, spec: Any, fail) -> Target:
         streaming=streaming,
         description=description,
         price=price,
+        aliases=tuple(aliases),
+        legacy_completions=legacy,
     )

@@ -15,9 +15,9 @@ from bedrock_gateway.handlers import stream_app
 
 
 def _prime_snapshot() -> None:
-    """What the first stream would build, without a call: capabilities, the runtime client."""
+    """What the first stream would build, without a call: capabilities, the Bedrock Runtime client."""
     bedrock.prime_capabilities(settings.targets())
-    bedrock.client("bedrock-runtime", settings.STREAM_BUDGET)
+    bedrock.runtime_client(settings.STREAM_BUDGET)
 
 
 snapstart.register(prime=_prime_snapshot)

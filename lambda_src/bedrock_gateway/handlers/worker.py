@@ -19,6 +19,7 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from aws_lambda_powertools.utilities.batch import (
     AsyncBatchProcessor,
@@ -30,7 +31,7 @@ from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idemp
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 from bedrock_gateway import container, observability, settings, snapstart
-from bedrock_gateway.core import bedrock, callers
+from bedrock_gateway.core import bedrock, callers, legacy
 from bedrock_gateway.core.errors import ErrorCode, GatewayError
 from bedrock_gateway.core.jobs.contract import FAILED, JOB_ID, SUCCEEDED, JobRequest, job_key, parse_job
 from bedrock_gateway.core.prepare import parse_json_object, prepare_job_body
@@ -84,6 +85,8 @@ def _invoke_model(job: dict) -> dict:
         call = prepare_job_body(settings.targets(), job["target"], job["body"])
         started = time.perf_counter()
         result = bedrock.invoke(call.target, call.body, settings.WORKER_BUDGET)
+        if call.legacy:
+            result = replace(result, body=legacy.from_messages(result.body))
     except GatewayError as exc:
         if exc.retryable:
             raise
@@ -241,7 +244,7 @@ def _build_shared_clients() -> None:
     (e.g. a missing table name) nothing changes: each record meets the error as before."""
     try:
         container.prime(container.job_store, _idempotent_invoke)
-        bedrock.client("bedrock-runtime", settings.WORKER_BUDGET)
+        bedrock.runtime_client(settings.WORKER_BUDGET)
     except Exception:  # noqa: BLE001 - records report it themselves
         pass
 

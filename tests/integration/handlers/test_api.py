@@ -175,7 +175,9 @@ def test_unknown_route_is_json_404(call_api):
 
 def test_raw_model_id_refused_by_default(call_api, emu):
     _assert_error(
-        call_api("POST", "/v1/targets/anthropic.claude-v2/invoke", CLAUDE_BODY), 403, "RawModelIdNotAllowed"
+        call_api("POST", "/v1/targets/anthropic.claude-3-haiku-20240307-v1:0/invoke", CLAUDE_BODY),
+        403,
+        "RawModelIdNotAllowed",
     )
     arn = "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-v2"
     _assert_error(call_api("POST", f"/v1/targets/{arn}/invoke", CLAUDE_BODY), 403, "RawModelIdNotAllowed")

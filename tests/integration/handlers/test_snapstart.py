@@ -23,11 +23,15 @@ module = importlib.import_module({
 }[function])
 from bedrock_gateway import snapstart
 from bedrock_gateway.core import catalog, clients
+from bedrock_gateway.core.bedrock import runtime
 
 def state():
     from aws_xray_sdk.core import patcher
     return {
-        "clients": sorted({service for service, _ in clients._clients}),
+        # boto3 clients by service, and the signed-HTTP client for Bedrock Runtime's data plane
+        "clients": sorted(
+            {service for service, _ in clients._clients} | ({"bedrock-runtime"} if runtime._clients else set())
+        ),
         "catalog_loaded": catalog.load.cache_info().currsize == 1,
         "jobs_api_imported": "bedrock_gateway.handlers.jobs_api" in sys.modules,
         "xray_patched": sorted(patcher._PATCHED_MODULES),

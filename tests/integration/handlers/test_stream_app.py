@@ -186,7 +186,7 @@ def test_stream_exception_before_any_chunk_is_a_normal_http_error(stream_url, em
     "target,body,status,code",
     [
         ("nope", CLAUDE_BODY, 404, "TargetNotFound"),
-        ("anthropic.claude-v2", CLAUDE_BODY, 403, "RawModelIdNotAllowed"),
+        ("anthropic.claude-3-haiku-20240307-v1:0", CLAUDE_BODY, 403, "RawModelIdNotAllowed"),
         ("claude", b"{oops", 400, "InvalidRequest"),
         ("llama", {"inputText": "wrong family"}, 400, "ValidationException"),
     ],

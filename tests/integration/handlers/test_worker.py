@@ -114,7 +114,10 @@ def test_duplicates_inside_one_batch_invoke_once(worker_module, aws, emu):
         (json.dumps({"target": "llama", "body": "text"}), "InvalidRequest"),
         (json.dumps({"target": "llama", "body": LLAMA, "extra": 1}), "InvalidRequest"),
         (json.dumps({"target": "nope", "body": LLAMA}), "TargetNotFound"),
-        (json.dumps({"target": "anthropic.claude-v2", "body": LLAMA}), "RawModelIdNotAllowed"),
+        (
+            json.dumps({"target": "anthropic.claude-3-haiku-20240307-v1:0", "body": LLAMA}),
+            "RawModelIdNotAllowed",
+        ),
         (json.dumps({"target": "llama", "body": {"inputText": "wrong family"}}), "ValidationException"),
     ],
 )
