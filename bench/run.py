@@ -586,6 +586,65 @@ def streaming(emulator_url: str, samples: int, say) -> tuple[list[Figure], float
     return [ttfb, held_figure, dropin_ttfb, *totals], rss
 
 
+def throttling(stack, samples: int, say) -> list[Figure]:
+    """Throttling through the local stack: a throttled stream answers 429 no slower than a throttled sync
+    call, and a burst of throttled streams leaves later, unrelated streams as fast as before."""
+    import httpx
+
+    emulator_url = stack.emulator.url
+    body = json.dumps(BODY).encode()
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {stack.dev_key}"}
+
+    def first_byte(client) -> float:
+        started = time.perf_counter()
+        with client.stream("POST", "/v1/targets/claude/stream", content=body, headers=headers) as response:
+            assert response.status_code == 200, response.read()
+            next(response.iter_raw())
+            return (time.perf_counter() - started) * 1000
+
+    def time_to_429(client, route: str) -> float:
+        started = time.perf_counter()
+        response = client.post(f"/v1/targets/claude/{route}", content=body, headers=headers)
+        assert response.status_code == 429, response.text
+        return (time.perf_counter() - started) * 1000
+
+    reset_emulator(emulator_url)
+    configure_emulator(emulator_url, MODEL_ID, ttft_ms=50, chunk_delay_ms=0, output_tokens=10)
+    with httpx.Client(base_url=stack.url, timeout=60) as client:
+        for _ in range(3):
+            first_byte(client)
+        before = [first_byte(client) for _ in range(samples)]
+        configure_emulator(emulator_url, MODEL_ID, error={"type": "ThrottlingException", "when": "before"})
+        stream_429, sync_429 = _interleaved(
+            samples, lambda: time_to_429(client, "stream"), lambda: time_to_429(client, "invoke")
+        )
+        configure_emulator(emulator_url, MODEL_ID, error=None)
+        after = [first_byte(client) for _ in range(samples)]
+    recovery = Figure(
+        "stream_ttfb_after_throttling",
+        "stream: first byte after a burst of throttled streams vs before",
+        round(median(after) / median(before), 3),
+        "x",
+        1.2,
+        baseline=f"first byte on the same stack before the burst ({samples} streams, 50 ms to first token)",
+        detail={"before_ms": summary(before), "after_ms": summary(after), "throttled_streams": samples},
+    )
+    to_429 = Figure(
+        "throttled_stream_429",
+        "stream: time to 429 on a throttled stream vs a throttled sync call",
+        round(median(stream_429) / median(sync_429), 3),
+        "x",
+        1.0,
+        baseline="POST /v1/targets/claude/invoke with every call throttled, interleaved",
+        detail={"stream_ms": summary(stream_429), "sync_ms": summary(sync_429)},
+    )
+    say(
+        f"bench: throttling: first byte after the burst {recovery.value:.2f}x of before; "
+        f"429 on a stream in {median(stream_429):.0f} ms vs sync {median(sync_429):.0f} ms"
+    )
+    return [recovery, to_429]
+
+
 def _stream_totals(emulator_url: str, samples: int, client, direct, dropin, say) -> list[Figure]:
     """The whole stream's added time with no model latency at all: what forwarding costs per event."""
     # About 105 chunk events (the emulator's deltas are words of one to a few tokens each).
@@ -801,6 +860,7 @@ def main(argv: list[str] | None = None) -> int:
             figures.append(dropin_sync_overhead(stack, args.model_latency_ms, args.samples, say))
             stream_figures, stream_rss = streaming(emulator, args.stream_samples, say)
             figures += stream_figures
+            figures += throttling(stack, max(8, args.stream_samples // 3), say)
             batch_figure, worker_rss = sqs_batch(emulator, args.batch_samples, say)
             figures.append(batch_figure)
             figures += rss_figures(emulator, stream_rss, worker_rss, say)
@@ -822,6 +882,8 @@ def main(argv: list[str] | None = None) -> int:
         "stream_ttfb_added_ms",
         "stream_chunks_held_back",
         "stream_total_added_ms",
+        "stream_ttfb_after_throttling",
+        "throttled_stream_429",
         "dropin_sync_overhead",
         "dropin_stream_ttfb_added_ms",
         "dropin_stream_total_added_ms",

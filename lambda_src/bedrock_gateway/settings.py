@@ -17,9 +17,10 @@ from bedrock_gateway.core.targets import TargetsConfig, load_targets
 #: The sync door retries fast failures itself, within the function's remaining time.
 SYNC_BUDGET = CallBudget(read_timeout=25)
 SYNC_ATTEMPTS = 3
-#: A stream may wait long between events; it never retries once the first byte went out.
+#: A stream may wait long between events; it never retries once the first byte went out. Its caller is
+#: waiting for a first byte: one retry, then the 429 with Retry-After (sooner than the sync door's).
 STREAM_BUDGET = CallBudget(read_timeout=120)
-STREAM_OPEN_ATTEMPTS = 3
+STREAM_OPEN_ATTEMPTS = 2
 #: The worker leaves retries to SQS (a throttled call is not retried twice over); a long read is fine.
 WORKER_BUDGET = CallBudget(read_timeout=300)
 #: DynamoDB, S3 and SQS calls: short, with botocore's standard retries.
