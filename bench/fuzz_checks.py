@@ -29,7 +29,15 @@ def spec_error_shape(ctx, response, case):
     headers = {name.lower(): values for name, values in (response.headers or {}).items()}
     content_type = ", ".join(headers.get("content-type", []))
     retry_after = ", ".join(headers.get("retry-after", [])) or None
-    problem = error_shape_problem(response.status_code, content_type, response.content, retry_after)
+    error_type = ", ".join(headers.get("x-amzn-errortype", [])) or None
+    problem = error_shape_problem(
+        response.status_code,
+        content_type,
+        response.content,
+        retry_after,
+        path=case.path,
+        error_type=error_type,
+    )
     with _lock:
         _statuses[str(response.status_code)] += 1
         _operations[f"{case.method.upper()} {case.path}"] += 1

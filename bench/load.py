@@ -30,8 +30,9 @@ from pathlib import Path
 from bench.common import BENCH_DIR, REPO, child_env, percentile
 
 BODY = {
-    "prompt": "\n\nHuman: write an essay for living on mars in 1000 words\n\nAssistant:",
-    "max_tokens_to_sample": 400,
+    "anthropic_version": "bedrock-2023-05-31",
+    "max_tokens": 400,
+    "messages": [{"role": "user", "content": "write an essay for living on mars in 1000 words"}],
 }
 
 
@@ -82,8 +83,8 @@ async def _sync_one(client, index: int) -> dict:
         response = await client.post("/v1/targets/claude/invoke", json=BODY)
         if response.status_code != 200:
             result["error"] = f"status {response.status_code}: {response.text[:200]}"
-        elif "completion" not in response.json():
-            result["error"] = "no completion in the body"
+        elif "content" not in response.json():
+            result["error"] = "no content in the body"
     except Exception as exc:  # noqa: BLE001
         result["error"] = f"{type(exc).__name__}: {exc}"[:200]
     result["ms"] = (time.perf_counter() - started) * 1000
@@ -187,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         DevStack(
             port=0,
             emulator_port=0,
+            https_port=None,
             concurrency=args.concurrency,
             worker_concurrency=1,
             log_dir=".local/logs/load",
@@ -194,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     ):
         configure_emulator(
             stack.emulator.url,
-            "anthropic.claude-v2",
+            "global.anthropic.claude-sonnet-4-6",  # the default config's claude target
             ttft_ms=args.ttft_ms,
             chunk_delay_ms=args.chunk_delay_ms,
             output_tokens=args.output_tokens,

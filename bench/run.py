@@ -8,6 +8,8 @@ stack's resources, the API Gateway stand-in) and measures, with warmups and repe
 - cold start: a fresh process importing each handler and serving its first call vs a fresh
   process creating a bare boto3 client and making the same first call (sync handler, stream app
   under uvicorn, SQS worker);
+- cold start after a SnapStart restore: from the state the snapshot holds (init and before-snapshot
+  priming done) through the after-restore hooks to the first response;
 - stream: time to first byte through the stream app (in its own process, under uvicorn) vs boto3
   ``InvokeModelWithResponseStream`` directly, and whether any chunk is held back (arrival gaps);
 - SQS: the worker on a batch of 10 jobs with 300 ms model latency vs one call;
@@ -46,34 +48,34 @@ from bench.common import (
     write_results,
 )
 
-MODEL_ID = "anthropic.claude-v2"
+MODEL_ID = "global.anthropic.claude-sonnet-4-6"  # the default config's claude target
 BODY = {
-    "prompt": "\n\nHuman: write an essay for living on mars in 1000 words\n\nAssistant:",
-    "max_tokens_to_sample": 400,
+    "anthropic_version": "bedrock-2023-05-31",
+    "max_tokens": 400,
+    "messages": [{"role": "user", "content": "write an essay for living on mars in 1000 words"}],
 }
 RSS_TARGET_MB = 128
 
 # Why a figure can miss its target on this machine; attached to the figure only when it is missed.
 EXPLANATIONS = {
     "cold_start_sync": (
-        "Measured as Lambda runs it (active tracing). The added time is Powertools: its logging, metrics "
-        "and tracing modules plus the event_handler package, which imports every resolver it has "
-        "(AppSync, ALB, VPC Lattice, Bedrock agents...) to provide APIGatewayRestResolver, and the X-Ray "
-        "SDK's botocore patch. boto3's own cost is on both sides. Fix: Lambda SnapStart for Python or "
-        "provisioned concurrency (init is then not paid per cold start); a small router instead of "
-        "Powertools' event_handler would save ~40 ms."
+        "Measured as Lambda runs it (active tracing). Beyond boto3's own import and client: Powertools' "
+        "logging, metrics and tracing modules with the X-Ray SDK (patching botocore only), Powertools' "
+        "event_handler package, which imports every resolver (AppSync, ALB, VPC Lattice, Bedrock agents...) "
+        "and every event data class to provide APIGatewayRestResolver, and the gateway's own modules. Fix: "
+        "SnapStart (-c snapStart=true; snapstart_restore_sync is what is left), or a smaller router than "
+        "Powertools' resolver."
     ),
     "cold_start_stream": (
-        "uvicorn, which the Lambda Web Adapter starts, costs ~65 ms of imports by itself (mostly "
-        "asyncio); Starlette, anyio and Powertools' Logger add ~35 ms; and the first stream also asks "
-        "GetFoundationModel whether the model can stream (cached per container). Fix: SnapStart or "
-        "provisioned concurrency; stating `streaming = true` for a target in targets.toml skips the "
-        "lookup."
+        "uvicorn (asyncio), Starlette, anyio (its thread backend on the first stream) and Powertools' Logger "
+        "and metrics; whether the target streams comes from config or the catalog of record, with no "
+        "control-plane call. Fix: SnapStart (snapstart_restore_stream is what is left)."
     ),
     "cold_start_worker": (
-        "The worker's first job does work the baseline has no equivalent of: a DynamoDB client and two "
-        "DynamoDB calls around the one InvokeModel (claiming the job, then recording its outcome), plus "
-        "Powertools' batch imports. Fix: SnapStart or provisioned concurrency."
+        "The worker's first job does work the baseline has no equivalent of: a second client (DynamoDB, "
+        "for the job store) and two DynamoDB calls around the one InvokeModel (claiming the job, then "
+        "recording its outcome), plus Powertools' batch utilities. Fix: SnapStart "
+        "(snapstart_restore_worker is what is left)."
     ),
     "sqs_batch_10": (
         "The model calls do overlap (a batch of 1 is one call plus ~30 ms); the rest is the two DynamoDB "
@@ -214,6 +216,82 @@ def cold_starts(emulator_url: str, reps: int, say) -> list[Figure]:
     return figures
 
 
+# ---- after a SnapStart restore ----
+
+
+def snapstart_restores(emulator_url: str, reps: int, cold: dict[str, Figure], say) -> list[Figure]:
+    """What a cold start still costs when SnapStart resumed the environment from its snapshot.
+
+    Each fresh process runs its function's init and before-snapshot priming untimed (that is the
+    snapshot), then is timed from that state through the after-restore hooks to the first response:
+    the work a restore leaves. Lambda's own restore (loading the snapshot) is not measurable here.
+    Against the cold-start baseline (a bare boto3 function's fresh-process cold start); like for like
+    (a bare boto3 function with its client in the snapshot) in the detail.
+    """
+    reset_emulator(emulator_url)
+    configure_emulator(emulator_url, MODEL_ID, output_tokens=20)
+    event = _event_file("/v1/targets/claude/invoke")
+    counter = iter(range(10_000))
+    cases = [
+        ("sync", "sync handler (hooks + first invoke)", "restore-sync", lambda: ["--event", event]),
+        ("stream", "stream app (hook path + readiness + first stream)", "restore-stream", list),
+        (
+            "worker",
+            "SQS worker (hooks + first 1-job batch)",
+            "restore-worker",
+            lambda: ["--job-prefix", f"restore-{time.time_ns()}-{next(counter)}"],
+        ),
+    ]
+    baselines = {
+        "sync": "restore-boto3-invoke",
+        "stream": "restore-boto3-stream",
+        "worker": "restore-boto3-invoke",
+    }
+    figures = []
+    for name, title, mode, args_for in cases:
+        baseline_mode = baselines[name]
+        run_child(baseline_mode)  # untimed first round, as for the cold starts
+        run_child(mode, *args_for())
+        ours, bare = _interleaved(
+            reps,
+            lambda mode=mode, args_for=args_for: run_child(mode, *args_for()),
+            lambda m=baseline_mode: run_child(m),
+        )
+        ours_ms = median([r["restore_ms"] for r in ours])
+        bare_ms = median([r["restore_ms"] for r in bare])
+        cold_figure = cold[f"cold_start_{name}"]
+        cold_baseline_ms = cold_figure.detail["baseline_ms"]["median"]
+        detail = {
+            "after_restore_ms": summary([r["restore_ms"] for r in ours]),
+            "same_request_warm_ms": summary([r["warm_ms"] for r in ours]),
+            "init_and_priming_before_the_snapshot_ms": round(
+                median([r["init_and_priming_ms"] for r in ours]), 1
+            ),
+            "cold_start_baseline_ms": cold_baseline_ms,
+            "cold_start_ms_without_snapstart": cold_figure.detail["ours_ms"]["median"],
+            "bare_boto3_after_restore_ms": summary([r["restore_ms"] for r in bare]),
+            "like_for_like_ratio": round(ours_ms / bare_ms, 3),
+            "not_measured": "Lambda's own restore of the snapshot (REPORT's Restore Duration in AWS)",
+        }
+        figure = Figure(
+            f"snapstart_restore_{name}",
+            f"cold start after a SnapStart restore: {title}",
+            round(ours_ms / cold_baseline_ms, 3),
+            "x",
+            1.3,
+            baseline="the cold-start baseline (fresh process: bare boto3 client + first call); priming not counted",
+            detail=detail,
+        )
+        figures.append(figure)
+        say(
+            f"bench: after a SnapStart restore, {name}: {ours_ms:.1f} ms to the first response "
+            f"(warm {detail['same_request_warm_ms']['median']:.1f} ms; bare boto3 after a restore {bare_ms:.1f} ms; "
+            f"without SnapStart {detail['cold_start_ms_without_snapstart']:.0f} ms)"
+        )
+    Path(event).unlink(missing_ok=True)
+    return figures
+
+
 # ---- sync overhead ----
 
 
@@ -224,14 +302,52 @@ def sync_overhead(stack, latency_ms: float, samples: int, say) -> Figure:
     zero = run_child("sync-overhead", "--samples", str(samples * 3), "--warmup", "20")
     configure_emulator(emulator_url, MODEL_ID, ttft_ms=latency_ms, chunk_delay_ms=0)
     loaded = run_child("sync-overhead", "--samples", str(samples), "--warmup", "5", timeout=300)
-    added = [h - d for h, d in zip(loaded["handler_ms"], loaded["direct_ms"], strict=True)]
     added_zero = [h - d for h, d in zip(zero["handler_ms"], zero["direct_ms"], strict=True)]
-    via_api = _via_local_api(stack.url, max(10, samples // 2))
-    ratio = median(loaded["handler_ms"]) / median(loaded["direct_ms"])
-    figure = Figure(
+    figure = _overhead_figure(
         "sync_overhead",
         f"sync overhead: handler vs boto3 InvokeModel ({latency_ms:.0f} ms model)",
-        round(ratio, 3),
+        loaded,
+        latency_ms,
+    )
+    figure.detail.update(
+        {
+            "added_ms_at_zero_model_latency": round(median(added_zero), 2),
+            "handler_ms_at_zero_model_latency": summary(zero["handler_ms"]),
+            "direct_ms_at_zero_model_latency": summary(zero["direct_ms"]),
+            "via_local_api_gateway_stand_in": _via_local_api(stack.url, max(10, samples // 2)),
+        }
+    )
+    say(
+        f"bench: sync overhead: {figure.value:.3f}x at {latency_ms:.0f} ms model latency; "
+        f"+{figure.detail['added_ms_median']:.2f} ms (+{median(added_zero):.2f} ms at zero latency)"
+    )
+    return figure
+
+
+def dropin_sync_overhead(stack, latency_ms: float, samples: int, say) -> Figure:
+    """The same measurement on ``POST /model/claude/invoke``: what an SDK pointed at the gateway pays."""
+    reset_emulator(stack.emulator.url)
+    configure_emulator(stack.emulator.url, MODEL_ID, ttft_ms=latency_ms, chunk_delay_ms=0, output_tokens=20)
+    path = "/model/claude/invoke"
+    loaded = run_child(
+        "sync-overhead", "--samples", str(samples), "--warmup", "5", "--path", path, timeout=300
+    )
+    title = f"drop-in sync overhead: POST /model/{{id}}/invoke vs boto3 ({latency_ms:.0f} ms model)"
+    figure = _overhead_figure("dropin_sync_overhead", title, loaded, latency_ms)
+    say(
+        f"bench: drop-in sync overhead: {figure.value:.3f}x at {latency_ms:.0f} ms model latency; "
+        f"+{figure.detail['added_ms_median']:.2f} ms"
+    )
+    return figure
+
+
+def _overhead_figure(name: str, title: str, loaded: dict, latency_ms: float) -> Figure:
+    """The handler vs boto3 ratio (target 1.15x) from a ``sync-overhead`` child's interleaved samples."""
+    added = [h - d for h, d in zip(loaded["handler_ms"], loaded["direct_ms"], strict=True)]
+    return Figure(
+        name,
+        title,
+        round(median(loaded["handler_ms"]) / median(loaded["direct_ms"]), 3),
         "x",
         1.15,
         baseline="boto3 InvokeModel to the same emulator, same process, interleaved",
@@ -242,17 +358,8 @@ def sync_overhead(stack, latency_ms: float, samples: int, say) -> Figure:
             "added_ms_median": round(median(added), 2),
             "handler_cpu_ms_per_call": round(median(loaded["handler_cpu_ms"]), 2),
             "direct_cpu_ms_per_call": round(median(loaded["direct_cpu_ms"]), 2),
-            "added_ms_at_zero_model_latency": round(median(added_zero), 2),
-            "handler_ms_at_zero_model_latency": summary(zero["handler_ms"]),
-            "direct_ms_at_zero_model_latency": summary(zero["direct_ms"]),
-            "via_local_api_gateway_stand_in": via_api,
         },
     )
-    say(
-        f"bench: sync overhead: {ratio:.3f}x at {latency_ms:.0f} ms model latency; +{median(added):.2f} ms "
-        f"(+{median(added_zero):.2f} ms at zero latency)"
-    )
-    return figure
 
 
 def _via_local_api(url: str, samples: int) -> dict:
@@ -367,6 +474,14 @@ def _stream_direct(client) -> dict:
     return {"ttfb_ms": arrivals[0], "arrivals": arrivals}
 
 
+def _stream_dropin(client) -> dict:
+    """boto3 pointed at the stream app: ``/model/claude/invoke-with-response-stream``."""
+    started = time.perf_counter()
+    response = client.invoke_model_with_response_stream(modelId="claude", body=json.dumps(BODY).encode())
+    arrivals = [(time.perf_counter() - started) * 1000 for event in response["body"] if "chunk" in event]
+    return {"ttfb_ms": arrivals[0], "arrivals": arrivals}
+
+
 def _gaps(arrivals: list[float]) -> list[float]:
     return [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
 
@@ -382,13 +497,19 @@ def streaming(emulator_url: str, samples: int, say) -> tuple[list[Figure], float
     rss = float("nan")
     try:
         direct = boto3.client("bedrock-runtime")
+        dropin = boto3.client("bedrock-runtime", endpoint_url=server.url)
         with httpx.Client(base_url=server.url, timeout=60) as client:
             for _ in range(3):
                 _stream_through_app(client)
                 _stream_direct(direct)
+                _stream_dropin(dropin)
             app, base = _interleaved(
                 samples, lambda: _stream_through_app(client), lambda: _stream_direct(direct)
             )
+            dropin_runs, dropin_base = _interleaved(
+                samples, lambda: _stream_dropin(dropin), lambda: _stream_direct(direct)
+            )
+            totals = _stream_totals(emulator_url, samples, client, direct, dropin, say)
             _stream_load(server.url, emulator_url)
     finally:
         rss = server.stop().get("maxrss_mb", float("nan"))
@@ -445,7 +566,125 @@ def streaming(emulator_url: str, samples: int, say) -> tuple[list[Figure], float
         f"bench: stream: first byte +{added:.2f} ms vs boto3; {held} chunks held back; "
         f"gaps {held_figure.detail['median_gap_ms_app']} ms vs {held_figure.detail['median_gap_ms_direct']} ms"
     )
-    return [ttfb, held_figure], rss
+    dropin_added = median(
+        [a["ttfb_ms"] - b["ttfb_ms"] for a, b in zip(dropin_runs, dropin_base, strict=True)]
+    )
+    dropin_ttfb = Figure(
+        "dropin_stream_ttfb_added_ms",
+        "drop-in stream: first chunk added, boto3 via the gateway vs boto3 directly",
+        round(dropin_added, 2),
+        "ms",
+        5,
+        baseline="boto3 InvokeModelWithResponseStream to the same emulator (150 ms to first token)",
+        detail={
+            "via_gateway_ttfb_ms": summary([r["ttfb_ms"] for r in dropin_runs]),
+            "direct_ttfb_ms": summary([r["ttfb_ms"] for r in dropin_base]),
+        },
+    )
+    say(f"bench: drop-in stream: first chunk +{dropin_added:.2f} ms vs boto3")
+    return [ttfb, held_figure, dropin_ttfb, *totals], rss
+
+
+def throttling(stack, samples: int, say) -> list[Figure]:
+    """Throttling through the local stack: a throttled stream answers 429 no slower than a throttled sync
+    call, and a burst of throttled streams leaves later, unrelated streams as fast as before."""
+    import httpx
+
+    emulator_url = stack.emulator.url
+    body = json.dumps(BODY).encode()
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {stack.dev_key}"}
+
+    def first_byte(client) -> float:
+        started = time.perf_counter()
+        with client.stream("POST", "/v1/targets/claude/stream", content=body, headers=headers) as response:
+            assert response.status_code == 200, response.read()
+            next(response.iter_raw())
+            return (time.perf_counter() - started) * 1000
+
+    def time_to_429(client, route: str) -> float:
+        started = time.perf_counter()
+        response = client.post(f"/v1/targets/claude/{route}", content=body, headers=headers)
+        assert response.status_code == 429, response.text
+        return (time.perf_counter() - started) * 1000
+
+    reset_emulator(emulator_url)
+    configure_emulator(emulator_url, MODEL_ID, ttft_ms=50, chunk_delay_ms=0, output_tokens=10)
+    with httpx.Client(base_url=stack.url, timeout=60) as client:
+        for _ in range(3):
+            first_byte(client)
+        before = [first_byte(client) for _ in range(samples)]
+        configure_emulator(emulator_url, MODEL_ID, error={"type": "ThrottlingException", "when": "before"})
+        stream_429, sync_429 = _interleaved(
+            samples, lambda: time_to_429(client, "stream"), lambda: time_to_429(client, "invoke")
+        )
+        configure_emulator(emulator_url, MODEL_ID, error=None)
+        after = [first_byte(client) for _ in range(samples)]
+    recovery = Figure(
+        "stream_ttfb_after_throttling",
+        "stream: first byte after a burst of throttled streams vs before",
+        round(median(after) / median(before), 3),
+        "x",
+        1.2,
+        baseline=f"first byte on the same stack before the burst ({samples} streams, 50 ms to first token)",
+        detail={"before_ms": summary(before), "after_ms": summary(after), "throttled_streams": samples},
+    )
+    to_429 = Figure(
+        "throttled_stream_429",
+        "stream: time to 429 on a throttled stream vs a throttled sync call",
+        round(median(stream_429) / median(sync_429), 3),
+        "x",
+        1.0,
+        baseline="POST /v1/targets/claude/invoke with every call throttled, interleaved",
+        detail={"stream_ms": summary(stream_429), "sync_ms": summary(sync_429)},
+    )
+    say(
+        f"bench: throttling: first byte after the burst {recovery.value:.2f}x of before; "
+        f"429 on a stream in {median(stream_429):.0f} ms vs sync {median(sync_429):.0f} ms"
+    )
+    return [recovery, to_429]
+
+
+def _stream_totals(emulator_url: str, samples: int, client, direct, dropin, say) -> list[Figure]:
+    """The whole stream's added time with no model latency at all: what forwarding costs per event."""
+    # About 105 chunk events (the emulator's deltas are words of one to a few tokens each).
+    configure_emulator(emulator_url, MODEL_ID, ttft_ms=0, chunk_delay_ms=0, output_tokens=190)
+    events = len(_stream_direct(direct)["arrivals"])
+    figures = []
+    for name, title, through in (
+        (
+            "stream_total_added_ms",
+            "stream: whole stream added (/v1 SSE)",
+            lambda: _stream_through_app(client),
+        ),
+        (
+            "dropin_stream_total_added_ms",
+            "drop-in stream: whole stream added",
+            lambda: _stream_dropin(dropin),
+        ),
+    ):
+        for _ in range(3):
+            through()
+        runs, base = _interleaved(samples, through, lambda: _stream_direct(direct))
+        added = median([a["arrivals"][-1] - b["arrivals"][-1] for a, b in zip(runs, base, strict=True)])
+        figures.append(
+            Figure(
+                name,
+                f"{title}, {events} chunks, no model latency",
+                round(added, 2),
+                "ms",
+                3,
+                baseline=f"boto3 InvokeModelWithResponseStream to the same emulator ({events} chunks back to back)",
+                detail={
+                    "chunks": events,
+                    "through_ms": summary([r["arrivals"][-1] for r in runs]),
+                    "direct_ms": summary([r["arrivals"][-1] for r in base]),
+                    "added_us_per_chunk": round(added * 1000 / max(1, events), 1),
+                },
+            )
+        )
+    say_line = ", ".join(f"{f.name} +{f.value} ms" for f in figures)
+    say(f"bench: stream totals ({events} chunks): {say_line}")
+    return figures
 
 
 def _stream_load(url: str, emulator_url: str, concurrent: int = 40, rounds: int = 3) -> None:
@@ -607,18 +846,27 @@ def main(argv: list[str] | None = None) -> int:
         say = out.say
         figures.append(asset_figure(say))
         with DevStack(
-            port=0, emulator_port=0, concurrency=1, worker_concurrency=1, log_dir=".local/logs/bench"
+            port=0,
+            emulator_port=0,
+            https_port=None,
+            concurrency=1,
+            worker_concurrency=1,
+            log_dir=".local/logs/bench",
         ) as stack:
             say(f"bench: local stack on {stack.url}, emulator on {stack.emulator.url}")
             emulator = stack.emulator.url
             figures.append(sync_overhead(stack, args.model_latency_ms, args.samples, say))
+            figures.append(dropin_sync_overhead(stack, args.model_latency_ms, args.samples, say))
             stream_figures, stream_rss = streaming(emulator, args.stream_samples, say)
             figures += stream_figures
+            figures += throttling(stack, max(8, args.stream_samples // 3), say)
             batch_figure, worker_rss = sqs_batch(emulator, args.batch_samples, say)
             figures.append(batch_figure)
             figures += rss_figures(emulator, stream_rss, worker_rss, say)
             _drain_jobs(stack)  # the jobs the RSS run queued must not run during the cold starts
-            figures += cold_starts(emulator, args.reps, say)
+            cold = cold_starts(emulator, args.reps, say)
+            figures += cold
+            figures += snapstart_restores(emulator, args.reps, {f.name: f for f in cold}, say)
     for figure in figures:
         if not figure.met and figure.name in EXPLANATIONS:
             figure.explanation = EXPLANATIONS[figure.name]
@@ -627,8 +875,17 @@ def main(argv: list[str] | None = None) -> int:
         "cold_start_sync",
         "cold_start_stream",
         "cold_start_worker",
+        "snapstart_restore_sync",
+        "snapstart_restore_stream",
+        "snapstart_restore_worker",
         "stream_ttfb_added_ms",
         "stream_chunks_held_back",
+        "stream_total_added_ms",
+        "stream_ttfb_after_throttling",
+        "throttled_stream_429",
+        "dropin_sync_overhead",
+        "dropin_stream_ttfb_added_ms",
+        "dropin_stream_total_added_ms",
         "sqs_batch_10",
         "peak_rss_sync",
         "peak_rss_stream",
@@ -684,6 +941,15 @@ def _notes(figures: list[Figure]) -> str:
                 f" + call {d['baseline_first_call_ms']} ms); as shipped, without bytecode: "
                 f"{d['as_shipped_without_bytecode_ms']['median']:.0f} ms "
                 f"({d['as_shipped_without_bytecode_ratio']:.2f}x)"
+            )
+    for name in ("snapstart_restore_sync", "snapstart_restore_stream", "snapstart_restore_worker"):
+        if name in by_name:
+            d = by_name[name].detail
+            lines.append(
+                f"- {name.replace('_', ' ')}: {d['after_restore_ms']['median']:.1f} ms from the snapshot's state to "
+                f"the first response (the same request warm: {d['same_request_warm_ms']['median']:.1f} ms; a bare "
+                f"boto3 function after a restore: {d['bare_boto3_after_restore_ms']['median']:.1f} ms); "
+                f"{d['init_and_priming_before_the_snapshot_ms']:.0f} ms of init and priming are in the snapshot"
             )
     if "stream_chunks_held_back" in by_name:
         d = by_name["stream_chunks_held_back"].detail

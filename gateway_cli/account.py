@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import functools
+import os
+from datetime import date
 from typing import Any
 
+from bedrock_gateway.core import catalog
 from bedrock_gateway.core.bedrock.capabilities import CONTROL_BUDGET
-from bedrock_gateway.core.clients import client
-from bedrock_gateway.core.model_ids import GEO_DESTINATION_REGIONS
 
 PROFILE_TYPES = ("SYSTEM_DEFINED", "APPLICATION")
+#: Readable names of the catalog's inference-profile geographies (others: the catalog's own name).
 GEO_NAMES = {
     "us": "US",
     "us-gov": "GovCloud (US)",
@@ -18,22 +20,29 @@ GEO_NAMES = {
     "jp": "Japan",
     "au": "Australia",
     "ca": "Canada",
+    "global": "commercial",
 }
 
 
 def control_client(region: str | None = None):
-    """The ``bedrock`` control-plane client: the shared cached one, or one pinned to ``region``."""
-    if region is None:
-        return client("bedrock", CONTROL_BUDGET)
+    """The ``bedrock`` control-plane client for ``region`` (else ``AWS_REGION``, else the boto3 chain).
+
+    With the emulator's endpoint (``AWS_ENDPOINT_URL_BEDROCK``) set and no credentials configured, it
+    signs with placeholder ones: the emulator does not check them, so offline use needs nothing else.
+    """
     import boto3
     from botocore.config import Config
 
+    session = boto3.session.Session(region_name=region or os.environ.get("AWS_REGION") or None)
     budget = Config(
         connect_timeout=CONTROL_BUDGET.connect_timeout,
         read_timeout=CONTROL_BUDGET.read_timeout,
         retries={"mode": "standard", "total_max_attempts": CONTROL_BUDGET.attempts},
     )
-    return boto3.session.Session(region_name=region).client("bedrock", config=budget)
+    offline: dict[str, str] = {}
+    if os.environ.get("AWS_ENDPOINT_URL_BEDROCK") and session.get_credentials() is None:
+        offline = {"aws_access_key_id": "offline", "aws_secret_access_key": "offline"}
+    return session.client("bedrock", config=budget, **offline)
 
 
 def model_id_of(arn: str) -> str:
@@ -45,16 +54,30 @@ def region_of(arn: str) -> str:
     return arn.split(":")[3] if arn.count(":") >= 5 else ""
 
 
+def geo_name(geo: str) -> str:
+    """``"jp"`` -> ``"Japan"``: how messages name a ``<geo>.`` profile's geography."""
+    return GEO_NAMES.get(geo) or catalog.geographies().get(geo, {}).get("name") or geo
+
+
+def end_of_life(
+    model: dict[str, Any] | None, model_id: str, region: str, today: date | None = None
+) -> str | None:
+    """The model's end-of-life date (ISO): the account's ``modelLifecycle`` if it gives one, else the catalog's."""
+    live = (model or {}).get("modelLifecycle", {}).get("endOfLifeTime")
+    if live:
+        return live.date().isoformat() if hasattr(live, "date") else str(live)[:10]
+    return (catalog.lifecycle(model_id, region, today) or {}).get("endOfLife")
+
+
+def geo_sources(geo: str) -> list[str]:
+    """The Regions a ``<geo>.`` system profile can be called from, per the catalog ([] if unknown)."""
+    geography = catalog.geographies().get(geo)
+    return [region for route in geography["routes"] for region in route["sources"]] if geography else []
+
+
 def geo_serves(geo: str, region: str) -> bool:
-    """Whether a ``<geo>.`` system profile can be called from ``region``."""
-    if geo == "global":
-        return True
-    if geo == "us":
-        return region.startswith("us-") and not region.startswith("us-gov-")
-    prefixes = {"us-gov": "us-gov-", "eu": "eu-", "apac": "ap-", "ca": "ca-"}
-    if geo in prefixes:
-        return region.startswith(prefixes[geo])
-    return region in GEO_DESTINATION_REGIONS.get(geo, ())
+    """Whether a ``<geo>.`` system profile can be called from ``region`` (the catalog's source Regions)."""
+    return region in geo_sources(geo)
 
 
 class Account:

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
+from bedrock_gateway.core import catalog
 from bedrock_gateway.core.model_ids import ModelKind
 from bedrock_gateway.core.targets import Target, TargetsConfig
 
-from .account import GEO_NAMES, Account, geo_serves, model_id_of
+from .account import Account, end_of_life, geo_name, geo_serves, geo_sources, model_id_of
 
 PROBLEM, WARNING = "problem", "warning"
+#: The account IDs AWS's documentation (and this project's examples) use as placeholders.
+PLACEHOLDER_ACCOUNTS = frozenset(
+    {"123456789012", "111122223333", "444455556666", "777788889999", "000000000000"}
+)
 
 
 @dataclass
@@ -29,7 +35,7 @@ class Report:
 
     target: Target
     findings: list[Finding] = field(default_factory=list)
-    facts: dict[str, Any] = field(default_factory=dict)  # status, model, streaming, lifecycle, routesTo
+    facts: dict[str, Any] = field(default_factory=dict)  # status, model, streaming, lifecycle, ...
 
     def problem(self, message: str, fix: str = "") -> None:
         self.findings.append(Finding(PROBLEM, message, fix))
@@ -65,11 +71,12 @@ class Report:
 
 
 class Checker:
-    """Checks targets against one account and region."""
+    """Checks targets against one account and region; lifecycle as of ``today`` (default: the real date)."""
 
-    def __init__(self, account: Account):
+    def __init__(self, account: Account, today: date | None = None):
         self.account = account
         self.region = account.region
+        self.today = today
 
     def check_config(self, config: TargetsConfig) -> list[Report]:
         return [self.check(target) for target in config.targets.values()]
@@ -77,6 +84,15 @@ class Checker:
     def check(self, target: Target) -> Report:
         report = Report(target)
         ref = target.ref
+        placeholders = sorted(_placeholder_accounts(target))
+        if placeholders:
+            report.problem(
+                f"account {', '.join(placeholders)} in the target's ARNs is a placeholder from the examples",
+                "replace it with your own account's resource ARNs (or remove the target)",
+            )
+            return report
+        if ref.foundation_model_id and self._end_of_life(ref.foundation_model_id, report):
+            return report
         if ref.is_arn and ref.region and ref.region != self.region:
             report.problem(
                 f"{ref.kind} ARN {ref.raw} is in {ref.region}, but the region being checked is {self.region}",
@@ -125,12 +141,13 @@ class Checker:
         ref, model_id = target.ref, target.ref.foundation_model_id or ""
         if not geo_serves(ref.geo or "", self.region):
             alternative = self.account.system_profile_for(model_id)
+            sources = catalog.profile_source_regions(ref.resource_id) or geo_sources(ref.geo or "")
             report.problem(
-                f"{ref.geo}. inference profile {ref.resource_id} is for {GEO_NAMES.get(ref.geo or '', ref.geo)}"
-                f" regions, but the region being checked is {self.region}",
+                f"{ref.geo}. inference profile {ref.resource_id} is for {geo_name(ref.geo or '')} regions, "
+                f"but the region being checked is {self.region}",
                 f"use inference profile {alternative}"
                 if alternative
-                else f"call it from a {ref.geo}-* region (--region), or pick one from `targets profiles`",
+                else f"call it from one of {', '.join(sources)} (--region), or pick one from `targets profiles`",
             )
             return model_id
         profile = next(
@@ -189,12 +206,12 @@ class Checker:
                     f"remove {arn!r} from models",
                 )
         elif target.kind is ModelKind.INFERENCE_PROFILE:
-            derived = set(target.iam_invoke_resources(self.region, "000000000000")[1:])
-            missing = [a for a in routes if a not in derived]
+            allowed = set(target.iam_invoke_resources(self.region, "000000000000")[1:])
+            missing = [a for a in routes if a not in allowed and _any_region(a) not in allowed]
             if missing:
                 report.warning(
-                    f"the profile also routes to {', '.join(missing)}, which IAM derived from the built-in "
-                    "region table does not allow",
+                    f"the profile also routes to {', '.join(missing)}, which IAM derived from the catalog's "
+                    "Regions for this profile does not allow",
                     f"state models = {routes} in the target",
                 )
 
@@ -246,19 +263,41 @@ class Checker:
             report.facts["architecture"] = imported.get("modelArchitecture")
         return None
 
+    def _end_of_life(self, model_id: str, report: Report) -> bool:
+        """A problem, and True, when the catalog says ``model_id`` has reached its end of life here."""
+        dates = catalog.lifecycle(model_id, self.region, self.today)
+        if not dates or dates["status"] != catalog.EOL:
+            return False
+        report.facts["lifecycle"] = catalog.EOL
+        when = f" on {dates['endOfLife']}" if dates.get("endOfLife") else ""
+        report.problem(
+            f"model {model_id} reached its end of life{when}: Bedrock answers ResourceNotFoundException "
+            '("This model version has reached the end of its life")',
+            "move the target to a current model (`targets models` lists them; "
+            "`targets explain <model> --live` names the inference profile a model needs)",
+        )
+        return True
+
     def _model(self, target: Target, report: Report, model_id: str) -> None:
         """Lifecycle and streaming of the foundation model behind the target."""
+        if self._end_of_life(model_id, report):
+            return
         model = self.account.foundation_model(model_id)
         if model is None:
             return
-        lifecycle = model.get("modelLifecycle", {}).get("status", "ACTIVE")
-        report.facts["lifecycle"] = lifecycle
-        if lifecycle == "LEGACY":
+        lifecycle = model.get("modelLifecycle", {}).get("status", catalog.ACTIVE)
+        dates = catalog.lifecycle(model_id, self.region, self.today) or {}
+        if catalog.LEGACY in (lifecycle, dates.get("status")):
+            lifecycle = catalog.LEGACY
+            end = report.facts["endOfLife"] = end_of_life(model, model_id, self.region, self.today)
             report.warning(
-                f"model {model_id} is LEGACY", "plan a move to a current model before its end of life"
+                f"model {model_id} is LEGACY: "
+                + (f"end of life on {end}" if end else "its end-of-life date is not published yet"),
+                "plan a move to a current model before then (`targets models` lists them)",
             )
-        elif lifecycle != "ACTIVE":
+        elif lifecycle != catalog.ACTIVE:
             report.problem(f"model {model_id} is {lifecycle}", "move the target to an ACTIVE model")
+        report.facts["lifecycle"] = lifecycle
         streams = model.get("responseStreamingSupported")
         report.facts["streaming"] = streams if target.streaming is None else target.streaming
         if streams is None or target.streaming is None or target.streaming == streams:
@@ -274,3 +313,16 @@ class Checker:
                 f"streaming = false, but {model_id} can stream: /stream sends its answer as one chunk",
                 "remove streaming = false to stream chunk by chunk",
             )
+
+
+def _placeholder_accounts(target: Target) -> set[str]:
+    """Placeholder account IDs in the target's ARNs (model, ``models``, guardrail)."""
+    arns = [target.model_id, *target.models, target.guardrail.id if target.guardrail else ""]
+    accounts = {arn.split(":")[4] for arn in arns if arn.startswith("arn:") and arn.count(":") >= 5}
+    return accounts & PLACEHOLDER_ACCOUNTS
+
+
+def _any_region(arn: str) -> str:
+    """The Region-less form of a foundation-model ARN, which IAM grants for ``global.`` profiles."""
+    parts = arn.split(":")
+    return ":".join([*parts[:3], "", *parts[4:]]) if len(parts) >= 6 else arn

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from bedrock_gateway.core.model_ids import GEO_DESTINATION_REGIONS, ModelKind, ModelRef
+from bedrock_gateway.core import catalog
+from bedrock_gateway.core.model_ids import ModelKind, ModelRef
 from bedrock_gateway.core.targets import Target
 
-from .account import GEO_NAMES, region_of
+from .account import geo_name, region_of
 
 _HIDDEN = {
     ModelKind.APPLICATION_INFERENCE_PROFILE: "hidden: GetInferenceProfile resolves it",
@@ -35,10 +36,11 @@ def explain(
 ) -> dict[str, Any]:
     """What the ID's shape alone says: kind, form, where it lives, its model, the call, IAM resources."""
     region = ref.region or region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    if ref.geo:
-        calls_from = (
-            f"a {GEO_NAMES.get(ref.geo, ref.geo)} region" if ref.geo != "global" else "any commercial region"
-        )
+    if ref.geo == "global":
+        calls_from = "any commercial region"
+    elif ref.geo:
+        name = geo_name(ref.geo)
+        calls_from = f"{'an' if name[0] in 'AEIO' else 'a'} {name} region"  # an EU, a US
     else:
         calls_from = ref.region or "the caller's region"
     resources = Target(name="explain", ref=ref, models=models).iam_invoke_resources(
@@ -58,9 +60,7 @@ def explain(
         "region": ref.region,
         "account": ref.account,
         "geo": ref.geo,
-        "routesTo": list(dict.fromkeys(region_of(m) for m in models))
-        or list(GEO_DESTINATION_REGIONS.get(ref.geo or "", ()))
-        or None,
+        "routesTo": list(dict.fromkeys(region_of(m) for m in models)) or _destinations(ref, region) or None,
         "foundationModel": ref.foundation_model_id,
         "foundationModelNote": None if ref.foundation_model_id else _HIDDEN.get(ref.kind),
         "models": list(models),
@@ -70,6 +70,14 @@ def explain(
         "iamActions": ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
         "iamResources": resources,
     }
+
+
+def _destinations(ref: ModelRef, region: str | None) -> list[str]:
+    """A system profile's destination Regions per the catalog: from ``region``, else from any source."""
+    if not ref.geo:
+        return []
+    from_here = catalog.profile_destinations(ref.resource_id, region) if region else []
+    return from_here or catalog.all_destinations(ref.resource_id)
 
 
 def render(info: dict[str, Any]) -> list[str]:

@@ -12,11 +12,10 @@ from typing import Any
 from bedrock_gateway.core.model_ids import ModelIdError, parse_model_id
 from bedrock_gateway.core.targets import TARGET_NAME, ConfigError, Target, load_targets
 
+from .keys import KeysError
+from .output import CliError, table
+
 PROG = "python -m gateway_cli"
-
-
-class CliError(Exception):
-    """A failure reported as one line on stderr with exit status 2."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -30,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return args.run(args)
-    except (CliError, ConfigError) as exc:
+    except (CliError, ConfigError, KeysError) as exc:
         return _fail(str(exc))
     except Exception as exc:  # AWS errors become one line; anything else is a bug
         message = _aws_error(exc)
@@ -70,7 +69,11 @@ def _parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="targets file (default: $TARGETS_FILE, else config/targets.toml)",
     )
-    common.add_argument("--region", default=argparse.SUPPRESS, help="AWS region (default: the boto3 chain)")
+    common.add_argument(
+        "--region",
+        default=argparse.SUPPRESS,
+        help="AWS region (default: $AWS_REGION, else $AWS_DEFAULT_REGION or the AWS profile's)",
+    )
     common.add_argument(
         "--json", action="store_true", default=argparse.SUPPRESS, help="JSON output for scripts"
     )
@@ -83,9 +86,10 @@ def _parser() -> argparse.ArgumentParser:
         parents=[common],
         help="inspect Bedrock and check the targets config",
         description="Inspect Bedrock models and resources, and check the targets config.",
-        epilog="examples:\n  targets check                    # before deploy; exit 1 on problems\n"
-        "  targets models --provider anthropic --inference-type ON_DEMAND\n"
-        "  targets explain us.anthropic.claude-3-5-sonnet-20240620-v1:0 --live\n"
+        epilog="examples:\n"
+        "  targets check                                # before deploy; exit 1 on problems\n"
+        "  targets models --provider anthropic          # with Legacy models' end-of-life dates\n"
+        "  targets explain anthropic.claude-sonnet-4-6 --live   # names the profile it needs\n"
         "  targets provisioned --json",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -97,7 +101,9 @@ def _parser() -> argparse.ArgumentParser:
         sub.set_defaults(run=run)
         return sub
 
-    models = command("models", _models, "list foundation models (ListFoundationModels)")
+    models = command(
+        "models", _models, "list foundation models (ListFoundationModels), with EOL dates of Legacy ones"
+    )
     models.add_argument("--provider", help="provider name or ID prefix, e.g. anthropic")
     models.add_argument("--modality", type=str.upper, help="output modality: TEXT, IMAGE, EMBEDDING")
     models.add_argument("--input-modality", type=str.upper, help="input modality, e.g. IMAGE")
@@ -118,6 +124,12 @@ def _parser() -> argparse.ArgumentParser:
     explain = command("explain", _explain, "what kind of identifier a model ID/ARN is and how it is invoked")
     explain.add_argument("id", help="a model ID or ARN, or the name of a configured target")
     explain.add_argument("--live", action="store_true", help="also ask the control plane (status, streaming)")
+    from .keys import add_parser as add_keys
+
+    add_keys(groups, common)
+    from .usage import add_parser as add_usage
+
+    add_usage(groups, common)
     return parser
 
 
@@ -128,7 +140,8 @@ def _account(args: argparse.Namespace):
 
 
 def _models(args: argparse.Namespace) -> int:
-    items = list(_account(args).foundation_models.values())
+    account = _account(args)
+    items = list(account.foundation_models.values())
     if args.provider:
         wanted = args.provider.lower()
         items = [
@@ -155,11 +168,22 @@ def _models(args: argparse.Namespace) -> int:
                 ",".join(m.get("outputModalities", [])),
                 _yes_no(m.get("responseStreamingSupported")),
                 ",".join(m.get("inferenceTypesSupported", [])),
-                m.get("modelLifecycle", {}).get("status", ""),
+                _lifecycle(m, account.region),
             ]
             for m in items
         ],
     )
+
+
+def _lifecycle(model: dict[str, Any], region: str) -> str:
+    """``ACTIVE``, or ``LEGACY (EOL 2027-04-08)``: a Legacy model's end of life, or that it is not published."""
+    from .account import end_of_life
+
+    status = model.get("modelLifecycle", {}).get("status", "")
+    if status != "LEGACY":
+        return status
+    end = end_of_life(model, model["modelId"], region)
+    return f"LEGACY (EOL {end})" if end else "LEGACY (EOL not published)"
 
 
 def _profiles(args: argparse.Namespace) -> int:
@@ -213,7 +237,8 @@ def _check(args: argparse.Namespace) -> int:
     problems = sum(f.level == PROBLEM for r in reports for f in r.findings)
     warnings = sum(f.level == WARNING for r in reports for f in r.findings)
     summary = (
-        f"checked {len(reports)} targets: {_plural(problems, 'problem')}, {_plural(warnings, 'warning')}"
+        f"checked {_plural(len(reports), 'target')}: {_plural(problems, 'problem')}, "
+        f"{_plural(warnings, 'warning')}"
     )
     if args.json:
         _print_json(
@@ -294,17 +319,6 @@ def _output(
     else:
         print("(none)")
     return 0
-
-
-def table(headers: list[str], rows: list[list[str]]) -> list[str]:
-    """Left-aligned columns separated by two spaces; the last column is not padded."""
-    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
-    return [
-        "  ".join(str(cell).ljust(w) for cell, w in zip(row[:-1], widths, strict=False))
-        + ("  " if len(row) > 1 else "")
-        + str(row[-1])
-        for row in [headers, *rows]
-    ]
 
 
 def _print_json(data: Any) -> None:

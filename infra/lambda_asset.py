@@ -30,7 +30,26 @@ LAMBDA_SRC = PROJECT_ROOT / "lambda_src"
 RUNTIME_REQUIREMENTS = PROJECT_ROOT / "requirements" / "runtime.txt"
 #: Bump when the layout of the asset changes, so old cached/staged assets are not reused.
 ASSET_FORMAT = "1"
-STREAM_APP = "bedrock_gateway.handlers.stream_app:app"
+STREAM_APP = "bedrock_gateway.handlers.stream_lambda:app"
+#: How uvicorn serves the stream app. Named, not "auto": no probing for uvloop, httptools or websocket
+#: libraries the asset does not ship; no lifespan protocol (the app has no startup work: SnapStart
+#: priming runs on the adapter's hook path); no Server header; only warnings and errors logged (the
+#: adapter's CloudWatch logs get no access or start-up lines). `make bench` runs the cold start with the
+#: same settings (bench/_child.py, checked by tests/bench).
+UVICORN_OPTIONS = (
+    "--loop",
+    "asyncio",
+    "--http",
+    "h11",
+    "--ws",
+    "none",
+    "--lifespan",
+    "off",
+    "--no-server-header",
+    "--no-access-log",
+    "--log-level",
+    "warning",
+)
 TARGETS_FILE_NAME = "targets.toml"
 RUN_SCRIPT_NAME = "run.sh"
 RUN_SCRIPT = f"""#!/bin/sh
@@ -38,7 +57,7 @@ RUN_SCRIPT = f"""#!/bin/sh
 # this script, waits for AWS_LWA_READINESS_CHECK_PATH to answer, then forwards each API Gateway
 # request to the app over HTTP and streams its response back (AWS_LWA_INVOKE_MODE=response_stream).
 export PYTHONPATH="${{LAMBDA_TASK_ROOT:-/var/task}}${{PYTHONPATH:+:$PYTHONPATH}}"
-exec python3 -m uvicorn {STREAM_APP} --host 127.0.0.1 --port "${{AWS_LWA_PORT:-8000}}" --no-access-log
+exec python3 -m uvicorn {STREAM_APP} --host 127.0.0.1 --port "${{AWS_LWA_PORT:-8000}}" {" ".join(UVICORN_OPTIONS)}
 """
 _IGNORED_SOURCES = (
     "__pycache__",

@@ -3,14 +3,26 @@
 | context key          | default             | meaning                                                   |
 | -------------------- | ------------------- | --------------------------------------------------------- |
 | stage                | dev                 | environment: stack BedrockGateway-<stage>, API stage name |
-| auth                 | iam                 | iam (SigV4), apiKey (usage plan + key) or none            |
+| auth                 | iam                 | iam (SigV4), key (gateway keys: Bearer, Lambda authorizer,|
+|                      |                     | usage plan), apiKey (API Gateway key) or none; the /model |
+|                      |                     | routes take gateway keys in every mode                    |
+| keyRateLimit         | 10                  | gateway keys' usage plan: requests per second per key     |
+| keyBurstLimit        | 20                  | gateway keys' usage plan: burst per key                   |
+| keyQuotaPerDay       | unset               | gateway keys' usage plan: requests per day per key        |
+|                      |                     | (no such plan with auth=apiKey)                           |
 | targetsFile          | see below           | the targets config: shipped, and the source of IAM        |
 | workerMaxConcurrency | 5                   | SQS event source maximum concurrency (Bedrock quotas)     |
 | maxReceiveCount      | 5                   | deliveries before a job message moves to the DLQ          |
 | apiRateLimit         | 50                  | stage throttling: steady requests per second              |
 | apiBurstLimit        | 100                 | stage throttling: burst                                   |
 | logRetentionDays     | 30                  | CloudWatch Logs retention of every log group              |
-| alarmEmail           | unset               | subscribe this address to the alarm topic                 |
+| alarmEmail           | unset               | subscribe this address to the alarm topic (synth warns    |
+|                      |                     | when unset: the alarms would notify nobody)               |
+| kmsKey               | unset               | customer managed KMS key for the log groups and queues:   |
+|                      |                     | unset (AWS managed encryption), "create" (a new key in    |
+|                      |                     | the stack) or the ARN of an existing key                  |
+| snapStart            | false               | Lambda SnapStart on every function (README, Deploy: what  |
+|                      |                     | it costs and when it pays)                                |
 | skipAssetDeps        | false               | asset without runtime dependencies (tests only)           |
 
 ``targetsFile`` defaults to ``$TARGETS_FILE``, else ``config/targets.toml`` (relative to the project).
@@ -33,10 +45,13 @@ from bedrock_gateway.core.targets import TargetsConfig, load_targets
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TARGETS_FILE = "config/targets.toml"
-AUTH_MODES = ("iam", "apiKey", "none")
+AUTH_MODES = ("iam", "key", "apiKey", "none")
 PRODUCTION_STAGES = ("prod", "production")
 _STAGE = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+#: A key ARN, not an alias: CloudWatch Logs only accepts key ARNs.
+_KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
+CREATE_KMS_KEY = "create"
 _RETENTION_DAYS = {
     1: logs.RetentionDays.ONE_DAY,
     3: logs.RetentionDays.THREE_DAYS,
@@ -73,6 +88,14 @@ class GatewaySettings:
     log_retention_days: int
     alarm_email: str | None
     skip_asset_deps: bool
+    #: None (AWS managed encryption), CREATE_KMS_KEY, or an existing key's ARN.
+    kms_key: str | None = None
+    #: The usage plan every gateway key joins (per key: rate, burst, optional daily quota).
+    key_rate_limit: int = 10
+    key_burst_limit: int = 20
+    key_quota_per_day: int | None = None
+    #: Lambda SnapStart on published versions (every function is invoked through its "live" alias).
+    snap_start: bool = False
 
     @property
     def is_production(self) -> bool:
@@ -123,6 +146,11 @@ class GatewaySettings:
             log_retention_days=retention,
             alarm_email=str(alarm_email) if alarm_email else None,
             skip_asset_deps=_flag(get, "skipAssetDeps"),
+            kms_key=_kms_key(get),
+            key_rate_limit=_integer(get, "keyRateLimit", 10, 1, 10000),
+            key_burst_limit=_integer(get, "keyBurstLimit", 20, 1, 5000),
+            key_quota_per_day=_integer(get, "keyQuotaPerDay", 0, 0, 1_000_000_000) or None,
+            snap_start=_flag(get, "snapStart"),
         )
 
 
@@ -149,6 +177,17 @@ def _integer(get: Any, key: str, default: int, low: int, high: int) -> int:
     if not low <= number <= high:
         raise SettingsError(f"context {key}={number} must be between {low} and {high}")
     return number
+
+
+def _kms_key(get: Any) -> str | None:
+    value = get("kmsKey")
+    if value is None or value == "":
+        return None
+    if value == CREATE_KMS_KEY or _KMS_KEY_ARN.match(str(value)):
+        return str(value)
+    raise SettingsError(
+        f"context kmsKey={value!r}: use {CREATE_KMS_KEY!r} or a key ARN (arn:aws:kms:<region>:<account>:key/<id>)"
+    )
 
 
 def _flag(get: Any, key: str) -> bool:

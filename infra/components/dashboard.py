@@ -14,6 +14,7 @@ from infra.components.gateway_function import METRICS_NAMESPACE
 
 # The dimensions every door emits its metrics with (bedrock_gateway.observability).
 TARGET = observability.TARGET_DIMENSION
+TENANT = observability.TENANT_DIMENSION
 ERROR_CODE = observability.ERROR_CODE_DIMENSION
 ERRORS = observability.ERRORS_METRIC
 
@@ -97,6 +98,18 @@ class GatewayDashboard(Construct):
                 left=[
                     _search(f'{{{METRICS_NAMESPACE},{TARGET},service}} MetricName="InputTokens"', "in"),
                     _search(f'{{{METRICS_NAMESPACE},{TARGET},service}} MetricName="OutputTokens"', "out"),
+                ],
+            ),
+            cloudwatch.GraphWidget(
+                title="Tokens by tenant and target",
+                width=12,
+                left=[
+                    _search(
+                        f'{{{METRICS_NAMESPACE},{TENANT},{TARGET},service}} MetricName="InputTokens"', "in"
+                    ),
+                    _search(
+                        f'{{{METRICS_NAMESPACE},{TENANT},{TARGET},service}} MetricName="OutputTokens"', "out"
+                    ),
                 ],
             ),
             cloudwatch.GraphWidget(

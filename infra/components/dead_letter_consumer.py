@@ -3,12 +3,13 @@ and leaves the message there for a redrive."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import Duration
-from aws_cdk import aws_lambda_event_sources as event_sources
 from constructs import Construct
 
 from infra.components.data_table import DataTable
-from infra.components.gateway_function import FunctionBasics, GatewayFunction
+from infra.components.gateway_function import FunctionBasics, GatewayFunction, trusted_senders_environment
 from infra.components.job_queue import JobQueue
 
 HANDLER = "bedrock_gateway.handlers.dead_letters.handler"
@@ -33,6 +34,7 @@ class DeadLetterConsumer(Construct):
         basics: FunctionBasics,
         queue: JobQueue,
         jobs_table: DataTable,
+        trusted_senders: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         if queue.dead_letter_queue_visibility.to_seconds() < 6 * TIMEOUT.to_seconds():
@@ -49,16 +51,14 @@ class DeadLetterConsumer(Construct):
                 "JOBS_TABLE_NAME": jobs_table.table.table_name,
                 # To hold a message until the lease of a job still in flight expires.
                 "JOBS_DLQ_URL": queue.dead_letter_queue.queue_url,
+                # The job's key is its caller's, read from the message exactly as the worker reads it.
+                **trusted_senders_environment(trusted_senders),
             },
         )
         # Every write is a conditional UpdateItem (mark, or record a malformed message's job).
         self.gateway_function.allow(jobs_table.item_access("MarkDeadLetteredJobs", "UpdateItem"))
         self.function = self.gateway_function.function
-        # Grants receive, delete and change-visibility on the DLQ, scoped to its ARN.
-        self.event_source = event_sources.SqsEventSource(
-            queue.dead_letter_queue,
-            batch_size=BATCH_SIZE,
-            report_batch_item_failures=True,
-            max_concurrency=MAX_CONCURRENCY,
+        self.alias = self.gateway_function.alias
+        self.event_source = self.gateway_function.consume(
+            queue.dead_letter_queue, batch_size=BATCH_SIZE, max_concurrency=MAX_CONCURRENCY
         )
-        self.function.add_event_source(self.event_source)

@@ -41,18 +41,55 @@ ACCESS_LOG_FIELDS = {
     "errorMessage": "$context.error.message",
     "xrayTraceId": "$context.xrayTraceId",
 }
-# Gateway-generated errors in the gateway's JSON error shape ({"error": {"code", "message", "requestId"}}).
+# Gateway-generated errors in the gateway's JSON error shape ({"error": {"code", "message", "requestId"}}),
+# plus what AWS SDKs read on the /model routes (botocore's rest-json error parser): the message at the
+# top level and the exception name in x-amzn-ErrorType.
 _ERROR_BODY = (
-    '{"error":{"code":"%s","message":$context.error.messageString,"requestId":"$context.requestId"}}'
+    '{"error":{"code":"%s","message":$context.error.messageString,"requestId":"$context.requestId"},'
+    '"message":$context.error.messageString}'
 )
+
+
+def _sdk_error(exception: str) -> dict[str, str]:
+    """The header that makes botocore raise Bedrock Runtime's modeled ``exception``."""
+    return {"x-amzn-ErrorType": f"'{exception}'"}
+
+
 _GATEWAY_ERRORS: dict[str, tuple[apigw.ResponseType, str, dict[str, str]]] = {
     "Default4xx": (apigw.ResponseType.DEFAULT_4_XX, "$context.error.responseType", {}),
     "Default5xx": (apigw.ResponseType.DEFAULT_5_XX, "$context.error.responseType", {}),
-    "BadRequestBody": (apigw.ResponseType.BAD_REQUEST_BODY, "InvalidRequest", {}),
-    "BadRequestParameters": (apigw.ResponseType.BAD_REQUEST_PARAMETERS, "InvalidRequest", {}),
-    "RequestTooLarge": (apigw.ResponseType.REQUEST_TOO_LARGE, "PayloadTooLarge", {}),
-    "Throttled": (apigw.ResponseType.THROTTLED, "TooManyRequests", {"Retry-After": "'1'"}),
-    "QuotaExceeded": (apigw.ResponseType.QUOTA_EXCEEDED, "QuotaExceeded", {}),
+    "BadRequestBody": (
+        apigw.ResponseType.BAD_REQUEST_BODY,
+        "InvalidRequest",
+        _sdk_error("ValidationException"),
+    ),
+    "BadRequestParameters": (
+        apigw.ResponseType.BAD_REQUEST_PARAMETERS,
+        "InvalidRequest",
+        _sdk_error("ValidationException"),
+    ),
+    "RequestTooLarge": (
+        apigw.ResponseType.REQUEST_TOO_LARGE,
+        "PayloadTooLarge",
+        _sdk_error("ValidationException"),
+    ),
+    # ThrottlingException: SDKs back off and retry it (botocore's retry modes list it as throttling).
+    "Throttled": (
+        apigw.ResponseType.THROTTLED,
+        "TooManyRequests",
+        {"Retry-After": "'1'", **_sdk_error("ThrottlingException")},
+    ),
+    "Unauthorized": (
+        apigw.ResponseType.UNAUTHORIZED,
+        "Unauthorized",
+        {"WWW-Authenticate": "'Bearer'", **_sdk_error("AccessDeniedException")},
+    ),
+    "AccessDenied": (apigw.ResponseType.ACCESS_DENIED, "AccessDenied", _sdk_error("AccessDeniedException")),
+    "QuotaExceeded": (
+        apigw.ResponseType.QUOTA_EXCEEDED,
+        "QuotaExceeded",
+        _sdk_error("ServiceQuotaExceededException"),
+    ),
     "IntegrationTimeout": (apigw.ResponseType.INTEGRATION_TIMEOUT, "IntegrationTimeout", {}),
 }
 
@@ -60,7 +97,11 @@ _GATEWAY_ERRORS: dict[str, tuple[apigw.ResponseType, str, dict[str, str]]] = {
 class GatewayApi(Construct):
     """The route table's routes (:mod:`bedrock_gateway.edge.routes`) to the sync and stream functions.
 
-    Auth: ``iam`` (SigV4, default), ``apiKey`` (usage plan + key in ``x-api-key``) or ``none``.
+    Auth: ``iam`` (SigV4, default), ``key`` (gateway keys: ``Authorization: Bearer``, checked by
+    ``authorizer``, usage plan per key), ``apiKey`` (usage plan + key in ``x-api-key``) or ``none``.
+    Routes marked ``KEY_AUTH`` (Bedrock's own, for AWS SDKs, which cannot SigV4-sign for API Gateway)
+    take a gateway key in every mode; with ``apiKey`` the API reads usage-plan keys from ``x-api-key``,
+    so there they are not tied to a per-key plan (stage throttling still applies).
     Request size: API Gateway's 10 MB payload ceiling is fixed; the targets file's ``max_body_bytes``
     (at most Lambda's 6 MB) is enforced by the handlers with a 413. Errors API Gateway answers
     itself (auth, throttling, validation, too large) carry the same JSON error body.
@@ -73,6 +114,7 @@ class GatewayApi(Construct):
         *,
         stage_name: str,
         auth: str,
+        authorizer: apigw.IAuthorizer,
         sync_function: lambda_.IFunction,
         stream_function: lambda_.IFunction,
         job_request_schema: dict[str, Any],
@@ -96,8 +138,12 @@ class GatewayApi(Construct):
             # other APIs in the account/region use the same setting.
             cloud_watch_role=True,
             cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
-            default_method_options=_method_options(auth),
-            api_key_source_type=apigw.ApiKeySourceType.HEADER if auth == "apiKey" else None,
+            default_method_options=_method_options(auth, authorizer),
+            # API-wide: gateway keys name their usage-plan key through the authorizer, except with
+            # auth=apiKey, whose callers send theirs in x-api-key.
+            api_key_source_type=(
+                apigw.ApiKeySourceType.HEADER if auth == "apiKey" else apigw.ApiKeySourceType.AUTHORIZER
+            ),
             deploy_options=apigw.StageOptions(
                 stage_name=stage_name,
                 access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
@@ -122,7 +168,7 @@ class GatewayApi(Construct):
         )
         self.api.deployment_stage.node.add_dependency(self.execution_logs)
         self._add_error_responses()
-        self._add_routes(sync_function, stream_function, job_request_schema)
+        self._add_routes(sync_function, stream_function, job_request_schema, authorizer)
         if auth == "apiKey":
             self._add_usage_plan(rate_limit, burst_limit)
         self._acknowledge_findings()
@@ -132,6 +178,7 @@ class GatewayApi(Construct):
         sync_function: lambda_.IFunction,
         stream_function: lambda_.IFunction,
         job_request_schema: dict[str, Any],
+        authorizer: apigw.IAuthorizer,
     ) -> None:
         """API Gateway resources and methods for every route of the gateway's route table."""
         # One permission per method (tighter than API-wide); console test invokes are not needed.
@@ -174,6 +221,12 @@ class GatewayApi(Construct):
             if route.body_schema:
                 options["request_models"] = {"application/json": body_models[route.body_schema]}
                 options["request_validator"] = body
+            if route.auth == routes.KEY_AUTH:
+                options.update(
+                    authorizer=authorizer,
+                    authorization_type=apigw.AuthorizationType.CUSTOM,
+                    api_key_required=self.auth != "apiKey",
+                )
             integration = integrations[route.door]
             self.methods[route.name] = self.api.root.resource_for_path(route.path).add_method(
                 route.method, integration, **options
@@ -209,25 +262,40 @@ class GatewayApi(Construct):
         acknowledge(
             self.api,
             "AwsSolutions-APIG3",
-            "No WAF web ACL: every route needs SigV4 (or the deployer's explicit auth choice), the stage is "
-            "throttled, and bodies are validated and size-limited by the handlers. Attach a WAFv2 ACL to the "
-            "stage if the API is exposed to untrusted networks.",
+            "No WAF web ACL: every route needs SigV4, a gateway key (the Bedrock-compatible /model routes) or "
+            "the deployer's explicit auth choice, the stage is throttled, and bodies are validated and "
+            "size-limited by the handlers. Attach a WAFv2 ACL to the stage if the API is exposed to untrusted "
+            "networks.",
         )
         cognito_reason = {
             "iam": "Callers authenticate with IAM (SigV4, AuthorizationType AWS_IAM): the gateway serves AWS "
             "workloads and roles, not end users with Cognito identities.",
+            "key": "The deployer chose auth=key (context): clients present gateway keys, checked by the stack's "
+            "Lambda authorizer and bound to a usage plan.",
             "apiKey": "The deployer chose auth=apiKey (context): clients present an API key bound to a "
             "usage plan.",
             "none": "The deployer chose auth=none (context), e.g. behind a private network or for a demo.",
         }[self.auth]
-        acknowledge(self.api, "AwsSolutions-COG4", cognito_reason)
-        if self.auth != "iam":
-            acknowledge(self.api, "AwsSolutions-APIG4", cognito_reason)
+        key_routes = (
+            " The Bedrock-compatible /model routes take gateway keys (Authorization: Bearer, what AWS SDKs send "
+            "with AWS_BEARER_TOKEN_BEDROCK), checked by the stack's Lambda authorizer, not Cognito."
+        )
+        acknowledge(
+            self.api, "AwsSolutions-COG4", cognito_reason + ("" if self.auth == "key" else key_routes)
+        )
+        if self.auth not in ("iam", "key"):
+            # Only the /v1 routes have no authorizer here; the /model routes have the key authorizer.
+            acknowledge(self.api, "AwsSolutions-APIG4", f"The /v1 routes: {cognito_reason}")
 
 
-def _method_options(auth: str) -> apigw.MethodOptions | None:
+def _method_options(auth: str, authorizer: apigw.IAuthorizer) -> apigw.MethodOptions | None:
+    """The auth mode's options: every route's, except where the route table asks for the key authorizer."""
     if auth == "iam":
         return apigw.MethodOptions(authorization_type=apigw.AuthorizationType.IAM)
+    if auth == "key":
+        return apigw.MethodOptions(
+            authorizer=authorizer, authorization_type=apigw.AuthorizationType.CUSTOM, api_key_required=True
+        )
     if auth == "apiKey":
         return apigw.MethodOptions(api_key_required=True)
     return None

@@ -1,9 +1,11 @@
-"""The jobs queue and its dead-letter queue: encrypted, TLS-only, with redrive."""
+"""The jobs queue and its dead-letter queue: encrypted (SSE-SQS, or a customer managed key), TLS-only,
+with redrive."""
 
 from __future__ import annotations
 
 from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 from bedrock_gateway.core.jobs.store import LEASE_MARGIN_MS
 from constructs import Construct
@@ -25,7 +27,13 @@ class JobQueue(Construct):
     the visibility timeout) always finds it expired."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, consumer_timeout: Duration, max_receive_count: int
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        consumer_timeout: Duration,
+        max_receive_count: int,
+        encryption_key: kms.IKey | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         visibility = Duration.seconds(consumer_timeout.to_seconds() * VISIBILITY_TIMEOUT_FACTOR)
@@ -34,10 +42,13 @@ class JobQueue(Construct):
                 "the jobs queue's visibility timeout must exceed the worker's timeout + lease margin"
             )
         self.dead_letter_queue_visibility = DEAD_LETTER_HOLD
+        self.encryption_key = encryption_key
+        encryption = sqs.QueueEncryption.KMS if encryption_key else sqs.QueueEncryption.SQS_MANAGED
         self.dead_letter_queue = sqs.Queue(
             self,
             "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            encryption=encryption,
+            encryption_master_key=encryption_key,
             enforce_ssl=True,
             retention_period=Duration.days(14),  # the SQS maximum: time to inspect and redrive
             visibility_timeout=DEAD_LETTER_HOLD,
@@ -46,7 +57,8 @@ class JobQueue(Construct):
         self.queue = sqs.Queue(
             self,
             "Queue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            encryption=encryption,
+            encryption_master_key=encryption_key,
             enforce_ssl=True,
             visibility_timeout=visibility,
             retention_period=Duration.days(4),
@@ -55,7 +67,20 @@ class JobQueue(Construct):
             ),
         )
 
-    def send_jobs(self) -> iam.PolicyStatement:
-        return iam.PolicyStatement(
-            sid="EnqueueJobs", actions=["sqs:SendMessage"], resources=[self.queue.queue_arn]
-        )
+    def send_jobs(self) -> list[iam.PolicyStatement]:
+        """SendMessage on the jobs queue; with a customer managed key, also what a producer needs of
+        the key (SQS Developer Guide, "Amazon SQS key management": GenerateDataKey and Decrypt)."""
+        statements = [
+            iam.PolicyStatement(
+                sid="EnqueueJobs", actions=["sqs:SendMessage"], resources=[self.queue.queue_arn]
+            )
+        ]
+        if self.encryption_key is not None:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="EncryptJobMessages",
+                    actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                    resources=[self.encryption_key.key_arn],
+                )
+            )
+        return statements

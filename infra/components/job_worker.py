@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import Duration
-from aws_cdk import aws_lambda_event_sources as event_sources
 from constructs import Construct
 
 from infra.bedrock_access import BedrockResources
 from infra.components.data_table import DataTable
-from infra.components.gateway_function import FunctionBasics, GatewayFunction, jobs_environment
+from infra.components.gateway_function import (
+    FunctionBasics,
+    GatewayFunction,
+    jobs_environment,
+    trusted_senders_environment,
+)
 from infra.components.job_queue import JobQueue
 from infra.components.results_bucket import ResultsBucket
 
@@ -37,6 +43,7 @@ class JobWorker(Construct):
         jobs_table: DataTable,
         results: ResultsBucket,
         max_concurrency: int,
+        trusted_senders: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         self.gateway_function = GatewayFunction(
@@ -51,6 +58,7 @@ class JobWorker(Construct):
                 **jobs_environment(
                     jobs_table, results, queue
                 ),  # the queue: backoff by ChangeMessageVisibility
+                **trusted_senders_environment(trusted_senders),
                 # The last delivery hands a failing job straight on to the DLQ: same number as the redrive.
                 "MAX_RECEIVE_COUNT": str(queue.max_receive_count),
                 "WORKER_BATCH_CONCURRENCY": str(BATCH_SIZE),
@@ -63,11 +71,7 @@ class JobWorker(Construct):
         )
         results.grant_write_results(self.gateway_function.role)
         self.function = self.gateway_function.function
-        # Grants receive/delete/change-visibility on the queue, scoped to its ARN.
-        self.event_source = event_sources.SqsEventSource(
-            queue.queue,
-            batch_size=BATCH_SIZE,
-            report_batch_item_failures=True,
-            max_concurrency=max_concurrency,
+        self.alias = self.gateway_function.alias
+        self.event_source = self.gateway_function.consume(
+            queue.queue, batch_size=BATCH_SIZE, max_concurrency=max_concurrency
         )
-        self.function.add_event_source(self.event_source)

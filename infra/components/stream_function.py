@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
+from bedrock_gateway import snapstart
 from bedrock_gateway.edge import routes
 from constructs import Construct
 
@@ -52,6 +53,7 @@ class StreamFunction(Construct):
                 "AWS_LWA_INVOKE_MODE": "response_stream",
                 "AWS_LWA_PORT": APP_PORT,
                 "AWS_LWA_READINESS_CHECK_PATH": READINESS_PATH,
+                **(snapstart_hook_paths() if basics.snap_start else {}),
             },
         )
         self.gateway_function.allow(
@@ -61,3 +63,13 @@ class StreamFunction(Construct):
             *bedrock.lookup_statements(),
         )
         self.function = self.gateway_function.function
+        self.alias = self.gateway_function.alias  # what API Gateway invokes
+
+
+def snapstart_hook_paths() -> dict[str, str]:
+    """The app's SnapStart hooks, which the adapter (release 1.1.0 and later) calls over HTTP: uvicorn is
+    a process of its own, where no Python runtime runs ``snapshot_restore_py`` hooks."""
+    return {
+        "AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH": snapstart.BEFORE_SNAPSHOT_PATH,
+        "AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH": snapstart.AFTER_RESTORE_PATH,
+    }

@@ -47,11 +47,13 @@ class SyncApiFunction(Construct):
             environment=jobs_environment(jobs_table, results, queue),
         )
         self.gateway_function.allow(
-            *bedrock.invoke_statements(streaming=False),
+            *bedrock.invoke_statements(streaming=False),  # InvokeModel also authorizes Converse
+            *bedrock.count_tokens_statements(),  # POST /model/{modelId}/count-tokens
             *bedrock.lookup_statements(),  # GET /v1/targets reports streaming support
             # create (conditional put), read, and undo when the message could not be enqueued
             jobs_table.item_access("ManageJobRecords", "PutItem", "GetItem", "DeleteItem"),
-            queue.send_jobs(),
+            *queue.send_jobs(),
         )
         results.grant_read_results(self.gateway_function.role)
         self.function = self.gateway_function.function
+        self.alias = self.gateway_function.alias  # what API Gateway invokes

@@ -1,4 +1,4 @@
-"""What a Lambda container builds once and shares: the job store, result storage and queue client.
+"""What a Lambda container builds once and shares: the job and key stores, result storage, the queue client.
 
 All clients come from the one locked factory (:mod:`bedrock_gateway.core.clients`); :func:`prime`
 builds them up front, before the worker fans a batch out to threads.
@@ -13,6 +13,7 @@ from bedrock_gateway import settings
 from bedrock_gateway.core.clients import client
 from bedrock_gateway.core.jobs.results import ResultStorage
 from bedrock_gateway.core.jobs.store import DynamoJobStore
+from bedrock_gateway.core.keys import DynamoKeyStore
 
 
 def dynamodb() -> Any:
@@ -33,6 +34,15 @@ def job_store() -> DynamoJobStore:
 
 
 @functools.cache
+def key_store() -> DynamoKeyStore:
+    """The gateway keys table (``KEYS_TABLE_NAME``; auth=key)."""
+    name = settings.current().keys_table
+    if not name:
+        raise RuntimeError("KEYS_TABLE_NAME is not set: the keys table is unknown")
+    return DynamoKeyStore(name, dynamodb())
+
+
+@functools.cache
 def result_storage() -> ResultStorage:
     """The results bucket (``RESULTS_BUCKET_NAME``)."""
     return ResultStorage(settings.current().results_bucket, client("s3", settings.store_budget()))
@@ -47,4 +57,5 @@ def prime(*builders: Any) -> None:
 def reset() -> None:
     """Forget the built resources (tests that move endpoints or tables use this)."""
     job_store.cache_clear()
+    key_store.cache_clear()
     result_storage.cache_clear()

@@ -6,7 +6,9 @@ widget sees them all (infra reads the constants below):
 
 - ``Invocations``, ``LatencyMs``, ``InputTokens``, ``OutputTokens`` (and ``TimeToFirstTokenMs`` for
   streams) by ``Target``, for every finished model invocation;
-- ``Errors`` by ``ErrorCode``, for every error a caller gets or a job attempt meets.
+- ``Errors`` by ``ErrorCode``, for every error a caller gets or a job attempt meets;
+- usage by ``Tenant`` and ``Target`` (``Invocations``, ``InputTokens``, ``OutputTokens``, and
+  ``CostUsd`` where the target has a price), with one ``usage`` log line per invocation for billing.
 
 Which door emitted a record is a property (``door``), not a dimension, so it costs no extra metric.
 Each record is its own EMF document (Powertools' ``EphemeralMetrics``): safe from the worker's threads,
@@ -20,13 +22,16 @@ import functools
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
+from bedrock_gateway.core.callers import Caller
 from bedrock_gateway.core.errors import GatewayError
+from bedrock_gateway.core.targets import Target
 
 SERVICE = "bedrock-gateway"
 NAMESPACE = "BedrockGateway"
 ERRORS_METRIC = "Errors"
 ERROR_CODE_DIMENSION = "ErrorCode"
 TARGET_DIMENSION = "Target"
+TENANT_DIMENSION = "Tenant"
 INVOCATION_METRICS = ("Invocations", "LatencyMs", "InputTokens", "OutputTokens", "TimeToFirstTokenMs")
 #: The Target dimension of a raw model ID (allowed by config): IDs would make unbounded dimension values.
 RAW_MODEL_ID_TARGET = "raw-model-id"
@@ -42,11 +47,17 @@ def metrics():
     return Metrics(namespace=NAMESPACE, service=SERVICE)
 
 
+#: What X-Ray instruments: every AWS call we make goes through botocore. Powertools' default patches
+#: every library the X-Ray SDK supports that can be imported (sqlite3, requests, httpx, ...), paying
+#: their imports at cold start for calls the gateway never makes.
+TRACED_MODULES = ("botocore",)
+
+
 @functools.cache
 def tracer():
     from aws_lambda_powertools import Tracer
 
-    return Tracer(service=SERVICE)
+    return Tracer(service=SERVICE, patch_modules=TRACED_MODULES)
 
 
 def _record(
@@ -64,14 +75,19 @@ def _record(
 
 def record_invocation(
     door: str,
-    target: str,
+    call_target: Target,
+    caller: Caller,
     *,
     latency_ms: float | None,
     input_tokens: int | None,
     output_tokens: int | None,
     time_to_first_token_ms: float | None = None,
 ) -> None:
-    """One finished model invocation for ``target`` (a target name or :data:`RAW_MODEL_ID_TARGET`)."""
+    """One finished model invocation of ``call_target`` by ``caller``: the metrics by target, the usage by
+    tenant and target (with its cost when the target has a price), and the usage log line."""
+    target = target_dimension(call_target.name, call_target.raw)
+    tenant = caller.tenant
+    cost_usd = call_target.price.cost(input_tokens, output_tokens) if call_target.price else None
     _record(
         door,
         {TARGET_DIMENSION: target},
@@ -83,6 +99,26 @@ def record_invocation(
             "TimeToFirstTokenMs": (MetricUnit.Milliseconds, time_to_first_token_ms),
         },
     )
+    _record(
+        door,
+        {TENANT_DIMENSION: tenant, TARGET_DIMENSION: target},
+        {
+            "Invocations": (MetricUnit.Count, 1),
+            "InputTokens": (MetricUnit.Count, input_tokens),
+            "OutputTokens": (MetricUnit.Count, output_tokens),
+            "CostUsd": (MetricUnit.NoUnit, cost_usd),
+        },
+    )
+    usage = {
+        "door": door,
+        "tenant": tenant,
+        "target": target,
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "latency_ms": latency_ms,
+        "cost_usd": cost_usd,
+    }
+    logger.info("usage", extra={"usage": usage})
 
 
 def record_error(door: str, error: GatewayError) -> None:

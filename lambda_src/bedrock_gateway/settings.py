@@ -17,9 +17,10 @@ from bedrock_gateway.core.targets import TargetsConfig, load_targets
 #: The sync door retries fast failures itself, within the function's remaining time.
 SYNC_BUDGET = CallBudget(read_timeout=25)
 SYNC_ATTEMPTS = 3
-#: A stream may wait long between events; it never retries once the first byte went out.
+#: A stream may wait long between events; it never retries once the first byte went out. Its caller is
+#: waiting for a first byte: one retry, then the 429 with Retry-After (sooner than the sync door's).
 STREAM_BUDGET = CallBudget(read_timeout=120)
-STREAM_OPEN_ATTEMPTS = 3
+STREAM_OPEN_ATTEMPTS = 2
 #: The worker leaves retries to SQS (a throttled call is not retried twice over); a long read is fine.
 WORKER_BUDGET = CallBudget(read_timeout=300)
 #: DynamoDB, S3 and SQS calls: short, with botocore's standard retries (see :func:`store_budget`).
@@ -33,11 +34,14 @@ class Settings:
     results_bucket: str | None = None
     jobs_queue_url: str | None = None
     dead_letter_queue_url: str | None = None  # the DLQ consumer holds the messages it keeps there
+    keys_table: str | None = None  # gateway API keys (auth=key): the authorizer's table
     inline_result_bytes: int = 64 * 1024  # larger results go to the results bucket
     max_receive_count: int = 5  # the queue's redrive limit: the last delivery hands a failure to the DLQ
     retry_base_seconds: float = 10  # the worker's first backoff; doubles per delivery
     batch_concurrency: int = 10  # records of one SQS batch processed at once
     store_read_timeout: float = STORE_BUDGET.read_timeout  # shorter only in local fault injection
+    #: SQS sender ids (IAM unique ids) allowed to name a job's caller: the jobs API's role.
+    trusted_job_senders: frozenset[str] = frozenset()
 
 
 def _from_environment() -> Settings:
@@ -49,11 +53,13 @@ def _from_environment() -> Settings:
         results_bucket=env.get("RESULTS_BUCKET_NAME"),
         jobs_queue_url=env.get("JOBS_QUEUE_URL"),
         dead_letter_queue_url=env.get("JOBS_DLQ_URL"),
+        keys_table=env.get("KEYS_TABLE_NAME"),
         inline_result_bytes=int(env.get("RESULT_INLINE_MAX_BYTES", defaults.inline_result_bytes)),
         max_receive_count=int(env.get("MAX_RECEIVE_COUNT", defaults.max_receive_count)),
         retry_base_seconds=float(env.get("RETRY_BASE_SECONDS", defaults.retry_base_seconds)),
         batch_concurrency=int(env.get("WORKER_BATCH_CONCURRENCY", defaults.batch_concurrency)),
         store_read_timeout=float(env.get("STORE_READ_TIMEOUT_SECONDS", defaults.store_read_timeout)),
+        trusted_job_senders=frozenset(s for s in env.get("TRUSTED_JOB_SENDERS", "").split(",") if s),
     )
 
 

@@ -1,12 +1,14 @@
 """An offline, wire-accurate fake of Amazon Bedrock that real boto3 talks to unchanged.
 
 One HTTP server answers the ``bedrock-runtime`` API (``InvokeModel``,
-``InvokeModelWithResponseStream``), the read side of the ``bedrock`` control plane, and its own
-control endpoint under ``/_emulator``::
+``InvokeModelWithResponseStream``, ``Converse``, ``ConverseStream``, ``CountTokens``,
+``ApplyGuardrail``), the read side of the ``bedrock`` control plane, and its own control endpoint
+under ``/_emulator``. Bedrock's facts (models, lifecycle, limits, system profiles) come from the
+catalog of record, ``bedrock_gateway.core.catalog``::
 
     from bedrock_emulator import Emulator, emulator_env
     with Emulator() as emu:                      # port 0 = a free port
-        emu.configure(model="anthropic.claude-v2", ttft_ms=200, chunk_delay_ms=20)
+        emu.configure(model="us.anthropic.claude-haiku-4-5-20251001-v1:0", ttft_ms=200, chunk_delay_ms=20)
         os.environ.update(emulator_env(emu.url))  # boto3 now talks to the emulator
 
 Control endpoint (JSON):
@@ -30,6 +32,7 @@ Control endpoint (JSON):
 from __future__ import annotations
 
 import threading
+from datetime import date
 from pathlib import Path
 
 from .catalog import Catalog
@@ -54,7 +57,9 @@ class Emulator:
     """The Bedrock emulator, served from a background thread.
 
     ``region`` is the default when a request carries no SigV4 credential scope; ``account`` owns
-    the application profiles, provisioned throughputs and custom/imported models of the catalog.
+    the resources of ``account.json`` (or ``catalog_path``): application profiles, provisioned
+    throughputs, custom/imported models, guardrails. Model lifecycle (Active/Legacy/EOL) follows the
+    catalog of record's dates as of ``lifecycle_date`` (default: today); see ``set_lifecycle_date``.
     """
 
     def __init__(
@@ -65,12 +70,13 @@ class Emulator:
         account: str = "123456789012",
         catalog_path: str | Path | None = None,
         verbose: bool = False,
+        lifecycle_date: date | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.region = region
         self.account = account
-        self.catalog = Catalog.load(region, account, catalog_path)
+        self.catalog = Catalog.load(region, account, catalog_path, today=lifecycle_date)
         self.state = State()
         self._verbose = verbose
         self._server: _Server | None = None
@@ -116,6 +122,10 @@ class Emulator:
             self._server.close_connections()
             self._server = None
             self._thread = None
+
+    def set_lifecycle_date(self, day: date | None) -> None:
+        """Judge model lifecycle as of ``day`` (None: the real date), e.g. to call a model before its EOL."""
+        self.catalog.today = day
 
     def configure(self, model: str = "*", **settings) -> dict:
         """Set latency/fault settings for ``model`` (see the module docstring); returns them."""

@@ -1,23 +1,36 @@
-"""The emulator's model catalog (``catalog.json``) and model-identifier resolution.
+"""The emulated account (``account.json``), Bedrock's models, and model-identifier resolution.
 
-``Catalog.resolve`` turns the ``modelId`` of an InvokeModel call (ID or ARN of any kind) into a
-``Target``: which model answers, in which body format, and whether it can stream; or raises the
-``BedrockError`` real Bedrock answers with.
+Bedrock's own facts (foundation models, lifecycle, limits, system inference profiles) come from the
+shared catalog of record, ``bedrock_gateway.core.catalog``; ``account.json`` only holds the emulated
+account's resources (application profiles, provisioned throughputs, custom and imported models,
+guardrails). ``Catalog.resolve`` turns the ``modelId`` of a runtime call (ID or ARN of any kind) into
+a ``Target``: which model answers, in which body format, whether it can stream; or raises the
+``BedrockError`` real Bedrock answers with (an EOL model's 404 included).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
-from .errors import BedrockError, validation
+try:
+    from bedrock_gateway.core import catalog as record
+except ModuleNotFoundError:  # started with only local/ on the path: the catalog is in the repo's lambda_src/
+    sys.path.append(str(Path(__file__).resolve().parents[2] / "lambda_src"))
+    from bedrock_gateway.core import catalog as record
 
-DEFAULT_CATALOG = Path(__file__).with_name("catalog.json")
+from .errors import BedrockError, end_of_life, validation
+from .families import formats_for
+
+DEFAULT_ACCOUNT = Path(__file__).with_name("account.json")
+DEFAULT_CATALOG = DEFAULT_ACCOUNT  # the old name, kept for callers
 
 INVALID_IDENTIFIER = "The provided model identifier is invalid."
 ON_DEMAND_UNSUPPORTED = (
-    "Invocation of model ID {model_id} with on-demand throughput isn't supported. Retry your request "
+    "Invocation of model ID {model_id} with on-demand throughput isn\u2019t supported. Retry your request "
     "with the ID or ARN of an inference profile that contains this model."
 )
 NO_ACCESS = "You don't have access to the model with the specified model ID."
@@ -40,12 +53,24 @@ class FoundationModel:
     streaming: bool
     customizations: tuple[str, ...]
     inference_types: tuple[str, ...]
-    lifecycle: str
+    regions: tuple[str, ...] = ()  # where it runs in-Region (empty: everywhere)
+    max_output_tokens: int | None = None
+    converse: dict = field(default_factory=dict)  # Converse features, from the catalog of record
 
     def arn(self, region: str) -> str:
         return foundation_model_arn(region, self.model_id)
 
-    def summary(self, region: str) -> dict:
+    def summary(self, region: str, lifecycle: dict) -> dict:
+        """The FoundationModelSummary/Details shape; ``lifecycle`` from ``Catalog.lifecycle``."""
+        model_lifecycle = {"status": lifecycle["status"]}
+        for key, member in (
+            ("startOfLife", "startOfLifeTime"),
+            ("legacy", "legacyTime"),
+            ("publicExtendedAccess", "publicExtendedAccessTime"),
+            ("endOfLife", "endOfLifeTime"),
+        ):
+            if key in lifecycle:
+                model_lifecycle[member] = lifecycle[key] + "T00:00:00Z"
         return {
             "modelArn": self.arn(region),
             "modelId": self.model_id,
@@ -56,7 +81,7 @@ class FoundationModel:
             "responseStreamingSupported": self.streaming,
             "customizationsSupported": list(self.customizations),
             "inferenceTypesSupported": list(self.inference_types),
-            "modelLifecycle": {"status": self.lifecycle},
+            "modelLifecycle": model_lifecycle,
         }
 
 
@@ -67,25 +92,37 @@ class InferenceProfile:
     description: str
     type: str  # SYSTEM_DEFINED | APPLICATION
     model: FoundationModel
-    destinations: tuple[str, ...]  # regions the profile routes to
+    destinations: tuple[str, ...]  # regions an application profile routes to
     sources: tuple[str, ...]  # regions the profile can be called from
     account: str
     home_arn: str | None = None  # application profiles live in one region
     created_at: str = "2024-08-27T00:00:00Z"
+    system_profile_id: str | None = None  # the system profile whose routes this one uses
 
     def arn(self, region: str) -> str:
         if self.home_arn:
             return self.home_arn
         return f"arn:aws:bedrock:{region}:{self.account}:inference-profile/{self.profile_id}"
 
+    def destinations_from(self, region: str) -> tuple[str, ...]:
+        """Where a call from ``region`` can be routed: system profiles' routes depend on the source."""
+        if self.system_profile_id:
+            home = region if self.type == "SYSTEM_DEFINED" else self.sources[0]
+            return tuple(record.profile_destinations(self.system_profile_id, home))
+        return self.destinations
+
     def describe(self, region: str) -> dict:
+        destinations = self.destinations_from(region)
+        description = self.description or (
+            f"Routes requests to {self.name.split(' ', 1)[1]} in {', '.join(destinations)}."
+        )
         return {
             "inferenceProfileName": self.name,
-            "description": self.description,
+            "description": description,
             "createdAt": self.created_at,
             "updatedAt": self.created_at,
             "inferenceProfileArn": self.arn(region),
-            "models": [{"modelArn": foundation_model_arn(r, self.model.model_id)} for r in self.destinations],
+            "models": [{"modelArn": foundation_model_arn(r, self.model.model_id)} for r in destinations],
             "inferenceProfileId": self.profile_id,
             "status": "ACTIVE",
             "type": self.type,
@@ -255,16 +292,25 @@ class Target:
     streaming: bool
     model_name: str  # for response bodies that name the model (Anthropic messages)
     resource_arn: str
+    model: FoundationModel | None = None  # the base model (None for imported models)
+
+    @property
+    def max_output_tokens(self) -> int | None:
+        return self.model.max_output_tokens if self.model else None
 
 
 @dataclass
 class Catalog:
-    """All models and account resources, with ARNs for one account and home region."""
+    """All models and account resources, with ARNs for one account and home region.
+
+    ``today`` is the day lifecycle dates are compared with (None: the real date), so a test can pin it.
+    """
 
     region: str
     account: str
+    today: date | None = None
+    guardrails: dict[str, dict] = field(default_factory=dict)  # by guardrail ID
     foundation_models: dict[str, FoundationModel] = field(default_factory=dict)
-    geo_regions: dict[str, tuple[str, ...]] = field(default_factory=dict)
     system_profiles: dict[str, InferenceProfile] = field(default_factory=dict)
     application_profiles: dict[str, InferenceProfile] = field(default_factory=dict)  # by ARN
     custom_models: dict[str, CustomModel] = field(default_factory=dict)  # by ARN
@@ -273,43 +319,49 @@ class Catalog:
     imported: dict[str, ImportedModel] = field(default_factory=dict)  # by ARN
 
     @classmethod
-    def load(cls, region: str, account: str, path: str | Path | None = None) -> Catalog:
-        """Read ``catalog.json`` (or ``path``) and build every ARN for ``account``/``region``."""
-        data = json.loads(Path(path or DEFAULT_CATALOG).read_text())
-        cat = cls(region=region, account=account)
-        for m in data["foundation_models"]:
+    def load(
+        cls, region: str, account: str, path: str | Path | None = None, today: date | None = None
+    ) -> Catalog:
+        """Bedrock's models from the catalog of record, plus ``account.json`` (or ``path``) for ``account``."""
+        data = json.loads(Path(path or DEFAULT_ACCOUNT).read_text())
+        cat = cls(region=region, account=account, today=today)
+        for m in record.foundation_models():
             fm = FoundationModel(
                 model_id=m["modelId"],
                 name=m["modelName"],
                 provider=m["providerName"],
-                formats=tuple(m["formats"]),
+                formats=formats_for(m["modelId"]),
                 input_modalities=tuple(m["inputModalities"]),
                 output_modalities=tuple(m["outputModalities"]),
                 streaming=bool(m["responseStreamingSupported"]),
                 customizations=tuple(m.get("customizationsSupported", [])),
                 inference_types=tuple(m["inferenceTypesSupported"]),
-                lifecycle=m.get("lifecycle", "ACTIVE"),
+                regions=tuple(m.get("regions", ())),
+                max_output_tokens=m["limits"]["maxOutputTokens"],
+                converse=m["converse"],
             )
             cat.foundation_models[fm.model_id] = fm
-        cat.geo_regions = {k: tuple(v) for k, v in data.get("geo_regions", {}).items()}
-        for p in data.get("system_inference_profiles", []):
-            regions = cat.geo_regions[p["id"].split(".", 1)[0]]
-            model_name = p["name"].split(" ", 1)[1]  # "US Anthropic Claude 3.5 Sonnet" -> "Anthropic ..."
-            cat.system_profiles[p["id"]] = InferenceProfile(
-                profile_id=p["id"],
-                name=p["name"],
-                description=p.get("description", f"Routes requests to {model_name} in {', '.join(regions)}."),
+        for p in record.system_profiles():
+            cat.system_profiles[p["inferenceProfileId"]] = InferenceProfile(
+                profile_id=p["inferenceProfileId"],
+                name=p["inferenceProfileName"],
+                description="",
                 type="SYSTEM_DEFINED",
                 model=cat.foundation_models[p["model"]],
-                destinations=regions,
-                sources=regions,
+                destinations=(),
+                sources=tuple(record.profile_source_regions(p["inferenceProfileId"])),
                 account=account,
+                created_at="2025-06-01T00:00:00Z",
+                system_profile_id=p["inferenceProfileId"],
             )
+        cat.guardrails = {g["id"]: g for g in data.get("guardrails", [])}
         fill = {"region": region, "account": account}
         for p in data.get("application_inference_profiles", []):
             src = p["copyFrom"].format(**fill)
+            system_id = None
             if src in cat.system_profiles:
-                model, destinations = cat.system_profiles[src].model, cat.system_profiles[src].destinations
+                model, destinations = cat.system_profiles[src].model, ()
+                system_id = src
             else:
                 model, destinations = cat.foundation_models[src], (region,)
             arn = f"arn:aws:bedrock:{region}:{account}:application-inference-profile/{p['id']}"
@@ -324,6 +376,7 @@ class Catalog:
                 account=account,
                 home_arn=arn,
                 created_at=p.get("createdAt", "2024-11-01T00:00:00Z"),
+                system_profile_id=system_id,
             )
         custom_by_id: dict[str, CustomModel] = {}
         for c in data.get("custom_models", []):
@@ -392,9 +445,32 @@ class Catalog:
 
     # ---- look-ups shared by the runtime and the control plane ----
 
+    def lifecycle(self, fm: FoundationModel, region: str) -> dict:
+        """The model's lifecycle in ``region`` on the catalog's day (see ``record.lifecycle``)."""
+        return record.lifecycle(fm.model_id, region, self.today)
+
+    def is_retired(self, fm: FoundationModel, region: str) -> bool:
+        return self.lifecycle(fm, region)["status"] == record.EOL
+
+    def listed_models(self, region: str) -> list[FoundationModel]:
+        """What ListFoundationModels shows in ``region``: after EOL a model is only in the docs."""
+        return [
+            fm
+            for fm in self.foundation_models.values()
+            if not self.is_retired(fm, region)
+            and (not fm.regions or region in fm.regions or self._profiled(fm))
+        ]
+
+    def _profiled(self, fm: FoundationModel) -> bool:
+        return any(p.model is fm for p in self.system_profiles.values())
+
     def profiles_in(self, region: str) -> list[InferenceProfile]:
         """Inference profiles callable from ``region``: system ones first, then application ones."""
-        system = [p for p in self.system_profiles.values() if region in p.sources]
+        system = [
+            p
+            for p in self.system_profiles.values()
+            if region in p.sources and not self.is_retired(p.model, region)
+        ]
         app = [p for p in self.application_profiles.values() if region in p.sources]
         return system + app
 
@@ -418,6 +494,14 @@ class Catalog:
                 return None
             identifier = parts[5].split("/", 1)[1]
         return self.foundation_models.get(identifier)
+
+    def find_guardrail(self, identifier: str, version: str) -> dict | None:
+        """A guardrail of the account by ID or ARN, if it has ``version``."""
+        guardrail_id = identifier.rsplit("/", 1)[-1]
+        guardrail = self.guardrails.get(guardrail_id)
+        if guardrail is None or str(version) not in guardrail.get("versions", ["DRAFT"]):
+            return None
+        return guardrail
 
     @staticmethod
     def _by_name_or_arn(items: dict, identifier: str, id_attr: str):
@@ -448,6 +532,10 @@ class Catalog:
             fm = self.foundation_models.get(model_id)
             if fm:
                 return self._on_demand(fm, model_id, region)
+            if record.split_profile_id(model_id) and model_id in self.system_profiles:
+                profile = self.system_profiles[model_id]
+                if self.is_retired(profile.model, region):
+                    raise end_of_life()
             profile = next(
                 (
                     p
@@ -493,6 +581,7 @@ class Catalog:
                 raise validation(
                     f"The provisioned model {model_id} is not ready for inference (status: {pt.status})."
                 )
+            self._check_lifecycle(pt.base, region)
             return self._target("provisioned-model", model_id, pt.base, pt.arn)
         if kind == "custom-model-deployment":
             dep = self.deployments.get(model_id)
@@ -505,6 +594,7 @@ class Catalog:
                     f"The custom model deployment {model_id} is not ready for inference "
                     f"(status: {dep.status})."
                 )
+            self._check_lifecycle(dep.custom_model.base, region)
             return self._target("custom-model-deployment", model_id, dep.custom_model.base, dep.arn)
         if kind == "imported-model":
             im = self.imported.get(model_id)
@@ -526,12 +616,28 @@ class Catalog:
             )
         raise validation(INVALID_IDENTIFIER)
 
+    def resolve_for_counting(self, model_id: str, region: str) -> Target:
+        """CountTokens takes a base model ID even where on-demand invocation is not offered."""
+        fm = self.find_foundation_model(model_id)
+        if fm is not None:
+            self._check_lifecycle(fm, region)
+            return self._target("foundation-model", model_id, fm, fm.arn(region))
+        return self.resolve(model_id, region)
+
+    def _check_lifecycle(self, fm: FoundationModel, region: str) -> None:
+        if self.is_retired(fm, region):
+            raise end_of_life()
+
     def _on_demand(self, fm: FoundationModel, model_id: str, region: str) -> Target:
+        self._check_lifecycle(fm, region)
         if "ON_DEMAND" not in fm.inference_types:
             raise validation(ON_DEMAND_UNSUPPORTED.format(model_id=fm.model_id))
+        if fm.regions and region not in fm.regions:
+            raise validation(INVALID_IDENTIFIER)
         return self._target("foundation-model", model_id, fm, fm.arn(region))
 
     def _via_profile(self, profile: InferenceProfile, model_id: str, region: str) -> Target:
+        self._check_lifecycle(profile.model, region)
         kind = "inference-profile" if profile.type == "SYSTEM_DEFINED" else "application-inference-profile"
         return self._target(kind, model_id, profile.model, profile.arn(region))
 
@@ -545,4 +651,5 @@ class Catalog:
             streaming=fm.streaming,
             model_name=fm.model_id,
             resource_arn=arn,
+            model=fm,
         )

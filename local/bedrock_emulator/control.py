@@ -106,12 +106,12 @@ def handle(catalog: Catalog, segments: list[str], query: dict, region: str) -> t
             return "ListFoundationModels", _list_foundation_models(catalog, query, region)
         case ("foundation-models", identifier):
             fm = catalog.find_foundation_model(identifier)
-            if fm is None:
+            if fm is None or catalog.is_retired(fm, region):  # after EOL a model is only in the docs
                 raise BedrockError(
                     "ResourceNotFoundException",
                     "Could not resolve the foundation model from the provided model identifier.",
                 )
-            return "GetFoundationModel", {"modelDetails": fm.summary(region)}
+            return "GetFoundationModel", {"modelDetails": fm.summary(region, catalog.lifecycle(fm, region))}
         case ("inference-profiles",):
             kind = _enum(query, "type", _PROFILE_TYPES)
             profiles = [p for p in catalog.profiles_in(region) if kind in (None, p.type)]
@@ -197,7 +197,7 @@ def _list_foundation_models(catalog: Catalog, query: dict, region: str) -> dict:
     modality = _enum(query, "byOutputModality", _MODALITIES)
     inference = _enum(query, "byInferenceType", _INFERENCE_TYPES)
     out = []
-    for fm in catalog.foundation_models.values():
+    for fm in catalog.listed_models(region):
         if provider and provider.lower() not in (fm.provider.lower(), fm.model_id.split(".", 1)[0]):
             continue
         if customization and customization not in fm.customizations:
@@ -206,7 +206,7 @@ def _list_foundation_models(catalog: Catalog, query: dict, region: str) -> dict:
             continue
         if inference and inference not in fm.inference_types:
             continue
-        out.append(fm.summary(region))
+        out.append(fm.summary(region, catalog.lifecycle(fm, region)))
     return {"modelSummaries": out}
 
 

@@ -33,8 +33,10 @@ ERRORS: dict[str, ErrorSpec] = {
     "ModelNotReadyException": ErrorSpec(
         429, "Model is not ready for inference. Wait and try your request again.", None
     ),
+    # "Too many tokens, please wait before trying again." is a ThrottlingException on Bedrock (see
+    # TOO_MANY_TOKENS); this quota message is our wording, Bedrock's is not public.
     "ServiceQuotaExceededException": ErrorSpec(
-        400, "Too many tokens, please wait before trying again.", None
+        400, "Your request exceeds a service quota of your account. Check your Amazon Bedrock quotas.", None
     ),
     "ModelErrorException": ErrorSpec(424, "The model returned an error while processing the request.", None),
     "ModelStreamErrorException": ErrorSpec(
@@ -51,6 +53,12 @@ ERRORS: dict[str, ErrorSpec] = {
         503, "Bedrock is unable to process your request.", "serviceUnavailableException"
     ),
 }
+
+TOO_MANY_TOKENS = "Too many tokens, please wait before trying again."  # ThrottlingException, 429
+END_OF_LIFE = (
+    "This model version has reached the end of its life. "
+    "Please refer to the AWS documentation for more details."
+)
 
 _BY_LOWER = {name.lower(): name for name in ERRORS}
 _BY_LOWER.update({name.lower().removesuffix("exception"): name for name in ERRORS})
@@ -88,6 +96,18 @@ class BedrockError(Exception):
 
 def validation(message: str) -> BedrockError:
     return BedrockError("ValidationException", message)
+
+
+def end_of_life() -> BedrockError:
+    """What Bedrock answers for a model past its EOL date (404)."""
+    return BedrockError("ResourceNotFoundException", END_OF_LIFE)
+
+
+def constraint(value, member: str, rule: str) -> BedrockError:
+    """Coral's wording for a modeled input constraint, e.g. a number out of its range."""
+    return validation(
+        f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: Member must {rule}"
+    )
 
 
 def enum_violation(value: str, member: str, allowed: list[str]) -> BedrockError:

@@ -1,7 +1,8 @@
-"""AWS event-stream encoder (``application/vnd.amazon.eventstream``).
+"""The emulator's event-stream messages (``application/vnd.amazon.eventstream``), as Bedrock sends them.
 
-Hand-written because botocore only *decodes* event streams
-(``botocore.eventstream.EventStreamBuffer``); the emulator has to produce them.
+Framing is the project's own encoder (``bedrock_gateway.core.eventstream``: botocore only *decodes*
+event streams); what is Bedrock's is here: padded ``chunk`` and ConverseStream events, modeled
+exceptions and unmodeled errors.
 
 Wire format of one message (all integers big-endian)::
 
@@ -20,33 +21,17 @@ from __future__ import annotations
 
 import base64
 import json
-import struct
-import zlib
 
-_STRING = 7
-_PRELUDE = struct.Struct(">II")
-_CRC = struct.Struct(">I")
+from bedrock_gateway.core.eventstream import encode_headers, encode_message
 
-
-def encode_headers(headers: dict[str, str]) -> bytes:
-    """Encode string-typed event-stream headers, in the given order."""
-    out = bytearray()
-    for name, value in headers.items():
-        raw_name = name.encode("utf-8")
-        raw_value = value.encode("utf-8")
-        out += struct.pack(">B", len(raw_name)) + raw_name
-        out += struct.pack(">BH", _STRING, len(raw_value)) + raw_value
-    return bytes(out)
-
-
-def encode_message(headers: dict[str, str], payload: bytes) -> bytes:
-    """Frame one event-stream message with its prelude and both CRC32s."""
-    raw_headers = encode_headers(headers)
-    total = _PRELUDE.size + _CRC.size + len(raw_headers) + len(payload) + _CRC.size
-    prelude = _PRELUDE.pack(total, len(raw_headers))
-    head = prelude + _CRC.pack(zlib.crc32(prelude)) + raw_headers + payload
-    return head + _CRC.pack(zlib.crc32(head))
-
+__all__ = [
+    "chunk_event",
+    "converse_event",
+    "encode_headers",
+    "encode_message",
+    "error_event",
+    "exception_event",
+]
 
 _PADDING = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
@@ -87,4 +72,18 @@ def error_event(code: str, message: str) -> bytes:
     return encode_message(
         {":error-code": code, ":error-message": message, ":message-type": "error"},
         b"",
+    )
+
+
+def converse_event(event_type: str, payload: dict) -> bytes:
+    """A ConverseStream event (``messageStart``, ``contentBlockDelta``, ``metadata``, ...).
+
+    The payload is the event's JSON itself (no base64 ``bytes`` wrapper), padded like ``chunk`` events.
+    """
+    data = json.dumps(payload, separators=(",", ":"))
+    padding = _PADDING[: 1 + len(data) % len(_PADDING)]
+    body = json.dumps({**payload, "p": padding}, separators=(",", ":")).encode("utf-8")
+    return encode_message(
+        {":event-type": event_type, ":content-type": "application/json", ":message-type": "event"},
+        body,
     )

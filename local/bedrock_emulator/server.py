@@ -7,6 +7,7 @@ encoding), with Nagle disabled, so every event reaches the client as soon as it 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -21,10 +22,10 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from . import control, eventstream
-from .catalog import Catalog
+from . import control, converse, eventstream
+from .catalog import Catalog, Target
 from .errors import ERROR_TYPE_SUFFIX, ERRORS, BedrockError, enum_violation, validation
-from .families import Completion, Context, choose_format, generate, is_embedding
+from .families import Completion, Context, choose_format, generate, is_embedding, json_parts, tool_call
 from .faults import Decision, State
 
 log = logging.getLogger("bedrock_emulator")
@@ -38,7 +39,18 @@ _GUARDRAIL_ID = re.compile(
     r"^(|[a-z0-9]+|arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:guardrail/[a-z0-9]+)$"
 )
 _GUARDRAIL_VERSION = re.compile(r"^(|[1-9][0-9]{0,7}|DRAFT)$")
-_STREAMING_UNSUPPORTED = "The model is unsupported for streaming"
+_STREAMING_UNSUPPORTED = "The model is unsupported for streaming."
+# Exception members of each stream union in botocore's service model; anything else is sent as an
+# unmodeled error message.
+_INVOKE_STREAM_MEMBERS = {
+    "internalServerException",
+    "modelStreamErrorException",
+    "validationException",
+    "throttlingException",
+    "modelTimeoutException",
+    "serviceUnavailableException",
+}
+_CONVERSE_STREAM_MEMBERS = _INVOKE_STREAM_MEMBERS - {"modelTimeoutException"}
 
 
 def request_region(headers, default: str) -> str:
@@ -78,8 +90,12 @@ class App:
             fmt = choose_format(target.formats, obj)
             ctx = Context(model_name=target.model_name, body_hash=body_hash)
             req = fmt.parse(obj, ctx)
+            self._check_limit(fmt, req, target)
             if is_embedding(fmt):
                 comp = Completion(pieces=[], input_tokens=req.input_tokens, truncated=False)
+            elif req.forced_tool:
+                call = tool_call(req, body, getattr(fmt, "tool_id_prefix", "call_"))
+                comp = Completion(pieces=[], input_tokens=req.input_tokens, truncated=False, tool_call=call)
             else:
                 comp = generate(
                     body,
@@ -95,14 +111,188 @@ class App:
         guardrail = bool(h.headers.get("X-Amzn-Bedrock-GuardrailIdentifier"))
 
         # Counted once the model has produced its whole response, before the client can see its
-        # end: that is when real Bedrock bills the invocation, delivered or not.
-        def succeeded() -> None:
+        # end: that is when real Bedrock bills the invocation, delivered or not (``broken``: cut off
+        # on the wire, "reset" or "truncated").
+        def succeeded(broken: str | None = None) -> None:
             self.state.record_success(model_id, target.resolved_id, body_hash)
+            if broken:
+                self.state.record_broken(broken, body_hash)
 
         if stream:
             self._stream(h, echo, decision, fmt, req, comp, ctx, started, target.resource_arn, succeeded)
         else:
             self._sync(h, echo, decision, fmt, req, comp, ctx, started, guardrail, succeeded)
+
+    @staticmethod
+    def _check_limit(fmt, req, target: Target) -> None:
+        """Refuse a max-token value over the model's documented output limit, as Bedrock does."""
+        limit = target.max_output_tokens
+        if limit is not None and req.max_tokens is not None and req.max_tokens > limit:
+            raise fmt.limit_error(req.max_tokens, limit)
+
+    # ---- Converse, ConverseStream, CountTokens, ApplyGuardrail ----
+
+    def converse(self, h: _Handler, model_id: str, stream: bool, body: bytes) -> None:
+        started = time.perf_counter()
+        operation = "ConverseStream" if stream else "Converse"
+        body_hash = hashlib.sha256(body).hexdigest()
+        self.state.record_call(operation, model_id, body_hash)
+        try:
+            obj = self._parse_json(body)
+            target = self.catalog.resolve(model_id, request_region(h.headers, self.region))
+            self.state.record_resolved(target.resolved_id)
+            decision = self.state.decide(model_id, target.resolved_id)
+            if decision.throttle:
+                raise BedrockError("ThrottlingException")
+            if decision.error and decision.error["when"] == "before":
+                raise self._fault_error(decision.error, target.resource_arn)
+            conv = converse.Conversation(obj, target, stream, self.catalog)
+            ctx = Context(model_name=target.model_name, body_hash=body_hash)
+            req = conv.fmt.parse(conv.native, ctx)
+            self._check_limit(conv.fmt, req, target)
+            input_tokens = converse.count_input_tokens(req.input_tokens, conv)
+            blocked = conv.blocked_word()
+            if blocked:
+                text = conv.guardrail["blockedInputMessaging"]
+                comp = Completion(pieces=[text], input_tokens=input_tokens, truncated=False)
+            elif conv.forced_tool:
+                call = converse.forced_tool_call(conv, body)
+                comp = Completion(pieces=[], input_tokens=input_tokens, truncated=False, tool_call=call)
+            else:
+                comp = generate(
+                    body,
+                    input_tokens=input_tokens,
+                    max_tokens=req.max_tokens,
+                    forced_tokens=decision.output_tokens,
+                )
+        except BedrockError as err:
+            self.state.record_error(err.type)
+            h.send_error_json(err)
+            return
+
+        def succeeded(broken: str | None = None) -> None:
+            self.state.record_success(model_id, target.resolved_id, body_hash)
+            if broken:
+                self.state.record_broken(broken, body_hash)
+
+        reason = converse.stop_reason(comp, bool(blocked))
+        extra = converse.additional_fields(
+            obj.get("additionalModelResponseFieldPaths") or [], conv.fmt.response(req, comp, ctx)
+        )
+        trace = converse.guardrail_trace(conv, blocked)
+        echoed = {k: obj[k] for k in ("performanceConfig", "serviceTier") if k in obj}
+        if not stream:
+            n_chunks = len(comp.chunks(decision.tokens_per_chunk))
+            delay_ms = decision.ttft_ms + decision.chunk_delay_ms * max(0, n_chunks - 1)
+            if delay_ms:
+                time.sleep(delay_ms / 1000)
+            payload = {
+                "output": {"message": {"role": "assistant", "content": converse.content_blocks(comp)}},
+                "stopReason": reason,
+                "usage": converse.usage(comp),
+                "metrics": {"latencyMs": round((time.perf_counter() - started) * 1000)},
+                **echoed,
+            }
+            if extra is not None:
+                payload["additionalModelResponseFields"] = extra
+            if trace:
+                payload["trace"] = trace
+            succeeded(decision.broken)
+            if decision.broken:
+                h.send_broken(payload, [], decision.broken)
+                return
+            h.send_json(200, payload)
+            return
+
+        chunks = comp.chunks(decision.tokens_per_chunk)
+        events: list[tuple[str, dict, bool]] = [("messageStart", {"role": "assistant"}, False)]
+        if comp.tool_call:
+            tc = comp.tool_call
+            start = {"toolUse": {"toolUseId": tc.id, "name": tc.name}}
+            events.append(("contentBlockStart", {"start": start, "contentBlockIndex": 0}, False))
+            for part in json_parts(tc.input_json, len(chunks)):
+                events.append(
+                    (
+                        "contentBlockDelta",
+                        {"delta": {"toolUse": {"input": part}}, "contentBlockIndex": 0},
+                        True,
+                    )
+                )
+        else:
+            for text in chunks:
+                events.append(("contentBlockDelta", {"delta": {"text": text}, "contentBlockIndex": 0}, True))
+        events.append(("contentBlockStop", {"contentBlockIndex": 0}, False))
+        stop = {
+            "stopReason": reason,
+            **({"additionalModelResponseFields": extra} if extra is not None else {}),
+        }
+        events.append(("messageStop", stop, False))
+        metadata = {
+            "usage": converse.usage(comp),
+            "metrics": {},
+            **echoed,
+            **({"trace": trace} if trace else {}),
+        }
+        events.append(("metadata", metadata, False))
+
+        def encode(index: int, event: tuple[str, dict, bool], first_byte_ms: int) -> bytes:
+            kind, payload, _ = event
+            if kind == "metadata":
+                payload = {**payload, "metrics": {"latencyMs": round((time.perf_counter() - started) * 1000)}}
+            return eventstream.converse_event(kind, payload)
+
+        self._send_stream(
+            h,
+            [],
+            decision,
+            [(e, e[2]) for e in events],
+            encode,
+            _CONVERSE_STREAM_MEMBERS,
+            target.resource_arn,
+            succeeded,
+        )
+
+    def count_tokens(self, h: _Handler, model_id: str, body: bytes) -> None:
+        self.state.record_call("CountTokens", model_id, hashlib.sha256(body).hexdigest())
+        try:
+            obj = self._parse_json(body)
+            region = request_region(h.headers, self.region)
+            target = self.catalog.resolve_for_counting(model_id, region)
+            if "anthropic-messages" not in target.formats:
+                raise validation(converse.NO_TOKEN_COUNT)
+            given = obj.get("input") or {}
+            if len(given) != 1 or next(iter(given)) not in ("invokeModel", "converse"):
+                raise validation(
+                    "The input must contain exactly one of invokeModel or converse."
+                )  # our wording
+            ctx = Context(model_name=target.model_name, body_hash="")
+            if "invokeModel" in given:
+                try:
+                    raw = base64.b64decode(given["invokeModel"].get("body", ""), validate=True)
+                except (ValueError, TypeError):
+                    raise validation("The body must be base64-encoded JSON.") from None  # our wording
+                native = self._parse_json(raw)
+                fmt = choose_format(target.formats, native)
+                tokens = fmt.parse(native, ctx).input_tokens
+            else:
+                conv = converse.Conversation(given["converse"], target, False, self.catalog)
+                req = conv.fmt.parse(conv.native, ctx)
+                tokens = converse.count_input_tokens(req.input_tokens, conv)
+        except BedrockError as err:
+            self.state.record_error(err.type)
+            h.send_error_json(err)
+            return
+        h.send_json(200, {"inputTokens": tokens})
+
+    def apply_guardrail(self, h: _Handler, identifier: str, version: str, body: bytes) -> None:
+        self.state.record_call("ApplyGuardrail", identifier, hashlib.sha256(body).hexdigest())
+        try:
+            payload = converse.apply_guardrail(self.catalog, identifier, version, self._parse_json(body))
+        except BedrockError as err:
+            self.state.record_error(err.type)
+            h.send_error_json(err)
+            return
+        h.send_json(200, payload)
 
     @staticmethod
     def _check_headers(headers, stream: bool) -> list[tuple[str, str]]:
@@ -186,9 +376,8 @@ class App:
             ("X-Amzn-Bedrock-Invocation-Latency", str(latency)),
             *echo,
         ]
-        succeeded()
+        succeeded(decision.broken)
         if decision.broken:
-            self.state.record_broken(decision.broken, ctx.body_hash)
             h.send_broken(payload, headers, decision.broken)
             return
         h.send_json(200, payload, headers)
@@ -198,23 +387,40 @@ class App:
     ) -> None:
         chunks = comp.chunks(decision.tokens_per_chunk)
         events = list(fmt.stream(req, comp, ctx, chunks))
+
+        def encode(index: int, event: dict, first_byte_ms: int) -> bytes:
+            if index == len(events) - 1:
+                event = {
+                    **event,
+                    "amazon-bedrock-invocationMetrics": {
+                        "inputTokenCount": comp.input_tokens,
+                        "outputTokenCount": comp.output_tokens,
+                        "invocationLatency": round((time.perf_counter() - started) * 1000),
+                        "firstByteLatency": first_byte_ms,
+                    },
+                }
+            return eventstream.chunk_event(event)
+
+        headers = [("X-Amzn-Bedrock-Content-Type", "application/json"), *echo]
+        self._send_stream(
+            h, headers, decision, events, encode, _INVOKE_STREAM_MEMBERS, resource_arn, succeeded
+        )
+
+    def _send_stream(
+        self, h, headers, decision: Decision, events, encode, members, resource_arn, succeeded
+    ) -> None:
+        """Write ``events`` ((event, carries tokens) pairs) as event-stream frames, with latency and faults."""
+        started = time.perf_counter()
         error = decision.error if decision.error and decision.error["when"] == "after_chunks" else None
         try:
-            h.start_stream(
-                [
-                    ("Content-Type", "application/vnd.amazon.eventstream"),
-                    ("X-Amzn-Bedrock-Content-Type", "application/json"),
-                    *echo,
-                ]
-            )
+            h.start_stream([("Content-Type", "application/vnd.amazon.eventstream"), *headers])
             if decision.ttft_ms:
                 time.sleep(decision.ttft_ms / 1000)
             first_byte_ms = None
             content_seen = False
             for index, (event, carries_tokens) in enumerate(events):
                 if decision.broken and index == len(events) // 2:
-                    succeeded()  # the model finished; the client will not see it
-                    self.state.record_broken(decision.broken, ctx.body_hash)
+                    succeeded(decision.broken)  # the model finished; the client will not see it
                     h.break_connection(decision.broken)
                     return
                 if carries_tokens:
@@ -225,30 +431,20 @@ class App:
                     break
                 if first_byte_ms is None:
                     first_byte_ms = round((time.perf_counter() - started) * 1000)
-                if index == len(events) - 1:
-                    event = {
-                        **event,
-                        "amazon-bedrock-invocationMetrics": {
-                            "inputTokenCount": comp.input_tokens,
-                            "outputTokenCount": comp.output_tokens,
-                            "invocationLatency": round((time.perf_counter() - started) * 1000),
-                            "firstByteLatency": first_byte_ms,
-                        },
-                    }
-                h.write_chunk(eventstream.chunk_event(event))
+                h.write_chunk(encode(index, event, first_byte_ms))
             if error:
                 self.state.record_error(error["type"])
-                h.write_chunk(self._stream_error(error, resource_arn))
+                h.write_chunk(self._stream_error(error, resource_arn, members))
             else:
                 succeeded()
             h.end_stream()
         except (BrokenPipeError, ConnectionResetError):
             h.close_connection = True
 
-    def _stream_error(self, spec: dict, resource_arn: str) -> bytes:
+    def _stream_error(self, spec: dict, resource_arn: str, members: set[str]) -> bytes:
         err = self._fault_error(spec, resource_arn)
         member = ERRORS[err.type].stream_member
-        if member:
+        if member in members:
             return eventstream.exception_event(member, err.body())
         # Not a member of the ResponseStream union: an unmodeled error message.
         return eventstream.error_event(err.type, err.message)
@@ -284,6 +480,16 @@ class App:
                 h.send_json(400, {"message": str(exc)})
         else:
             h.send_json(404, {"message": f"no emulator endpoint {method} /_emulator/{action}"})
+
+
+_RUNTIME_ROUTES = (
+    ("/invoke-with-response-stream", lambda app, h, model, body: app.invoke(h, model, True, body)),
+    ("/invoke", lambda app, h, model, body: app.invoke(h, model, False, body)),
+    ("/converse-stream", lambda app, h, model, body: app.converse(h, model, True, body)),
+    ("/converse", lambda app, h, model, body: app.converse(h, model, False, body)),
+    ("/count-tokens", lambda app, h, model, body: app.count_tokens(h, model, body)),
+)
+_APPLY_GUARDRAIL = re.compile(r"^/guardrail/(?P<id>[^/]+)/version/(?P<version>[^/]+)/apply$")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -339,11 +545,15 @@ class _Handler(BaseHTTPRequestHandler):
         raw_path = split.path
         try:
             if raw_path.startswith("/model/") and method == "POST":
-                for suffix, stream in (("/invoke-with-response-stream", True), ("/invoke", False)):
+                for suffix, handler in _RUNTIME_ROUTES:
                     if raw_path.endswith(suffix):
                         model_id = unquote(raw_path[len("/model/") : -len(suffix)])
-                        app.invoke(self, model_id, stream, body)
+                        handler(app, self, model_id, body)
                         return
+            guardrail = _APPLY_GUARDRAIL.match(raw_path)
+            if guardrail and method == "POST":
+                app.apply_guardrail(self, unquote(guardrail["id"]), unquote(guardrail["version"]), body)
+                return
             if raw_path.startswith("/_emulator/"):
                 app.emulator_control(self, method, raw_path[len("/_emulator/") :].strip("/"), body)
                 return
@@ -389,15 +599,20 @@ class _Handler(BaseHTTPRequestHandler):
             lines.append("Connection: close")
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
-    def send_json(self, status: int, payload, headers: list[tuple[str, str]] = ()) -> bool:
-        """Send a whole JSON response in one write; False if the client went away."""
+    def _json_response(self, status: int, payload, headers) -> tuple[bytes, bytes]:
+        """The head and body of a JSON response (a Content-Type unless ``headers`` has one)."""
         body = json.dumps(payload).encode("utf-8")
         hdrs = list(headers)
         if not any(name.lower() == "content-type" for name, _ in hdrs):
             hdrs.insert(0, ("Content-Type", "application/json"))
         hdrs.append(("Content-Length", str(len(body))))
+        return self._head(status, hdrs), body
+
+    def send_json(self, status: int, payload, headers: list[tuple[str, str]] = ()) -> bool:
+        """Send a whole JSON response in one write; False if the client went away."""
+        head, body = self._json_response(status, payload, headers)
         try:
-            self.wfile.write(self._head(status, hdrs) + body)
+            self.wfile.write(head + body)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
             return False
@@ -406,10 +621,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def send_broken(self, payload, headers: list[tuple[str, str]], kind: str) -> None:
         """Announce the whole JSON answer, send half of it, then cut the connection (``kind``)."""
-        body = json.dumps(payload).encode("utf-8")
-        hdrs = [("Content-Type", "application/json"), *headers, ("Content-Length", str(len(body)))]
+        head, body = self._json_response(200, payload, headers)
         try:
-            self.wfile.write(self._head(200, hdrs) + body[: len(body) // 2])
+            self.wfile.write(head + body[: len(body) // 2])
         except (BrokenPipeError, ConnectionResetError):
             pass
         self.break_connection(kind)

@@ -8,6 +8,7 @@ parameters, a request context with a request id, and base64 bodies for non-UTF-8
 from __future__ import annotations
 
 import base64
+import json
 import time
 import uuid
 from dataclasses import dataclass
@@ -38,9 +39,11 @@ def build_event(
     headers: list[tuple[str, str]],
     body: bytes,
     source_ip: str = "127.0.0.1",
+    authorizer: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """An API Gateway REST proxy event for one HTTP request."""
-    path = unquote(raw_path)
+    """An API Gateway REST proxy event for one HTTP request (``authorizer``: the Lambda authorizer's
+    context, as API Gateway adds it)."""
+    path = raw_path  # REST APIs pass the path still percent-encoded; only pathParameters are decoded
     resource, path_parameters = match_resource(raw_path)
     single_headers: dict[str, str] = {}
     multi_headers: dict[str, list[str]] = {}
@@ -64,7 +67,7 @@ def build_event(
 
     now = time.time()
     request_id = str(uuid.uuid4())
-    return {
+    event = {
         "resource": resource,
         "path": path,
         "httpMethod": method,
@@ -98,6 +101,31 @@ def build_event(
         "body": text_body,
         "isBase64Encoded": is_base64,
     }
+    if authorizer is not None:
+        event["requestContext"]["authorizer"] = authorizer
+    return event
+
+
+#: The deployed gateway responses' x-amzn-ErrorType, by error code (infra/components/gateway_api.py):
+#: the Bedrock Runtime exception AWS SDKs raise for them on the /model routes.
+SDK_ERROR_TYPES = {
+    "InvalidRequest": "ValidationException",
+    "PayloadTooLarge": "ValidationException",
+    "TooManyRequests": "ThrottlingException",
+    "Unauthorized": "AccessDeniedException",
+    "AccessDenied": "AccessDeniedException",
+    "QuotaExceeded": "ServiceQuotaExceededException",
+}
+
+
+def error_response(status: int, code: str, message: str, request_id: str) -> tuple[int, list, bytes]:
+    """A response API Gateway answers itself, as the deployed gateway responses shape it: the gateway's
+    JSON error, plus the top-level ``message`` and ``x-amzn-ErrorType`` AWS SDKs read."""
+    body = {"error": {"code": code, "message": message, "requestId": request_id}, "message": message}
+    headers = [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id)]
+    if code in SDK_ERROR_TYPES:
+        headers.append(("x-amzn-ErrorType", SDK_ERROR_TYPES[code]))
+    return status, headers, json.dumps(body).encode()
 
 
 def response_parts(result: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:

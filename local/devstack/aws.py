@@ -1,4 +1,4 @@
-"""SQS, DynamoDB and S3 on this machine: moto in server mode, with the stack's queues, table and bucket.
+"""SQS, DynamoDB and S3 on this machine: moto in server mode, with the stack's queues, tables and bucket.
 
 Resource settings mirror the deployed stack where behaviour depends on them (DLQ redrive with
 maxReceiveCount, the visibility timeouts, and their consistency with the worker's timeout). moto is
@@ -22,6 +22,7 @@ from bedrock_gateway.core.jobs.store import LEASE_MARGIN_MS
 
 REGION = "us-east-1"
 STREAM = {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+MOTO_SENDER_ID = "AIDAIT2UOQQY3AUEKVGXU"  # moto.sqs.models.DEFAULT_SENDER_ID
 
 
 @dataclass(frozen=True)
@@ -131,23 +132,29 @@ class LocalAws:
                 ),
             },
         )["QueueUrl"]
-        jobs_table = f"bedrock-gateway-jobs{suffix}"
-        dynamodb.create_table(
-            TableName=jobs_table,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "jobId", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "jobId", "KeyType": "HASH"}],
-            # Local only: make chaos reads every write to the jobs, independently of the store's code.
-            **({"StreamSpecification": STREAM} if self.streams else {}),
-        )
+        jobs_table, keys_table = f"bedrock-gateway-jobs{suffix}", f"bedrock-gateway-keys{suffix}"
+        # Local only: make chaos reads every write to the jobs, independently of the store's code.
+        jobs_stream = {"StreamSpecification": STREAM} if self.streams else {}
+        for table, key, extra in ((jobs_table, "jobId", jobs_stream), (keys_table, "keyHash", {})):
+            dynamodb.create_table(
+                TableName=table,
+                BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+                **extra,
+            )
         bucket = f"bedrock-gateway-results{suffix}"
         s3.create_bucket(Bucket=bucket)
         return {
             "JOBS_QUEUE_URL": queue_url,
             "JOBS_DLQ_URL": dlq_url,
             "JOBS_TABLE_NAME": jobs_table,
+            "KEYS_TABLE_NAME": keys_table,
             "RESULTS_BUCKET_NAME": bucket,
             "MAX_RECEIVE_COUNT": str(self.settings.max_receive_count),
+            # moto gives every message the same SenderId, so locally the jobs API and a producer writing
+            # to the queue directly look alike: both are trusted to name the job's caller.
+            "TRUSTED_JOB_SENDERS": MOTO_SENDER_ID,
             "RETRY_BASE_SECONDS": str(self.settings.retry_base_seconds),
         }
 
@@ -359,13 +366,20 @@ def _serve_moto(conn, host: str, port: int) -> None:
 
 def redrive(sqs, dead_letter_queue_url: str, queue_url: str) -> int:
     """What an SQS DLQ redrive (StartMessageMoveTask, which moto lacks) does: every visible DLQ message
-    moves to ``queue_url`` as a new message (new id, fresh receive count). Returns how many moved."""
+    moves to ``queue_url`` as a new message (new id, fresh receive count) with its message attributes
+    (a jobs API message's ``caller``: the job stays its caller's). Returns how many moved."""
     moved = 0
     while messages := sqs.receive_message(
-        QueueUrl=dead_letter_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+        QueueUrl=dead_letter_queue_url,
+        MaxNumberOfMessages=10,
+        WaitTimeSeconds=0,
+        MessageAttributeNames=["All"],
     ).get("Messages", []):
         for message in messages:
-            sqs.send_message(QueueUrl=queue_url, MessageBody=message["Body"])
+            attributes = (
+                {"MessageAttributes": message["MessageAttributes"]} if "MessageAttributes" in message else {}
+            )
+            sqs.send_message(QueueUrl=queue_url, MessageBody=message["Body"], **attributes)
             sqs.delete_message(QueueUrl=dead_letter_queue_url, ReceiptHandle=message["ReceiptHandle"])
             moved += 1
     return moved

@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import calendar
 import hashlib
-import json
 import random
 import sys
 import threading
@@ -45,10 +44,15 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-from bedrock_gateway.core.jobs.contract import message_job_id
+from bedrock_gateway.core.callers import ANONYMOUS
+from bedrock_gateway.core.jobs.contract import job_key
+from bedrock_gateway.core.jobs.messages import MalformedMessage, read_job_message
 
-SLOW_TARGET, SLOW_MODEL = "llama", "meta.llama3-8b-instruct-v1:0"
+SLOW_TARGET, SLOW_MODEL = "llama", "us.meta.llama3-3-70b-instruct-v1:0"
 FINAL = ("succeeded", "failed")
+#: Whose jobs these are: the jobs API's caller on the local stack (no authentication on /v1/jobs).
+#: Records and results are kept under the job id inside that caller's namespace.
+CALLER = ANONYMOUS
 #: The worker's DynamoDB/S3 read timeout when the store fails on purpose (10 s in AWS): short enough
 #: that a held call costs little of an 8 s invocation, long enough for moto on a loaded machine.
 STORE_READ_TIMEOUT = 3.0
@@ -158,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     with DevStack(
         port=0,
         emulator_port=0,
+        https_port=None,
         concurrency=4,  # API processes: posting must keep up with the workers
         worker_concurrency=args.workers,
         queue_settings=queue,
@@ -201,11 +206,12 @@ def main(argv: list[str] | None = None) -> int:
             f"chaos: posted {len(accepted)} jobs ({refused} refused) in {time.monotonic() - started:.1f}s",
             flush=True,
         )
-        wait_for_final(stream, accepted, started + args.timeout)
+        by_key = {job_key(CALLER.scope, job_id): jobs[job_id] for job_id in accepted}
+        wait_for_final(stream, list(by_key), started + args.timeout)
         drain(stack, started + args.timeout)
         killer.stop()
         stream.stop()
-        report = account(stack, {job_id: jobs[job_id] for job_id in accepted}, scan(stack), stream)
+        report = account(stack, by_key, scan(stack), stream)
         report["refused"] = refused
         batches, duplicates = stack.poller.batches, stack.poller.duplicates
         proxy = dict(stack.store_proxy.counters) if stack.store_proxy else {}
@@ -434,12 +440,12 @@ def drain(stack, deadline: float) -> None:
         time.sleep(1)
 
 
-def _job_of(record: dict) -> str:
+def _job_of(record: dict, trusted_senders: frozenset[str]) -> str:
+    """The key of the job an SQS event record stands for, as the worker reads it."""
     try:
-        payload = json.loads(record["body"])
-    except ValueError:
-        payload = None
-    return message_job_id(payload, record["messageId"])
+        return read_job_message(record, trusted_senders)[0].key
+    except MalformedMessage as malformed:
+        return malformed.key
 
 
 def _epoch(stamp: str | None) -> float:
@@ -450,7 +456,7 @@ def _epoch(stamp: str | None) -> float:
 
 
 def account(stack, jobs: dict[str, tuple[str, dict]], records: dict[str, dict], stream: JobStream) -> dict:
-    """The run's accounts, each from its own source."""
+    """The run's accounts, each from its own source; ``jobs`` and ``records`` are by job key."""
     from bedrock_gateway.core.jobs.contract import DEAD_LETTERED
 
     statuses = Counter(records.get(job_id, {}).get("status") for job_id in jobs)
@@ -464,8 +470,9 @@ def account(stack, jobs: dict[str, tuple[str, dict]], records: dict[str, dict], 
     # killed and timed-out ones; a second of slack for finishedAt's resolution).
     deaths = Counter(death.kind for death in stack.worker_function.deaths)
     died_holding: Counter[str] = Counter()
+    trusted = frozenset(stack.aws.env["TRUSTED_JOB_SENDERS"].split(","))
     for death in stack.worker_function.deaths:
-        for job_id in {_job_of(record) for record in death.event.get("Records", [])}:
+        for job_id in {_job_of(record, trusted) for record in death.event.get("Records", [])}:
             if death.at <= _epoch(records.get(job_id, {}).get("finishedAt")) + 1:
                 died_holding[job_id] += 1
     extra = explained = broken_total = 0

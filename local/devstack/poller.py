@@ -17,7 +17,7 @@ import threading
 import time
 from typing import Any
 
-from devstack.aws import REGION
+from devstack.aws import MOTO_SENDER_ID, REGION
 
 
 def to_lambda_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
@@ -30,12 +30,21 @@ def to_lambda_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
         "attributes": {
             "ApproximateReceiveCount": attributes.get("ApproximateReceiveCount", "1"),
             "SentTimestamp": attributes.get("SentTimestamp", str(int(time.time() * 1000))),
-            "SenderId": attributes.get("SenderId", "AIDAIENQZJOLO23YVJ4VO"),
+            "SenderId": attributes.get("SenderId", MOTO_SENDER_ID),
             "ApproximateFirstReceiveTimestamp": attributes.get(
                 "ApproximateFirstReceiveTimestamp", str(int(time.time() * 1000))
             ),
         },
-        "messageAttributes": message.get("MessageAttributes", {}),
+        "messageAttributes": {
+            name: {  # Lambda's spelling of ReceiveMessage's attributes
+                "stringValue": value.get("StringValue"),
+                "binaryValue": value.get("BinaryValue"),
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": value.get("DataType", "String"),
+            }
+            for name, value in message.get("MessageAttributes", {}).items()
+        },
         "md5OfBody": message.get("MD5OfBody", ""),
         "eventSource": "aws:sqs",
         "eventSourceARN": queue_arn,

@@ -16,7 +16,8 @@ from typing import Any
 
 from bedrock_gateway.edge import routes
 
-from devstack.apigw import API_GATEWAY_MAX_PAYLOAD, STAGE, build_event, response_parts
+from devstack.apigw import API_GATEWAY_MAX_PAYLOAD, STAGE, build_event, error_response, response_parts
+from devstack.authorizer import LocalAuthorizer
 from devstack.lambda_pool import LambdaFunction
 
 ASGIApp = Callable[[dict, Callable, Callable], Awaitable[None]]
@@ -54,8 +55,18 @@ async def _send(send, status: int, headers: list[tuple[str, str]], body: bytes) 
     await send({"type": "http.response.body", "body": body})
 
 
-def create_app(sync_function: LambdaFunction, stream_app: ASGIApp | None) -> ASGIApp:
-    """The ASGI app for :8080 (``stream_app`` None: stream routes answer 501 until it is built)."""
+def create_app(
+    sync_function: LambdaFunction,
+    stream_app: ASGIApp | None,
+    authorizer: LocalAuthorizer | None = None,
+    *,
+    keys_everywhere: bool = True,
+) -> ASGIApp:
+    """The ASGI app for :8080 (``stream_app`` None: stream routes answer 501 until it is built).
+
+    With an ``authorizer``, the routes that always take a gateway key (the Bedrock-compatible
+    ``/model/...`` routes) require one, and so does every other route when ``keys_everywhere`` (as
+    ``auth=key`` in AWS)."""
 
     async def app(scope: dict[str, Any], receive, send) -> None:
         if scope["type"] == "lifespan":
@@ -72,20 +83,26 @@ def create_app(sync_function: LambdaFunction, stream_app: ASGIApp | None) -> ASG
             return
         # The raw path: an ARN target's %2F must not split it into segments.
         raw_path = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
-        if stream_app is not None and any(pattern.match(raw_path) for pattern in STREAM_ROUTES):
-            return await stream_app(_as_adapter_forwards(scope), receive, send)
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        context = None
+        if authorizer is not None and (keys_everywhere or _needs_key(scope["method"], raw_path)):
+            token = next((v for k, v in headers if k.lower() == "authorization"), None)
+            context = await asyncio.to_thread(authorizer.context_for, token, scope["method"], raw_path)
+            if context is None:
+                return await _send(
+                    send, *error_response(401, "Unauthorized", "Unauthorized", str(uuid.uuid4()))
+                )
+        # API Gateway matches a resource with or without a trailing slash.
+        routed_path = raw_path.rstrip("/") or "/"
+        if stream_app is not None and any(pattern.match(routed_path) for pattern in STREAM_ROUTES):
+            return await stream_app(_as_adapter_forwards(scope, context), receive, send)
 
         body = await _read_body(receive, API_GATEWAY_MAX_PAYLOAD)
         if body is None:
             return
         if body is _TOO_LARGE:
-            return await _send(
-                send,
-                413,
-                [("Content-Type", "application/json")],
-                json.dumps({"message": "Request Too Long"}).encode(),
-            )
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+            message = "Request Too Long"
+            return await _send(send, *error_response(413, "PayloadTooLarge", message, str(uuid.uuid4())))
         client = scope.get("client") or ("127.0.0.1", 0)
         event = build_event(
             scope["method"],
@@ -94,6 +111,7 @@ def create_app(sync_function: LambdaFunction, stream_app: ASGIApp | None) -> ASG
             headers,
             body,
             client[0],
+            authorizer=context,
         )
         try:
             outcome = await asyncio.wrap_future(sync_function.submit(event))
@@ -115,10 +133,22 @@ def create_app(sync_function: LambdaFunction, stream_app: ASGIApp | None) -> ASG
     return app
 
 
-def _as_adapter_forwards(scope: dict[str, Any]) -> dict[str, Any]:
+def _needs_key(method: str, raw_path: str) -> bool:
+    """Whether the route always takes a gateway key, whatever the auth mode (API Gateway's authorizer
+    is attached per method; an unknown path under ``/model/`` is refused before any handler too)."""
+    route, _, _ = routes.match(method, raw_path.rstrip("/") or "/")
+    if route is not None:
+        return route.auth == routes.KEY_AUTH
+    return raw_path.startswith(routes.BEDROCK_PREFIX)
+
+
+def _as_adapter_forwards(scope: dict[str, Any], authorizer: dict[str, Any] | None) -> dict[str, Any]:
     """The request as the Lambda Web Adapter hands it to the stream app: API Gateway's request context
-    (with its request id) in ``x-amzn-request-context``, whatever the client sent under that name."""
+    (request id, authorizer context) in ``x-amzn-request-context``, whatever the client sent under that
+    name."""
     headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _ADAPTER_HEADERS]
-    context = {"requestId": str(uuid.uuid4()), "stage": STAGE, "path": scope["path"]}
+    context: dict[str, Any] = {"requestId": str(uuid.uuid4()), "stage": STAGE, "path": scope["path"]}
+    if authorizer is not None:
+        context["authorizer"] = authorizer
     headers.append((b"x-amzn-request-context", json.dumps(context).encode()))
     return dict(scope, headers=headers)

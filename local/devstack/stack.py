@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import socket
 import threading
 import time
@@ -16,8 +17,9 @@ DEAD_LETTER_HANDLER = "bedrock_gateway.handlers.dead_letters.handler"
 DEAD_LETTER_TIMEOUT_MS = 30_000
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A listening socket, or SystemExit with a clear message when the port is taken."""
+def bind(host: str, port: int, setting: str = "PORT") -> socket.socket:
+    """A listening socket, or SystemExit with a clear message when the port is taken (``setting``: the
+    make variable that moves it)."""
     # IPPROTO_TCP explicitly: asyncio only disables Nagle on sockets that say so, and Nagle holds
     # small stream frames back for up to 40 ms.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -27,7 +29,7 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise SystemExit(
-            f"cannot listen on {host}:{port} ({exc.strerror}); pick another port, e.g. PORT={port + 1}"
+            f"cannot listen on {host}:{port} ({exc.strerror}); pick another port, e.g. {setting}={port + 1}"
         ) from None
     sock.listen(1024)
     return sock
@@ -51,10 +53,22 @@ def configure_environment(emulator_url: str | None, extra: dict[str, str] | None
     os.environ.update(env)
 
 
+def create_key(aws, tenant: str, targets: tuple[str, ...] = ()) -> str:
+    """A gateway key in the local keys table (moto); returns its secret."""
+    from bedrock_gateway.core.keys import DynamoKeyStore, issue
+
+    secret, _ = issue(DynamoKeyStore(aws.env["KEYS_TABLE_NAME"], aws.client("dynamodb")), tenant, targets)
+    return secret
+
+
 class DevStack:
     """The API on ``port`` in front of the real handlers, with the emulator on ``emulator_port``.
 
-    ``bedrock="aws"`` skips the emulator and uses the standard AWS credential chain.
+    The same API is served over HTTPS on ``https_port`` (``None``: not at all), with a certificate
+    from a local CA kept in ``tls_dir`` (``ca_bundle`` is what clients trust). ``bedrock="aws"`` skips
+    the emulator and uses the standard AWS credential chain. ``auth="key"`` requires a gateway key on
+    every ``/v1`` request, as ``auth=key`` does in AWS. A development key (tenant ``dev``, every
+    target) is created at start as ``dev_key`` in either mode.
     """
 
     def __init__(
@@ -76,12 +90,20 @@ class DevStack:
         seed: int | None = None,
         streams: bool = False,
         aws_process: bool = False,
+        auth: str = "none",
+        auth_cache_seconds: float = 5.0,
+        https_port: int | None = 8443,
+        tls_dir: str = ".local/tls",
     ):
         """``store_faults`` (:class:`devstack.store_faults.StoreFaults`), ``store_read_timeout``,
         ``duplicate_rate``, ``seed``, ``streams`` and ``aws_process`` are ``make chaos``'s fault
         injection and bookkeeping; ``make run`` leaves them off."""
         from devstack.aws import QueueSettings
 
+        if auth not in ("key", "none"):
+            raise SystemExit(f"AUTH must be 'key' or 'none', got {auth!r}")
+        self.auth, self.auth_cache_seconds = auth, auth_cache_seconds
+        self.dev_key: str | None = None
         self.host, self.bedrock, self.concurrency, self.quiet = host, bedrock, concurrency, quiet
         self.worker_concurrency = worker_concurrency
         self.queue_settings = queue_settings or QueueSettings()
@@ -99,17 +121,40 @@ class DevStack:
         self.emulator_latency = emulator_latency
         self.aws = None
         self.poller = None
+        self.tls_dir = Path(tls_dir)
         self._socket = bind(host, port)
         self.port = self._socket.getsockname()[1]
+        self._https_socket: socket.socket | None = None
+        self.https_port: int | None = None
+        if https_port is not None:
+            try:
+                self._https_socket = bind(host, https_port, "HTTPS_PORT")
+            except SystemExit:
+                self._socket.close()
+                raise
+            self.https_port = self._https_socket.getsockname()[1]
         self.emulator = None
         self._emulator_port = emulator_port
         self._server = None
         self._thread: threading.Thread | None = None
+        self._https_server = None
+        self._https_thread: threading.Thread | None = None
         self._functions: list[Any] = []
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def https_url(self) -> str | None:
+        return None if self.https_port is None else f"https://{self.host}:{self.https_port}"
+
+    @property
+    def ca_bundle(self) -> str:
+        """The local CA's certificate (absolute): what a client trusts to reach ``https_url``."""
+        from devstack.tls import LocalCertificates
+
+        return str(LocalCertificates(self.tls_dir.resolve()).ca)
 
     def _prepare(self):
         import uvicorn
@@ -137,7 +182,14 @@ class DevStack:
         settings.targets()  # fail fast on a bad config, before any process starts
         self.aws = LocalAws(
             self.host, settings=self.queue_settings, streams=self.streams, own_process=self.aws_process
-        ).start()
+        ).start()  # env first: processes inherit it
+        settings.reset()  # this process reads the tables' names too (the authorizer)
+        # Always: the Bedrock-compatible routes (the banner's SDK exports) take a gateway key whatever
+        # the auth mode; with auth=key every other route does too.
+        from devstack.authorizer import LocalAuthorizer
+
+        self.dev_key = create_key(self.aws, tenant="dev")
+        authorizer = LocalAuthorizer(self.auth_cache_seconds)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         sync_function = LambdaFunction(
             SYNC_HANDLER,
@@ -182,14 +234,33 @@ class DevStack:
         except ModuleNotFoundError as exc:
             if exc.name != "bedrock_gateway.handlers.stream_app":
                 raise
-        config = uvicorn.Config(
-            create_app(sync_function, stream_app),
+        app = create_app(sync_function, stream_app, authorizer, keys_everywhere=self.auth == "key")
+        options = dict(
             log_level="warning" if self.quiet else "info",
             access_log=not self.quiet,
             lifespan="on",
             timeout_keep_alive=30,
+            # Ctrl-C must not wait on idle clients: an HTTPS connection's close waits for the client's
+            # TLS close_notify (up to 30 s) when the client process keeps its pool open.
+            timeout_graceful_shutdown=2,
         )
-        self._server = uvicorn.Server(config)
+        self._server = uvicorn.Server(uvicorn.Config(app, **options))
+        if self._https_socket is not None:
+            from devstack.tls import ensure_certificates
+
+            try:
+                certificates = ensure_certificates(self.tls_dir, [self.host])
+            except OSError as exc:
+                raise SystemExit(
+                    f"cannot write the local HTTPS certificates in {self.tls_dir}: {exc}"
+                ) from None
+            https_config = uvicorn.Config(
+                app,
+                ssl_certfile=str(certificates.server),
+                ssl_keyfile=str(certificates.server_key),
+                **options,
+            )
+            self._https_server = uvicorn.Server(https_config)
 
     def _store_environment(self) -> dict[str, str]:
         """The worker's and DLQ consumer's view of DynamoDB and S3: through the fault proxy, if any."""
@@ -213,37 +284,57 @@ class DevStack:
         return pid is not None and self.worker_function.kill(pid, reason="at-state-write") is not None
 
     def start(self) -> DevStack:
-        """Serve in a background thread (tests); returns once the API accepts connections."""
+        """Serve in background threads (tests); returns once the API accepts connections."""
         self._prepare()
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
-        )
-        self._thread.start()
-        self.poller.start()
-        self.dead_letter_poller.start()
-        deadline = time.monotonic() + 30
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("local API did not start")
-            time.sleep(0.02)
+        try:
+            self._thread = _serve_in_thread(self._server, self._socket)
+            self._start_https()
+            self.poller.start()
+            self.dead_letter_poller.start()
+            _wait_until_started(self._server, self._thread)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
-    def serve_forever(self) -> None:
-        """Serve in the foreground until Ctrl-C (``make run``)."""
+    def _start_https(self) -> None:
+        if self._https_server is not None:
+            self._https_thread = _serve_in_thread(self._https_server, self._https_socket)
+            _wait_until_started(self._https_server, self._https_thread)
+
+    def serve_forever(self, state_file: str | None = ".local/stack.json") -> None:
+        """Serve in the foreground until Ctrl-C (``make run``); ``state_file`` tells ``make keys
+        ARGS='... --local'`` where the local keys table is."""
         self._prepare()
-        print(banner(self), flush=True)
-        self.poller.start()
-        self.dead_letter_poller.start()
+        if state_file:
+            import json
+
+            Path(state_file).parent.mkdir(parents=True, exist_ok=True)
+            state = {
+                "api": self.url,
+                "https_api": self.https_url,
+                "ca_bundle": self.ca_bundle if self.https_url else None,
+                "aws_endpoint": self.aws.url,
+                "keys_table": self.aws.env["KEYS_TABLE_NAME"],
+            }
+            Path(state_file).write_text(json.dumps(state, indent=2) + "\n")
         try:
+            # HTTPS in a thread; plain HTTP in the foreground, where uvicorn handles Ctrl-C and SIGTERM.
+            self._start_https()
+            print(banner(self), flush=True)
+            self.poller.start()
+            self.dead_letter_poller.start()
             self._server.run(sockets=[self._socket])
         finally:
             self.stop()
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        for server in (self._server, self._https_server):
+            if server is not None:
+                server.should_exit = True
+        for thread in (self._thread, self._https_thread):
+            if thread is not None:
+                thread.join(timeout=10)
         for poller in (self.poller, self.dead_letter_poller):
             if poller is not None:
                 poller.stop()
@@ -256,12 +347,28 @@ class DevStack:
         if self.emulator is not None:
             self.emulator.stop()
         self._socket.close()
+        if self._https_socket is not None:
+            self._https_socket.close()
 
     def __enter__(self) -> DevStack:
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _serve_in_thread(server, sock: socket.socket) -> threading.Thread:
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    return thread
+
+
+def _wait_until_started(server, thread: threading.Thread) -> None:
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("local API did not start")
+        time.sleep(0.02)
 
 
 def banner(stack: DevStack) -> str:
@@ -281,28 +388,55 @@ def banner(stack: DevStack) -> str:
             )
             + "faults: POST /_emulator/config)"
         )
-    body = (
-        r'{"prompt": "\n\nHuman: write an essay for living on mars in 1000 words\n\nAssistant:", '
-        r'"max_tokens_to_sample": 4000}'
-    )
-    return f"""
-Bedrock Gateway, local stack
-  API       {stack.url}/v1   (API Gateway stand-in -> the real Lambda handlers)
-  Bedrock   {bedrock}
-  Targets   {config.source}: {names}
-  Jobs      SQS queue + DLQ, DynamoDB, S3 on {stack.aws.url} (moto); the worker and the DLQ consumer
-            poll like Lambda event sources
-  Logs      {stack.log_dir}/api.log, worker.log, dead-letters.log (Powertools JSON logs and EMF metrics)
-
-Try:
-  curl -s {stack.url}/v1/targets
-  curl -si {stack.url}/v1/targets/claude/invoke -H 'Content-Type: application/json' \\
-       -d '{body}'
-  curl -N {stack.url}/v1/targets/claude/stream -H 'Content-Type: application/json' \\
-       -d '{body}'
-  curl -si {stack.url}/v1/jobs -H 'Content-Type: application/json' \\
-       -d '{{"target": "claude", "jobId": "demo-1", "body": {body}}}'
-  curl -s {stack.url}/v1/jobs/demo-1
-
-Ctrl-C stops everything.
-"""
+    body = r'{"messages": [{"role": "user", "content": "write an essay for living on mars in 1000 words"}]}'
+    key = ""
+    access = "no authentication (AUTH=none)"
+    if stack.auth == "key":
+        key = '-H "Authorization: Bearer $GATEWAY_KEY" '
+        access = "gateway keys, as auth=key in AWS; development key (tenant dev, every target) below"
+    https = []
+    if stack.https_url:
+        https = [
+            f"  HTTPS     {stack.https_url}/v1  (the same API; certificate from the local CA in {stack.tls_dir}/)"
+        ]
+    lines = [
+        "",
+        "Bedrock Gateway, local stack",
+        f"  API       {stack.url}/v1   (API Gateway stand-in -> the real Lambda handlers)",
+        *https,
+        f"  Access    {access}",
+        f"  Bedrock   {bedrock}",
+        f"  Targets   {config.source}: {names}",
+        f"  Jobs      SQS queue + DLQ, DynamoDB, S3 on {stack.aws.url} (moto); the worker and the DLQ consumer",
+        "            poll like Lambda event sources",
+        f"  Logs      {stack.log_dir}/api.log, worker.log, dead-letters.log (Powertools JSON logs and EMF metrics)",
+        "",
+    ]
+    if stack.auth == "key":
+        lines += ["Set the development key:", f"  export GATEWAY_KEY={stack.dev_key}", ""]
+    if stack.https_url:
+        lines += [
+            "Use your AWS SDK unchanged (boto3, langchain-aws, ...): Bedrock Runtime's own routes, over HTTPS:",
+            f"  export AWS_ENDPOINT_URL_BEDROCK_RUNTIME={stack.https_url}",
+            f"  export AWS_BEARER_TOKEN_BEDROCK={stack.dev_key}",
+            f"  export AWS_CA_BUNDLE={shlex.quote(stack.ca_bundle)}",
+            "  export AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1}",
+            "  (AWS_CA_BUNDLE replaces the system CAs for AWS SDKs in that shell: call real AWS from another one.)",
+            "",
+        ]
+    lines += [
+        "Try:",
+        f"  curl -s {key}{stack.url}/v1/targets",
+        f"  curl -si {key}{stack.url}/v1/targets/claude/invoke -H 'Content-Type: application/json' \\",
+        f"       -d '{body}'",
+        f"  curl -N {key}{stack.url}/v1/targets/claude/stream -H 'Content-Type: application/json' \\",
+        f"       -d '{body}'",
+        f"  curl -si {key}{stack.url}/v1/jobs -H 'Content-Type: application/json' \\",
+        f'       -d \'{{"target": "claude", "jobId": "demo-1", "body": {body}}}\'',
+        f"  curl -s {key}{stack.url}/v1/jobs/demo-1",
+        "",
+        "More keys: make keys ARGS='create --local --tenant team-a --targets claude'",
+        "Ctrl-C stops everything.",
+        "",
+    ]
+    return "\n".join(lines)

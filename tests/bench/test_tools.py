@@ -45,6 +45,30 @@ def test_error_shape_check():
     assert error_shape_problem(400, "application/json", echoed.encode()) is None
 
 
+def test_error_shape_check_on_bedrocks_wire():
+    bedrock = b'{"message": "The provided model identifier is invalid."}'
+    model = "/model/{modelId}/invoke"
+    assert (
+        error_shape_problem(400, "application/json", bedrock, path=model, error_type="ValidationException")
+        is None
+    )
+    assert error_shape_problem(400, "application/json", bedrock, path=model)  # no x-amzn-ErrorType
+    gateway = b'{"error": {"code": "TargetNotFound", "message": "m", "requestId": "r"}}'
+    assert error_shape_problem(400, "application/json", gateway, path=model, error_type="ValidationException")
+    # API Gateway's own answers carry both shapes, for both doors.
+    both = json.dumps(
+        {
+            "message": "Unauthorized",
+            "error": {"code": "Unauthorized", "message": "Unauthorized", "requestId": "r"},
+        }
+    ).encode()
+    assert error_shape_problem(401, "application/json", both) is None
+    assert (
+        error_shape_problem(401, "application/json", both, path=model, error_type="AccessDeniedException")
+        is None
+    )
+
+
 def test_asset_platform_and_files(tmp_path):
     from bench import asset
 
@@ -99,3 +123,18 @@ def test_a_tiny_load_run_has_no_errors(tmp_path):
         ("streams", 2, 0),
         ("sync", 3, 0),
     ]
+
+
+def test_the_cold_start_bench_runs_uvicorn_as_the_stream_function_does():
+    """bench/_child.py's uvicorn settings are the run script's command-line options, as uvicorn's own
+    CLI parses them (a changed option in infra/lambda_asset.py must change the bench too)."""
+    from uvicorn.main import main as uvicorn_cli
+
+    from bench._child import UVICORN_CONFIG
+    from infra.lambda_asset import STREAM_APP, UVICORN_OPTIONS
+
+    params = uvicorn_cli.make_context("uvicorn", [STREAM_APP, *UVICORN_OPTIONS]).params
+    defaults = uvicorn_cli.make_context("uvicorn", [STREAM_APP]).params
+    changed = {name for name, value in params.items() if value != defaults[name]}
+    assert changed == set(UVICORN_CONFIG)
+    assert {name: params[name] for name in changed} == UVICORN_CONFIG

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from bedrock_emulator import Emulator
+from bedrock_gateway.core import catalog
 from emulator_helpers import make_client
+
+# Lifecycle (Active/Legacy/EOL) is judged as of the day the catalog was checked, so that these tests
+# do not change verdict when a Legacy model reaches its EOL date.
+AS_OF = date.fromisoformat(catalog.as_of())
 
 
 @pytest.fixture(scope="session")
 def emulator():
-    with Emulator(port=0) as emu:
+    with Emulator(port=0, lifecycle_date=AS_OF) as emu:
         yield emu
 
 
 @pytest.fixture(autouse=True)
 def _fresh_emulator(emulator):
     emulator.reset()
+    emulator.set_lifecycle_date(AS_OF)
     yield
 
 

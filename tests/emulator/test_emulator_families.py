@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pytest
-from emulator_helpers import read_stream
+from bedrock_emulator.families import count_tokens
+from emulator_helpers import CLAUDE, read_stream
 
 PROMPT = "Describe a day in a colony on Mars in a few sentences."
 
@@ -19,7 +21,7 @@ FAMILIES = {
         None,
     ),
     "anthropic-messages": (
-        "anthropic.claude-3-haiku-20240307-v1:0",
+        CLAUDE,
         {
             "anthropic_version": "bedrock-2023-05-31",
             "max_tokens": 500,
@@ -63,14 +65,33 @@ FAMILIES = {
         lambda c: c["outputs"][0]["text"],
         None,
     ),
-    "cohere-command": (
-        "cohere.command-text-v14",
+    "openai-chat": (
+        "openai.gpt-oss-120b-1:0",
+        {
+            "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": PROMPT}],
+            "max_tokens": 500,
+        },
+        lambda b: b["choices"][0]["message"]["content"],
+        lambda c: c["choices"][0]["delta"].get("content") or "" if "choices" in c else "",
+        lambda b: b["usage"]["completion_tokens"],
+    ),
+    "deepseek-r1": (
+        "us.deepseek.r1-v1:0",
         {"prompt": PROMPT, "max_tokens": 500},
-        lambda b: b["generations"][0]["text"],
-        lambda c: c.get("text", ""),
+        lambda b: b["choices"][0]["text"],
+        lambda c: c["choices"][0]["text"],
+        None,
+    ),
+    "cohere-chat": (
+        "cohere.command-r-v1:0",
+        {"message": PROMPT, "preamble": "Be brief.", "max_tokens": 500},
+        lambda b: b["text"],
+        lambda c: c.get("text", "") if c.get("event_type") == "text-generation" else "",
         None,
     ),
 }
+# Families whose every model is retired: exercised as of a day before their EOL dates.
+RETIRED = {"anthropic-completions": date(2025, 6, 1), "cohere-chat": date(2026, 3, 1)}
 
 NATURAL_STOP = {
     "anthropic-completions": lambda b: (b["stop_reason"], b["stop"]) == ("stop_sequence", "\n\nHuman:"),
@@ -79,7 +100,9 @@ NATURAL_STOP = {
     "nova": lambda b: b["stopReason"] == "end_turn",
     "llama": lambda b: b["stop_reason"] == "stop",
     "mistral": lambda b: b["outputs"][0]["stop_reason"] == "stop",
-    "cohere-command": lambda b: b["generations"][0]["finish_reason"] == "COMPLETE",
+    "openai-chat": lambda b: b["choices"][0]["finish_reason"] == "stop",
+    "deepseek-r1": lambda b: b["choices"][0]["stop_reason"] == "stop",
+    "cohere-chat": lambda b: b["finish_reason"] == "COMPLETE",
 }
 
 TRUNCATED = {
@@ -95,8 +118,17 @@ TRUNCATED = {
     "nova": ("inferenceConfig.maxTokens", lambda b: b["stopReason"] == "max_tokens"),
     "llama": ("max_gen_len", lambda b: b["stop_reason"] == "length"),
     "mistral": ("max_tokens", lambda b: b["outputs"][0]["stop_reason"] == "length"),
-    "cohere-command": ("max_tokens", lambda b: b["generations"][0]["finish_reason"] == "MAX_TOKENS"),
+    "openai-chat": ("max_tokens", lambda b: b["choices"][0]["finish_reason"] == "length"),
+    "deepseek-r1": ("max_tokens", lambda b: b["choices"][0]["stop_reason"] == "length"),
+    "cohere-chat": ("max_tokens", lambda b: b["finish_reason"] == "MAX_TOKENS"),
 }
+
+
+@pytest.fixture(autouse=True)
+def _as_of_family_lifetime(request, emulator):
+    family = getattr(request.node, "callspec", None) and request.node.callspec.params.get("family")
+    if family in RETIRED:
+        emulator.set_lifecycle_date(RETIRED[family])
 
 
 def _set(body: dict, dotted: str, value) -> dict:
@@ -124,7 +156,7 @@ def test_sync_and_stream_agree(runtime, family):
     in_tokens = int(headers["x-amzn-bedrock-input-token-count"])
     assert resp["contentType"] == "application/json"
     assert 30 <= out_tokens <= 120, "natural length"
-    assert len(text.split()) == out_tokens
+    assert count_tokens(text) == out_tokens
     assert in_tokens > 0
     assert int(headers["x-amzn-bedrock-invocation-latency"]) >= 0
     if body_count:
@@ -148,27 +180,26 @@ def test_max_tokens_truncates(runtime, family):
     model_id, body, sync_text, chunk_text, _ = FAMILIES[family]
     field, truncated = TRUNCATED[family]
     resp, payload = _invoke(runtime, model_id, _set(body, field, 7))
-    assert len(sync_text(payload).split()) == 7
+    assert count_tokens(sync_text(payload)) == 7
     assert resp["ResponseMetadata"]["HTTPHeaders"]["x-amzn-bedrock-output-token-count"] == "7"
     assert truncated(payload)
 
 
-def test_native_stream_shapes(runtime):
+def test_native_stream_shapes(runtime, emulator):
     """The stream events of the families whose streams have structure of their own."""
     _, body, *_ = FAMILIES["anthropic-messages"]
-    chunks = read_stream(
-        runtime.invoke_model_with_response_stream(
-            modelId="anthropic.claude-3-haiku-20240307-v1:0", body=json.dumps(body)
-        )
-    )
+    chunks = read_stream(runtime.invoke_model_with_response_stream(modelId=CLAUDE, body=json.dumps(body)))
     types = [c["type"] for c in chunks]
     assert types[:2] == ["message_start", "content_block_start"]
     assert types[-3:] == ["content_block_stop", "message_delta", "message_stop"]
     assert set(types[2:-3]) == {"content_block_delta"}
-    assert chunks[0]["message"]["model"] == "claude-3-haiku-20240307"
+    assert chunks[0]["message"]["model"] == "claude-haiku-4-5-20251001"
     assert chunks[0]["message"]["usage"]["input_tokens"] > 0
     assert chunks[-2]["delta"]["stop_reason"] == "end_turn"
-    assert chunks[-2]["usage"]["output_tokens"] == len(types) - 5
+    assert (
+        chunks[-2]["usage"]["output_tokens"]
+        == chunks[-1]["amazon-bedrock-invocationMetrics"]["outputTokenCount"]
+    )
 
     _, body, *_ = FAMILIES["nova"]
     chunks = read_stream(
@@ -199,56 +230,39 @@ def test_native_stream_shapes(runtime):
         )
     )
     assert chunks[0]["prompt_token_count"] > 0 and chunks[1]["prompt_token_count"] is None
-    assert [c["generation_token_count"] for c in chunks[:3]] == [1, 2, 3]
+    counts = [c["generation_token_count"] for c in chunks]
+    assert counts == sorted(counts) and counts[0] >= 1, "a running total"
+    assert counts[-1] == chunks[-1]["amazon-bedrock-invocationMetrics"]["outputTokenCount"]
     assert chunks[-1]["stop_reason"] == "stop"
 
-    _, body, *_ = FAMILIES["cohere-command"]
-    chunks = read_stream(
-        runtime.invoke_model_with_response_stream(
-            modelId="cohere.command-light-text-v14", body=json.dumps(body)
-        )
-    )
-    assert all(c["is_finished"] is False for c in chunks[:-1])
-    assert chunks[-1]["is_finished"] is True and chunks[-1]["finish_reason"] == "COMPLETE"
 
-
-def test_claude_2_also_speaks_messages(runtime):
+def test_claude_2_also_speaks_messages(runtime, emulator):
+    emulator.set_lifecycle_date(RETIRED["anthropic-completions"])
     _, body, sync_text, *_ = FAMILIES["anthropic-messages"]
     _, payload = _invoke(runtime, "anthropic.claude-v2:1", body)
     assert payload["type"] == "message" and sync_text(payload)
 
 
-def test_default_max_tokens_of_the_family(runtime):
-    """Cohere Command defaults to 20 output tokens, Jurassic-2 to 16."""
-    _, payload = _invoke(runtime, "cohere.command-text-v14", {"prompt": PROMPT})
-    assert len(payload["generations"][0]["text"].split()) == 20
-    assert payload["generations"][0]["finish_reason"] == "MAX_TOKENS"
-    _, payload = _invoke(runtime, "ai21.j2-mid-v1", {"prompt": PROMPT})
-    assert payload["completions"][0]["finishReason"] == {"reason": "length", "length": 16}
-
-
-def test_ai21_jurassic2(runtime):
-    resp, payload = _invoke(
-        runtime, "ai21.j2-ultra-v1", {"prompt": PROMPT, "maxTokens": 400, "temperature": 0.7}
-    )
-    completion = payload["completions"][0]
-    text = completion["data"]["text"]
-    assert completion["finishReason"] == {"reason": "endoftext"}
-    assert len(completion["data"]["tokens"]) == len(text.split())
-    headers = resp["ResponseMetadata"]["HTTPHeaders"]
-    assert headers["x-amzn-bedrock-output-token-count"] == str(len(text.split()))
-    assert payload["prompt"]["text"] == PROMPT
+def test_undated_retired_models_stay_retired(runtime, emulator):
+    """Cohere Command and AI21 Jurassic-2 are EOL with no date in the catalog: EOL on any day."""
+    emulator.set_lifecycle_date(date(2024, 1, 1))
+    for model_id, body in [
+        ("cohere.command-text-v14", {"prompt": PROMPT}),
+        ("ai21.j2-mid-v1", {"prompt": PROMPT}),
+    ]:
+        with pytest.raises(runtime.exceptions.ResourceNotFoundException, match="reached the end of its life"):
+            _invoke(runtime, model_id, body)
 
 
 def test_titan_embeddings(runtime):
     _, v1 = _invoke(runtime, "amazon.titan-embed-text-v1", {"inputText": "hello embedded world"})
-    assert len(v1["embedding"]) == 1536 and v1["inputTextTokenCount"] == 3
+    assert len(v1["embedding"]) == 1536 and v1["inputTextTokenCount"] == 6  # hello, embedded, world: 2 each
 
     resp, v2 = _invoke(runtime, "amazon.titan-embed-text-v2:0", {"inputText": "hello embedded world"})
     assert len(v2["embedding"]) == 1024
     assert abs(sum(x * x for x in v2["embedding"]) - 1.0) < 1e-4, "normalized by default"
     assert v2["embeddingsByType"]["float"] == v2["embedding"]
-    assert resp["ResponseMetadata"]["HTTPHeaders"]["x-amzn-bedrock-input-token-count"] == "3"
+    assert resp["ResponseMetadata"]["HTTPHeaders"]["x-amzn-bedrock-input-token-count"] == "6"
 
     _, small = _invoke(
         runtime,
@@ -269,19 +283,21 @@ def test_titan_embeddings(runtime):
 
 
 def test_deterministic_per_body(runtime):
-    model_id, body, sync_text, *_ = FAMILIES["anthropic-completions"]
+    model_id, body, sync_text, *_ = FAMILIES["llama"]
     first = sync_text(_invoke(runtime, model_id, body)[1])
     assert sync_text(_invoke(runtime, model_id, body)[1]) == first
-    other_body = _set(body, "prompt", "\n\nHuman: Something else\n\nAssistant:")
+    other_body = _set(body, "prompt", "Something else")
     other = sync_text(_invoke(runtime, model_id, other_body)[1])
     assert other != first
 
 
 def test_forced_output_length_and_chunking(runtime, emulator):
-    model_id, body, sync_text, chunk_text, _ = FAMILIES["anthropic-completions"]
+    model_id, body, sync_text, chunk_text, _ = FAMILIES["mistral"]
     emulator.configure(model=model_id, output_tokens=200, tokens_per_chunk=8)
     _, payload = _invoke(runtime, model_id, body)
-    assert len(sync_text(payload).split()) == 200
+    text = sync_text(payload)
+    assert count_tokens(text) == 200
     chunks = read_stream(runtime.invoke_model_with_response_stream(modelId=model_id, body=json.dumps(body)))
-    assert len(chunks) == 25 + 1  # 200 tokens / 8 per chunk, then the final chunk
+    words = len(text.split())
+    assert len(chunks) == -(-words // 8) + 1  # 8 words a chunk, then the final chunk
     assert len(chunk_text(chunks[0]).split()) == 8

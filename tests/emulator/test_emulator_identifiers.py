@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from emulator_helpers import claude_body, make_client, read_stream
+from emulator_helpers import make_client, read_stream
 
 ACCOUNT = "123456789012"
 MESSAGES_BODY = json.dumps(
@@ -18,47 +18,29 @@ MESSAGES_BODY = json.dumps(
 NOVA_BODY = json.dumps({"messages": [{"role": "user", "content": [{"text": "Hello there"}]}]})
 TITAN_BODY = json.dumps({"inputText": "Hello there"})
 LLAMA_BODY = json.dumps({"prompt": "Hello there", "max_gen_len": 100})
-SONNET = "anthropic.claude-3-5-sonnet-20240620-v1:0"
-SONNET37 = "anthropic.claude-3-7-sonnet-20250219-v1:0"
+HAIKU45 = "anthropic.claude-haiku-4-5-20251001-v1:0"
+SONNET46 = "anthropic.claude-sonnet-4-6"
+NOVA_PRO = "amazon.nova-pro-v1:0"
 RES = f"arn:aws:bedrock:us-east-1:{ACCOUNT}"  # prefix of the account's resource ARNs
 FM_ARN = "arn:aws:bedrock:us-east-1::foundation-model"
 
 IDENTIFIERS = [
     # (modelId as configured, body, resolved foundation model ID in the counters)
-    ("anthropic.claude-v2", claude_body(), "anthropic.claude-v2"),
-    ("arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-v2", claude_body(), "anthropic.claude-v2"),
-    (f"us.{SONNET}", MESSAGES_BODY, SONNET),
-    (f"arn:aws:bedrock:us-east-1:{ACCOUNT}:inference-profile/us.{SONNET}", MESSAGES_BODY, SONNET),
-    (f"us.{SONNET37}", MESSAGES_BODY, SONNET37),
-    ("us.meta.llama3-1-70b-instruct-v1:0", LLAMA_BODY, "meta.llama3-1-70b-instruct-v1:0"),
-    ("us.amazon.nova-pro-v1:0", NOVA_BODY, "amazon.nova-pro-v1:0"),
-    (f"{RES}:application-inference-profile/a1b2c3d4e5f6", MESSAGES_BODY, SONNET),
-    (
-        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:application-inference-profile/n0v4pr0f1l3x",
-        NOVA_BODY,
-        "amazon.nova-pro-v1:0",
-    ),
-    (f"{RES}:provisioned-model/abcdefghij12", claude_body(), "anthropic.claude-v2"),
-    (
-        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:provisioned-model/cu5t0mpt0001",
-        TITAN_BODY,
-        "amazon.titan-text-express-v1",
-    ),
-    (
-        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:provisioned-model/upd4t1ngpt01",
-        json.dumps({"prompt": "Hi"}),
-        "cohere.command-light-text-v14",
-    ),
-    (
-        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:custom-model-deployment/d3pl0ym3nt01",
-        TITAN_BODY,
-        "amazon.titan-text-express-v1",
-    ),
-    (
-        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:imported-model/1mp0rt3dl1am",
-        LLAMA_BODY,
-        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:imported-model/1mp0rt3dl1am",
-    ),
+    (NOVA_PRO, NOVA_BODY, NOVA_PRO),
+    (f"{FM_ARN}/{NOVA_PRO}", NOVA_BODY, NOVA_PRO),
+    (f"us.{HAIKU45}", MESSAGES_BODY, HAIKU45),
+    (f"arn:aws:bedrock:us-east-1:{ACCOUNT}:inference-profile/us.{HAIKU45}", MESSAGES_BODY, HAIKU45),
+    (f"global.{SONNET46}", MESSAGES_BODY, SONNET46),
+    (f"{RES}:inference-profile/global.{SONNET46}", MESSAGES_BODY, SONNET46),
+    ("us.meta.llama3-3-70b-instruct-v1:0", LLAMA_BODY, "meta.llama3-3-70b-instruct-v1:0"),
+    (f"us.{NOVA_PRO}", NOVA_BODY, NOVA_PRO),
+    (f"{RES}:application-inference-profile/a1b2c3d4e5f6", MESSAGES_BODY, SONNET46),
+    (f"{RES}:application-inference-profile/n0v4pr0f1l3x", NOVA_BODY, NOVA_PRO),
+    (f"{RES}:provisioned-model/abcdefghij12", NOVA_BODY, NOVA_PRO),
+    (f"{RES}:provisioned-model/cu5t0mpt0001", TITAN_BODY, "amazon.titan-text-express-v1"),
+    (f"{RES}:provisioned-model/upd4t1ngpt01", LLAMA_BODY, "meta.llama3-1-8b-instruct-v1:0"),
+    (f"{RES}:custom-model-deployment/d3pl0ym3nt01", TITAN_BODY, "amazon.titan-text-express-v1"),
+    (f"{RES}:imported-model/1mp0rt3dl1am", LLAMA_BODY, f"{RES}:imported-model/1mp0rt3dl1am"),
 ]
 
 
@@ -81,7 +63,7 @@ def _error(runtime, model_id, body, stream=False):
 
 
 def test_unknown_model(runtime):
-    assert _error(runtime, "anthropic.claude-v9", claude_body()) == (
+    assert _error(runtime, "anthropic.claude-v9", MESSAGES_BODY) == (
         "ValidationException",
         "The provided model identifier is invalid.",
     )
@@ -90,18 +72,13 @@ def test_unknown_model(runtime):
 
 
 def test_on_demand_of_an_inference_profile_only_model(runtime):
-    code, message = _error(runtime, "anthropic.claude-3-7-sonnet-20250219-v1:0", MESSAGES_BODY)
+    code, message = _error(runtime, SONNET46, MESSAGES_BODY)
     assert code == "ValidationException"
     assert message == (
-        "Invocation of model ID anthropic.claude-3-7-sonnet-20250219-v1:0 with on-demand throughput isn't "
+        "Invocation of model ID anthropic.claude-sonnet-4-6 with on-demand throughput isn\u2019t "
         "supported. Retry your request with the ID or ARN of an inference profile that contains this model."
     )
-    code, _ = _error(
-        runtime,
-        "arn:aws:bedrock:us-east-1::foundation-model/meta.llama3-1-70b-instruct-v1:0",
-        LLAMA_BODY,
-        stream=True,
-    )
+    code, _ = _error(runtime, f"{FM_ARN}/meta.llama3-1-70b-instruct-v1:0", LLAMA_BODY, stream=True)
     assert code == "ValidationException"
 
 
@@ -112,12 +89,12 @@ def test_provisioned_throughput_not_in_service(runtime, pt):
 
 
 def test_unknown_account_resources(runtime):
-    code, _ = _error(runtime, f"{RES}:provisioned-model/zzzzzzzzzzzz", claude_body())
+    code, _ = _error(runtime, f"{RES}:provisioned-model/zzzzzzzzzzzz", NOVA_BODY)
     assert code == "ResourceNotFoundException"
     code, _ = _error(runtime, f"{RES}:application-inference-profile/zzzzzzzzzzzz", MESSAGES_BODY)
     assert code == "ResourceNotFoundException"
     code, _ = _error(
-        runtime, "arn:aws:bedrock:us-east-1:999999999999:provisioned-model/abcdefghij12", claude_body()
+        runtime, "arn:aws:bedrock:us-east-1:999999999999:provisioned-model/abcdefghij12", NOVA_BODY
     )
     assert code == "AccessDeniedException"
     code, _ = _error(runtime, f"{RES}:custom-model/amazon.titan-text-express-v1/c0ffee123456", TITAN_BODY)
@@ -126,69 +103,60 @@ def test_unknown_account_resources(runtime):
 
 def test_region_comes_from_the_signature(emulator):
     west = make_client("bedrock-runtime", emulator.url, region="us-west-2")
-    code, message = _error(west, f"{FM_ARN}/anthropic.claude-v2", claude_body())
-    assert (code, message) == ("ValidationException", "The provided model identifier is invalid.")
+    invalid = ("ValidationException", "The provided model identifier is invalid.")
+    assert _error(west, f"{FM_ARN}/meta.llama3-8b-instruct-v1:0", LLAMA_BODY) == invalid
     west.invoke_model(
-        modelId="arn:aws:bedrock:us-west-2::foundation-model/anthropic.claude-v2", body=claude_body()
+        modelId="arn:aws:bedrock:us-west-2::foundation-model/meta.llama3-8b-instruct-v1:0", body=LLAMA_BODY
     )
-    west.invoke_model(modelId=f"us.{SONNET}", body=MESSAGES_BODY)
+    assert _error(west, NOVA_PRO, NOVA_BODY) == invalid, "Nova Pro is not offered in-Region in us-west-2"
+    west.invoke_model(modelId=f"us.{HAIKU45}", body=MESSAGES_BODY)
 
-    # Geographic profiles are callable only from their own geography.
+    # Geographic profiles are callable only from their own geography; global ones from anywhere.
     eu = make_client("bedrock-runtime", emulator.url, region="eu-west-1")
-    eu.invoke_model(modelId=f"eu.{SONNET}", body=MESSAGES_BODY)
-    assert _error(eu, f"us.{SONNET}", MESSAGES_BODY)[0] == "ValidationException"
-    assert _error(west, f"eu.{SONNET}", MESSAGES_BODY)[0] == "ValidationException"
+    eu.invoke_model(modelId=f"eu.{HAIKU45}", body=MESSAGES_BODY)
+    eu.invoke_model(modelId=f"global.{HAIKU45}", body=MESSAGES_BODY)
+    assert _error(eu, f"us.{HAIKU45}", MESSAGES_BODY)[0] == "ValidationException"
+    assert _error(west, f"eu.{HAIKU45}", MESSAGES_BODY)[0] == "ValidationException"
+    tokyo = make_client("bedrock-runtime", emulator.url, region="ap-northeast-3")
+    tokyo.invoke_model(modelId=f"jp.{HAIKU45}", body=MESSAGES_BODY)
+    assert _error(tokyo, f"au.{HAIKU45}", MESSAGES_BODY)[0] == "ValidationException"
 
 
 def test_streaming_a_model_that_cannot_stream(runtime):
-    for model_id, body in [
-        ("ai21.j2-mid-v1", json.dumps({"prompt": "Hi"})),
-        ("amazon.titan-embed-text-v1", TITAN_BODY),
-        ("amazon.titan-embed-text-v2:0", TITAN_BODY),
-    ]:
-        assert _error(runtime, model_id, body, stream=True) == (
+    for model_id in ("amazon.titan-embed-text-v1", "amazon.titan-embed-text-v2:0"):
+        assert _error(runtime, model_id, TITAN_BODY, stream=True) == (
             "ValidationException",
-            "The model is unsupported for streaming",
+            "The model is unsupported for streaming.",
         )
-        runtime.invoke_model(modelId=model_id, body=body)
+        runtime.invoke_model(modelId=model_id, body=TITAN_BODY)
 
 
 def test_body_of_another_family(runtime):
-    code, message = _error(runtime, "anthropic.claude-v2", TITAN_BODY)
+    code, message = _error(runtime, f"us.{HAIKU45}", TITAN_BODY)
     assert code == "ValidationException"
     assert message == (
-        "Malformed input request: #: required key [prompt] not found#: required key [max_tokens_to_sample] "
-        "not found#: extraneous key [inputText] is not permitted, please reformat your input and try again."
+        "Malformed input request: #: required key [anthropic_version] not found#: required key [max_tokens] "
+        "not found#: required key [messages] not found#: extraneous key [inputText] is not permitted, please "
+        "reformat your input and try again."
     )
-    code, message = _error(runtime, "amazon.titan-text-express-v1", claude_body())
-    assert code == "ValidationException" and "extraneous key [prompt] is not permitted" in message
+    code, message = _error(runtime, "amazon.titan-text-express-v1", MESSAGES_BODY)
+    assert code == "ValidationException" and "extraneous key [anthropic_version] is not permitted" in message
     code, message = _error(runtime, "meta.llama3-8b-instruct-v1:0", NOVA_BODY, stream=True)
     assert code == "ValidationException" and "required key [prompt] not found" in message
-    code, message = _error(runtime, "anthropic.claude-3-haiku-20240307-v1:0", claude_body())
+    completions = json.dumps({"prompt": "\n\nHuman: Hi\n\nAssistant:", "max_tokens_to_sample": 50})
+    code, message = _error(runtime, f"us.{HAIKU45}", completions)
     assert message == (
-        '"claude-3-haiku-20240307" is not supported on this API. Please use the Messages API instead.'
+        '"claude-haiku-4-5-20251001" is not supported on this API. Please use the Messages API instead.'
     )
 
 
 def test_missing_and_mistyped_fields(runtime):
-    no_max = json.dumps({"prompt": "\n\nHuman: x\n\nAssistant:"})
-    code, message = _error(runtime, "anthropic.claude-v2", no_max)
-    assert code == "ValidationException" and "required key [max_tokens_to_sample] not found" in message
-    _, message = _error(
-        runtime,
-        "anthropic.claude-v2",
-        json.dumps({"prompt": "\n\nHuman: x\n\nAssistant:", "max_tokens_to_sample": "many"}),
-    )
-    assert "#/max_tokens_to_sample: expected type: Integer, found: String" in message
-    no_turns = json.dumps({"prompt": "hi", "max_tokens_to_sample": 5})
-    _, message = _error(runtime, "anthropic.claude-v2", no_turns)
-    assert message.startswith('prompt must start with "\n\nHuman:"')
-    _, message = _error(
-        runtime,
-        "anthropic.claude-3-haiku-20240307-v1:0",
-        json.dumps({"anthropic_version": "bedrock-2023-05-31", "messages": []}),
-    )
-    assert "required key [max_tokens] not found" in message
+    no_max = json.dumps({"anthropic_version": "bedrock-2023-05-31", "messages": []})
+    code, message = _error(runtime, f"us.{HAIKU45}", no_max)
+    assert code == "ValidationException" and "required key [max_tokens] not found" in message
+    many = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": "many", "messages": []})
+    _, message = _error(runtime, f"us.{HAIKU45}", many)
+    assert "#/max_tokens: expected type: Integer, found: String" in message
     _, message = _error(
         runtime,
         "amazon.nova-lite-v1:0",
@@ -199,7 +167,7 @@ def test_missing_and_mistyped_fields(runtime):
 
 def test_body_not_json(runtime):
     for body in (b"not json at all", b"", b"[1, 2]"):
-        code, message = _error(runtime, "anthropic.claude-v2", body)
+        code, message = _error(runtime, NOVA_PRO, body)
         assert code == "ValidationException" and message.startswith("Malformed input request")
 
 
@@ -219,8 +187,8 @@ def test_request_headers_are_validated_and_echoed(runtime):
     assert resp["serviceTier"] == "priority"
     assert json.loads(resp["body"].read())["amazon-bedrock-guardrailAction"] == "NONE"
     stream = runtime.invoke_model_with_response_stream(
-        modelId="anthropic.claude-v2",
-        body=claude_body(),
+        modelId=NOVA_PRO,
+        body=NOVA_BODY,
         performanceConfigLatency="standard",
         serviceTier="flex",
     )
@@ -238,4 +206,4 @@ def test_request_headers_are_validated_and_echoed(runtime):
         {"contentType": "text/plain"},
     ):
         with pytest.raises(runtime.exceptions.ValidationException):
-            runtime.invoke_model(modelId="anthropic.claude-v2", body=claude_body(), **bad)
+            runtime.invoke_model(modelId=NOVA_PRO, body=NOVA_BODY, **bad)

@@ -22,9 +22,10 @@ from urllib.parse import quote, urlsplit
 import bedrock_emulator
 import pytest
 from bedrock_emulator import Emulator, emulator_env, eventstream
+from bedrock_emulator.families import count_tokens
 from botocore.eventstream import EventStreamBuffer
 from botocore.exceptions import BotoCoreError
-from emulator_helpers import claude_body, make_client
+from emulator_helpers import MODEL, make_client, nova_body, nova_text
 
 PT_ARN = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abcdefghij12"
 
@@ -70,8 +71,8 @@ def _dechunk(raw: bytes) -> list[bytes]:
 def test_event_stream_framing(emulator):
     head, raw = _raw_request(
         emulator,
-        "/model/anthropic.claude-v2/invoke-with-response-stream",
-        claude_body().encode(),
+        "/model/amazon.nova-pro-v1:0/invoke-with-response-stream",
+        nova_body().encode(),
         {"Content-Type": "application/json"},
     )
     status_line, *header_lines = head.decode().split("\r\n")
@@ -102,17 +103,15 @@ def test_event_stream_framing(emulator):
         }
         assert len(data) == 12 + headers_len + len(message.payload) + 4
         inner = json.loads(base64.b64decode(json.loads(message.payload)["bytes"]))
-        texts.append(inner["completion"])
+        texts.append(nova_text(inner))
     assert "amazon-bedrock-invocationMetrics" in inner
     assert "".join(texts).strip()
 
 
 def test_mid_stream_exception_framing(emulator):
-    emulator.configure(
-        model="anthropic.claude-v2", error={"type": "throttling", "when": "after_chunks", "after_chunks": 2}
-    )
+    emulator.configure(model=MODEL, error={"type": "throttling", "when": "after_chunks", "after_chunks": 2})
     _, raw = _raw_request(
-        emulator, "/model/anthropic.claude-v2/invoke-with-response-stream", claude_body().encode()
+        emulator, "/model/amazon.nova-pro-v1:0/invoke-with-response-stream", nova_body().encode()
     )
     messages = []
     for data in _dechunk(raw):
@@ -132,16 +131,16 @@ def test_url_encoded_arn_and_errors(emulator):
     host, port = _address(emulator)
     conn = http.client.HTTPConnection(host, port, timeout=10)
     # Both requests on one kept-alive connection.
-    conn.request("POST", f"/model/{quote(PT_ARN, safe='')}/invoke", body=claude_body())
+    conn.request("POST", f"/model/{quote(PT_ARN, safe='')}/invoke", body=nova_body())
     resp = conn.getresponse()
     payload = json.loads(resp.read())
-    assert resp.status == 200 and payload["completion"]
-    assert int(resp.getheader("X-Amzn-Bedrock-Output-Token-Count")) == len(payload["completion"].split())
-    assert resp.getheader("X-Amzn-Bedrock-Input-Token-Count") == "6"  # Human: Tell me about Mars. Assistant:
+    assert resp.status == 200 and nova_text(payload)
+    assert int(resp.getheader("X-Amzn-Bedrock-Output-Token-Count")) == count_tokens(nova_text(payload))
+    assert resp.getheader("X-Amzn-Bedrock-Input-Token-Count") == "6"  # Tell(1) me(1) about(2) Mars(1) .(1)
     assert resp.getheader("X-Amzn-Bedrock-Invocation-Latency") is not None
     assert resp.getheader("x-amzn-RequestId")
 
-    conn.request("POST", "/model/nope.nope-v1/invoke", body=claude_body())
+    conn.request("POST", "/model/nope.nope-v1/invoke", body=nova_body())
     resp = conn.getresponse()
     assert resp.status == 400
     assert resp.getheader("X-Amzn-ErrorType").split(":")[0] == "ValidationException"
@@ -150,13 +149,13 @@ def test_url_encoded_arn_and_errors(emulator):
 
 
 def test_sync_latency_is_tiny(runtime, emulator):
-    body = claude_body(max_tokens=100)
+    body = nova_body(max_tokens=100)
     for _ in range(5):  # warm the connection pool
-        runtime.invoke_model(modelId="anthropic.claude-v2", body=body)
+        runtime.invoke_model(modelId=MODEL, body=body)
     samples = []
     for _ in range(50):
         started = time.perf_counter()
-        runtime.invoke_model(modelId="anthropic.claude-v2", body=body)["body"].read()
+        runtime.invoke_model(modelId=MODEL, body=body)["body"].read()
         samples.append((time.perf_counter() - started) * 1000)
 
     host, port = _address(emulator)
@@ -164,7 +163,7 @@ def test_sync_latency_is_tiny(runtime, emulator):
     raw = []
     for _ in range(50):
         started = time.perf_counter()
-        conn.request("POST", "/model/anthropic.claude-v2/invoke", body=body)
+        conn.request("POST", "/model/amazon.nova-pro-v1:0/invoke", body=body)
         conn.getresponse().read()
         raw.append((time.perf_counter() - started) * 1000)
     conn.close()
@@ -189,12 +188,13 @@ def test_spec_reference_client_call(emulator):
         brt = boto3.client(service_name='bedrock-runtime')
 
         body = json.dumps({
-            'prompt': '\\n\\nHuman: write an essay for living on mars in 1000 words\\n\\nAssistant:',
-            'max_tokens_to_sample': 4000
+            'anthropic_version': 'bedrock-2023-05-31',
+            'max_tokens': 4000,
+            'messages': [{'role': 'user', 'content': 'write an essay for living on mars in 1000 words'}]
         })
 
         response = brt.invoke_model_with_response_stream(
-            modelId='anthropic.claude-v2',
+            modelId='us.anthropic.claude-haiku-4-5-20251001-v1:0',
             body=body
         )
 
@@ -215,8 +215,8 @@ def test_spec_reference_client_call(emulator):
     assert done.returncode == 0, done.stderr
     printed = [ast.literal_eval(line) for line in done.stdout.splitlines()]
     assert len(printed) > 10
-    assert all("completion" in p for p in printed)
-    assert printed[-1]["stop_reason"] == "stop_sequence"
+    assert all("type" in p for p in printed)
+    assert printed[-2]["delta"]["stop_reason"] == "end_turn"
     assert "amazon-bedrock-invocationMetrics" in printed[-1]
 
 
@@ -256,7 +256,7 @@ def test_encoder_round_trips_through_botocore():
 def test_stop_closes_kept_alive_connections():
     emu = Emulator().start()
     client = make_client("bedrock-runtime", emu.url)
-    client.invoke_model(modelId="anthropic.claude-v2", body=claude_body())
+    client.invoke_model(modelId=MODEL, body=nova_body())
     emu.stop()
     with pytest.raises(BotoCoreError):
-        client.invoke_model(modelId="anthropic.claude-v2", body=claude_body())
+        client.invoke_model(modelId=MODEL, body=nova_body())

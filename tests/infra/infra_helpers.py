@@ -1,4 +1,5 @@
-"""Helpers for the infra tests: evaluate template ARNs, collect IAM statements per role."""
+"""Helpers for the infra tests: the synthesized configurations tests share, evaluate template ARNs,
+collect IAM statements per role."""
 
 from __future__ import annotations
 
@@ -7,6 +8,13 @@ from typing import Any
 
 # Resolving pseudo parameters with these turns template ARNs into plain strings to compare.
 REGION, ACCOUNT, PARTITION = "eu-west-1", "111122223333", "aws"
+#: One context per auth mode; tests reuse exactly these so each mode is synthesized once per session.
+AUTH_CONTEXTS: dict[str, dict[str, str]] = {
+    "iam": {},
+    "key": {"auth": "key", "keyRateLimit": "5", "keyBurstLimit": "9", "keyQuotaPerDay": "1000"},
+    "apiKey": {"auth": "apiKey", "workerMaxConcurrency": "7", "maxReceiveCount": "3", "stage": "qa"},
+    "none": {"auth": "none"},
+}
 
 
 def resolve(value: Any, region: str = REGION, account: str = ACCOUNT, partition: str = PARTITION) -> Any:

@@ -3,6 +3,7 @@ targets file and run.sh."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -109,15 +110,69 @@ def test_run_script_starts_the_stream_app_for_the_web_adapter(bundled):
     assert os.access(script, os.X_OK)
     text = script.read_text()
     assert text.startswith("#!/bin/sh")
-    assert "bedrock_gateway.handlers.stream_app:app" in text
+    assert "bedrock_gateway.handlers.stream_lambda:app" in text
     assert '--port "${AWS_LWA_PORT:-8000}"' in text and "--host 127.0.0.1" in text
+    assert " ".join(lambda_asset.UVICORN_OPTIONS) in text
+
+
+def test_the_run_scripts_uvicorn_serves_the_app_and_the_snapstart_hook_paths(tmp_path):
+    """The script's own command line, on this machine's Python: the pinned uvicorn accepts every
+    option, the app answers the adapter's readiness check, and the hook paths run the hooks."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+    from bedrock_gateway import snapstart
+    from bedrock_gateway.edge.routes import STREAM_READINESS_PATH as READINESS_PATH
+
+    with socket.socket() as probe:  # a free port, as the adapter's AWS_LWA_PORT would be
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = tmp_path / "run.sh"
+    script.write_text(lambda_asset.RUN_SCRIPT.replace("exec python3 ", f"exec {sys.executable} "))
+    env = dict(
+        os.environ,
+        LAMBDA_TASK_ROOT=str(lambda_asset.LAMBDA_SRC),
+        AWS_LWA_PORT=str(port),
+        TARGETS_FILE=str(PROJECT_ROOT / "config" / "targets.toml"),
+        AWS_DEFAULT_REGION="us-east-1",
+    )
+    server = subprocess.Popen(["sh", str(script)], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                ready = httpx.get(url + READINESS_PATH, timeout=2)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.stderr.read()
+                assert time.monotonic() < deadline, "the app did not start"
+                time.sleep(0.05)
+        assert ready.status_code == 200 and "server" not in ready.headers  # --no-server-header
+        for path in (snapstart.BEFORE_SNAPSHOT_PATH, snapstart.AFTER_RESTORE_PATH):
+            assert httpx.post(url + path, timeout=30).status_code == 204, path
+            assert httpx.get(url + path, timeout=5).status_code == 405, path
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert "Traceback" not in server.stderr.read()
 
 
 def test_synth_asset_without_deps_holds_only_code_and_config(default_synth):
-    (asset,) = [p for p in default_synth.assembly_dir.iterdir() if p.name.startswith("asset.")]
+    stack = default_synth.stack
+    codes = {
+        json.dumps(
+            default_synth.data["Resources"][default_synth.logical_id(f.function)]["Properties"]["Code"]
+        )
+        for f in (stack.sync_api, stack.stream, stack.worker)
+    }
+    assert len(codes) == 1  # one asset for all three
+    asset_hash = json.loads(codes.pop())["S3Key"].removesuffix(".zip")
+    asset = default_synth.assembly_dir / f"asset.{asset_hash}"
     assert _top_level(asset) == {"bedrock_gateway", "targets.toml", "run.sh"}
-    functions = default_synth.resources("AWS::Lambda::Function")
-    assert len({str(f["Properties"]["Code"]) for f in functions.values()}) == 1  # one asset for all three
 
 
 def test_asset_hash_follows_its_inputs(tmp_path):

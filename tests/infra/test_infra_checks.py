@@ -6,12 +6,15 @@ import json
 
 import pytest
 from cfnlint.api import ManualArgs, lint
+from infra_helpers import AUTH_CONTEXTS
 
 CONFIGS = {
-    "iam": {},
-    "apiKey": {"auth": "apiKey", "workerMaxConcurrency": "7", "maxReceiveCount": "3", "stage": "qa"},
-    "none": {"auth": "none"},
+    **AUTH_CONTEXTS,
     "production": {"stage": "production"},
+    # customer managed KMS key for logs and queues, an alarm subscriber
+    "hardened": {"stage": "staging", "kmsKey": "create", "alarmEmail": "oncall@example.com"},
+    # SnapStart on every function, the authorizer included
+    "snapStart": {"snapStart": "true", "auth": "key"},
 }
 #: CDK makes each function depend on its role explicitly as well as through Fn::GetAtt.
 ACCEPTED_CFN_LINT_WARNINGS = {"W3005"}

@@ -52,6 +52,9 @@ def test_app_py_exits_non_zero_naming_the_target(write_targets, tmp_path):
         ({"stage": "Prod_1"}, "stage"),
         ({"logRetentionDays": "10"}, "logRetentionDays"),
         ({"skipAssetDeps": "maybe"}, "skipAssetDeps"),
+        ({"snapStart": "sometimes"}, "snapStart"),
+        ({"kmsKey": "alias/gateway"}, "kmsKey"),
+        ({"kmsKey": "arn:aws:kms:eu-west-1:111122223333:alias/gateway"}, "kmsKey"),
     ],
 )
 def test_bad_context_fails_naming_the_key(context, named, tmp_path):

@@ -1,11 +1,13 @@
 """Least-privilege IAM derived from the targets config: exact Bedrock ARNs, no '*' on any Bedrock
-action, look-ups only where streaming support is looked up, and scoped data-plane access."""
+action, look-ups only where neither config nor the catalog of record knows whether a target streams,
+CountTokens only where and on what the sync function counts with, and scoped data-plane access."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+from bedrock_gateway.core import catalog
 from bedrock_gateway.core.targets import load_targets
 from infra_helpers import ACCOUNT, REGION, actions_of, resources_for, statements
 
@@ -13,32 +15,40 @@ from infra.bedrock_access import BedrockResources
 
 SYNC, STREAM, WORKER = "SyncApiHandlerRole", "StreamHandlerRole", "WorkerHandlerRole"
 DEAD_LETTERS = "DeadLettersHandlerRole"
-SONNET = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+HAIKU = "anthropic.claude-haiku-4-5-20251001-v1:0"
+SONNET = "anthropic.claude-sonnet-4-6"
 
 PROFILE_ONLY = """
-    default_target = "sonnet"
-    [targets.sonnet]
-    model = "us.anthropic.claude-3-5-sonnet-20240620-v1:0"
+    default_target = "haiku"
+    [targets.haiku]
+    model = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
 """
+
+
+def destinations(profile_id: str) -> set[str]:
+    """The foundation-model ARNs a region-agnostic stack allows behind a system profile (the catalog's)."""
+    model_id = profile_id.split(".", 1)[1]
+    return {f"arn:aws:bedrock:{r}::foundation-model/{model_id}" for r in catalog.all_destinations(profile_id)}
+
 
 MIXED = """
     [targets.team-a]
     model = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3d4e5f6"
     models = [
-        "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-5-sonnet-20240620-v1:0",
-        "arn:aws:bedrock:us-west-2::foundation-model/anthropic.claude-3-5-sonnet-20240620-v1:0",
+        "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-sonnet-4-6",
+        "arn:aws:bedrock:us-west-2::foundation-model/anthropic.claude-sonnet-4-6",
     ]
     guardrail = { id = "gr1abc", version = "1" }
 
     [targets.eu-haiku]
-    model = "eu.anthropic.claude-3-haiku-20240307-v1:0"
+    model = "eu.anthropic.claude-haiku-4-5-20251001-v1:0"
     streaming = true
 
     [targets.tuned]
     model = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abcdefghij12"
 
-    [targets.jurassic]
-    model = "ai21.j2-mid-v1"
+    [targets.embed]
+    model = "amazon.titan-embed-text-v2:0"
     streaming = false
 """
 
@@ -55,39 +65,35 @@ def mixed_synth(synthesize, write_targets):
 
 def test_system_inference_profile_yields_exactly_its_profile_and_destination_models(profile_synth):
     expected = {
-        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:inference-profile/us.{SONNET}",
-        f"arn:aws:bedrock:us-east-1::foundation-model/{SONNET}",
-        f"arn:aws:bedrock:us-east-2::foundation-model/{SONNET}",
-        f"arn:aws:bedrock:us-west-2::foundation-model/{SONNET}",
+        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:inference-profile/us.{HAIKU}",
+        f"arn:aws:bedrock:us-east-1::foundation-model/{HAIKU}",
+        *destinations(f"us.{HAIKU}"),
     }
+    assert f"arn:aws:bedrock:us-west-2::foundation-model/{HAIKU}" in expected
     for role in (SYNC, STREAM, WORKER):
         assert resources_for(profile_synth, role, "bedrock:InvokeModel", region="us-east-1") == expected, role
     assert (
         resources_for(profile_synth, STREAM, "bedrock:InvokeModelWithResponseStream", region="us-east-1")
         == expected
     )
-    # streaming is not stated: the handlers ask GetFoundationModel about the base model, in their region
-    lookups = {f"arn:aws:bedrock:us-east-1::foundation-model/{SONNET}"}
-    assert resources_for(profile_synth, SYNC, "bedrock:GetFoundationModel", region="us-east-1") == lookups
-    assert resources_for(profile_synth, STREAM, "bedrock:GetFoundationModel", region="us-east-1") == lookups
+    # streaming is not stated, but the catalog of record knows the profile's model: no control-plane look-up
+    for role in (SYNC, STREAM):
+        assert "bedrock:GetFoundationModel" not in actions_of(profile_synth, role), role
     assert "bedrock:GetInferenceProfile" not in actions_of(profile_synth, SYNC)
     assert "bedrock:ApplyGuardrail" not in actions_of(profile_synth, SYNC)
 
 
 def test_mixed_config_yields_exactly_the_expected_arns(mixed_synth):
     team_a = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3d4e5f6"
-    haiku = "anthropic.claude-3-haiku-20240307-v1:0"
     expected_invoke = {
         team_a,
         f"arn:aws:bedrock:us-east-1::foundation-model/{SONNET}",
         f"arn:aws:bedrock:us-west-2::foundation-model/{SONNET}",
-        f"arn:aws:bedrock:{REGION}:{ACCOUNT}:inference-profile/eu.{haiku}",
-        *(
-            f"arn:aws:bedrock:{r}::foundation-model/{haiku}"
-            for r in ("eu-central-1", "eu-west-1", "eu-west-3", "eu-north-1")
-        ),
+        f"arn:aws:bedrock:{REGION}:{ACCOUNT}:inference-profile/eu.{HAIKU}",
+        f"arn:aws:bedrock:{REGION}::foundation-model/{HAIKU}",
+        *destinations(f"eu.{HAIKU}"),
         "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abcdefghij12",
-        f"arn:aws:bedrock:{REGION}::foundation-model/ai21.j2-mid-v1",
+        f"arn:aws:bedrock:{REGION}::foundation-model/amazon.titan-embed-text-v2:0",
     }
     for role in (SYNC, STREAM, WORKER):
         assert resources_for(mixed_synth, role, "bedrock:InvokeModel") == expected_invoke, role
@@ -111,27 +117,60 @@ def test_default_config_grants_each_target_exactly_what_targets_py_derives(defau
         assert resources_for(default_synth, role, "bedrock:InvokeModel") == expected, role
 
 
-def test_streaming_lookups_skip_targets_that_state_streaming(default_synth):
-    config = default_synth.stack.settings.targets
+def test_streaming_lookups_skip_targets_that_state_streaming(mixed_synth):
+    config = mixed_synth.stack.settings.targets
     stated = [t for t in config.targets.values() if t.streaming is not None]
-    assert stated, "config/targets.toml is expected to state streaming for at least one target"
-    looked_up = resources_for(default_synth, SYNC, "bedrock:GetFoundationModel")
+    assert stated, "the mixed config is expected to state streaming for at least one target"
+    looked_up = resources_for(mixed_synth, SYNC, "bedrock:GetFoundationModel")
     for target in stated:
         model_id = target.ref.foundation_model_id
         if model_id:
             assert f"arn:aws:bedrock:{REGION}::foundation-model/{model_id}" not in looked_up, target.name
 
 
+def test_streaming_lookups_skip_targets_the_catalog_answers(write_targets):
+    config = load_targets(
+        write_targets(
+            """
+            [targets.sonnet]
+            model = "global.anthropic.claude-sonnet-4-6"
+            [targets.embed]
+            model = "amazon.titan-embed-text-v2:0"
+            [targets.future]
+            model = "acme.model-not-in-the-catalog-v1:0"
+            [targets.future-eu]
+            model = "eu.acme.another-model-v1:0"
+            [targets.tuned]
+            model = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abcdefghij12"
+            """
+        )
+    )
+    assert catalog.response_streaming(SONNET) is True
+    assert catalog.response_streaming("amazon.titan-embed-text-v2:0") is False
+    resources = BedrockResources.for_config(config, "us-east-1", ACCOUNT, "aws")
+    # Only base models the catalog lacks are looked up; provisioned throughput hides its model (no look-up).
+    assert resources.foundation_model_lookups == (
+        "arn:aws:bedrock:us-east-1::foundation-model/acme.model-not-in-the-catalog-v1:0",
+        "arn:aws:bedrock:us-east-1::foundation-model/acme.another-model-v1:0",
+    )
+
+
+def test_the_default_config_needs_no_control_plane_lookups(default_synth):
+    # Every default target's model is in the catalog of record: no GetFoundationModel, no GetInferenceProfile.
+    for role in (SYNC, STREAM, WORKER):
+        bedrock_actions = {a for a in actions_of(default_synth, role) if a.startswith("bedrock:")}
+        assert not bedrock_actions & {"bedrock:GetFoundationModel", "bedrock:GetInferenceProfile"}, role
+
+
 def test_bedrock_resources_for_config_is_pure_and_exact(write_targets):
     resources = BedrockResources.for_config(
         load_targets(write_targets(PROFILE_ONLY)), "us-east-1", ACCOUNT, "aws"
     )
-    assert resources.invoke == (
-        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:inference-profile/us.{SONNET}",
-        f"arn:aws:bedrock:us-east-1::foundation-model/{SONNET}",
-        f"arn:aws:bedrock:us-east-2::foundation-model/{SONNET}",
-        f"arn:aws:bedrock:us-west-2::foundation-model/{SONNET}",
+    assert resources.invoke[:2] == (
+        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:inference-profile/us.{HAIKU}",
+        f"arn:aws:bedrock:us-east-1::foundation-model/{HAIKU}",
     )
+    assert set(resources.invoke[1:]) == destinations(f"us.{HAIKU}")
     assert resources.guardrails == () and resources.inference_profile_lookups == ()
 
 
@@ -155,10 +194,10 @@ def test_only_xray_uses_a_wildcard_resource(default_synth):
             )
 
 
-def test_bedrock_actions_per_function(default_synth):
-    bedrock = lambda role: {a for a in actions_of(default_synth, role) if a.startswith("bedrock:")}  # noqa: E731
+def test_bedrock_actions_per_function(mixed_synth):
+    bedrock = lambda role: {a for a in actions_of(mixed_synth, role) if a.startswith("bedrock:")}  # noqa: E731
     lookups = {"bedrock:GetFoundationModel", "bedrock:GetInferenceProfile"}
-    assert bedrock(SYNC) == {"bedrock:InvokeModel", "bedrock:ApplyGuardrail", *lookups}
+    assert bedrock(SYNC) == {"bedrock:InvokeModel", "bedrock:CountTokens", "bedrock:ApplyGuardrail", *lookups}
     assert bedrock(STREAM) == {
         "bedrock:InvokeModel",
         "bedrock:InvokeModelWithResponseStream",
@@ -166,6 +205,46 @@ def test_bedrock_actions_per_function(default_synth):
         *lookups,
     }
     assert bedrock(WORKER) == {"bedrock:InvokeModel", "bedrock:ApplyGuardrail"}
+
+
+def test_count_tokens_is_granted_on_the_model_each_target_counts_with(mixed_synth):
+    # CountTokens takes a foundation model, asked in the stack's region (Target.counting_model_id):
+    # team-a's first `models` entry, eu-haiku's base model, embed itself; a provisioned throughput
+    # hides its model, so its own ARN.
+    assert resources_for(mixed_synth, SYNC, "bedrock:CountTokens") == {
+        f"arn:aws:bedrock:{REGION}::foundation-model/{SONNET}",
+        f"arn:aws:bedrock:{REGION}::foundation-model/{HAIKU}",
+        "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abcdefghij12",
+        f"arn:aws:bedrock:{REGION}::foundation-model/amazon.titan-embed-text-v2:0",
+    }
+    for role in (STREAM, WORKER):
+        assert "bedrock:CountTokens" not in actions_of(mixed_synth, role), role
+
+
+def test_count_tokens_on_the_default_config_names_exactly_its_base_models(default_synth):
+    models = [
+        "anthropic.claude-sonnet-4-6",  # claude: global profile
+        HAIKU,  # haiku: us profile
+        "amazon.nova-pro-v1:0",
+        "meta.llama3-3-70b-instruct-v1:0",  # llama: us profile
+        "mistral.mistral-large-3-675b-instruct",
+        "amazon.titan-embed-text-v2:0",
+    ]
+    assert resources_for(default_synth, SYNC, "bedrock:CountTokens") == {
+        f"arn:aws:bedrock:{REGION}::foundation-model/{model}" for model in models
+    }
+    assert resources_for(default_synth, SYNC, "bedrock:CountTokens", region="us-west-2") == {
+        f"arn:aws:bedrock:us-west-2::foundation-model/{model}" for model in models
+    }
+
+
+@pytest.mark.parametrize("fixture", ["default_synth", "profile_synth", "mixed_synth"])
+def test_no_converse_action_is_granted(request, fixture):
+    """Converse and ConverseStream are authorized by InvokeModel and InvokeModelWithResponseStream;
+    ``bedrock:Converse*`` are not IAM actions, and a policy naming them grants nothing."""
+    synth = request.getfixturevalue(fixture)
+    for statement in statements(synth):
+        assert not [a for a in statement["Action"] if a.lower().startswith("bedrock:converse")], statement
 
 
 def test_function_roles_have_no_managed_policies(default_synth):
@@ -215,3 +294,17 @@ def test_data_plane_access_is_scoped(default_synth):
     assert "sqs:SendMessage" not in actions_of(synth, DEAD_LETTERS)
 
     assert not {a for a in actions_of(synth, STREAM) if a.startswith(("dynamodb:", "sqs:", "s3:"))}
+
+
+def test_the_default_config_grants_nothing_on_placeholder_accounts_or_retired_models(default_synth):
+    from gateway_cli.check import PLACEHOLDER_ACCOUNTS
+
+    for statement in statements(default_synth):
+        for resource in statement["Resource"]:
+            text = json.dumps(resource)
+            assert not any(account in text for account in PLACEHOLDER_ACCOUNTS), resource
+            model_id = (
+                text.rsplit("foundation-model/", 1)[-1].rstrip('"') if "foundation-model/" in text else None
+            )
+            if model_id:
+                assert (catalog.lifecycle(model_id, "us-east-1") or {}).get("status") != catalog.EOL, model_id

@@ -10,7 +10,7 @@ import pytest
 from aws_cdk.assertions import Match
 from bedrock_gateway.core.jobs.contract import JOB_SCHEMA
 from bedrock_gateway.edge import openapi
-from infra_helpers import resolve
+from infra_helpers import AUTH_CONTEXTS, resolve
 
 from infra import lambda_platform
 from infra.components import dead_letter_consumer, job_queue, job_worker
@@ -23,7 +23,16 @@ ROUTES = {
     ("POST", "/v1/targets/{target}/stream"): "Stream",
     ("POST", "/v1/jobs"): "SyncApi",
     ("GET", "/v1/jobs/{jobId}"): "SyncApi",
+    ("GET", "/v1/jobs/{jobId}/result"): "SyncApi",
+    ("POST", "/v1/targets/{target}/converse"): "SyncApi",
+    ("POST", "/v1/targets/{target}/converse-stream"): "Stream",
+    ("POST", "/model/{modelId}/invoke"): "SyncApi",
+    ("POST", "/model/{modelId}/invoke-with-response-stream"): "Stream",
+    ("POST", "/model/{modelId}/converse"): "SyncApi",
+    ("POST", "/model/{modelId}/converse-stream"): "Stream",
+    ("POST", "/model/{modelId}/count-tokens"): "SyncApi",
 }
+STREAMED = {route for route, function in ROUTES.items() if function == "Stream"}
 
 
 def routes(synth) -> dict[tuple[str, str], dict]:
@@ -60,8 +69,9 @@ def test_the_openapi_document_lists_exactly_the_routes_the_stack_serves(default_
     assert described == set(routes(default_synth))
 
 
-def test_stream_route_uses_response_streaming(default_synth):
-    stream = routes(default_synth)[("POST", "/v1/targets/{target}/stream")]["Integration"]
+@pytest.mark.parametrize("route", sorted(STREAMED))
+def test_stream_routes_use_response_streaming(default_synth, route):
+    stream = routes(default_synth)[route]["Integration"]
     assert stream["ResponseTransferMode"] == "STREAM"
     assert stream["Uri"]["Fn::Join"][1][-1] == "/response-streaming-invocations"
     assert "/2021-11-15/functions/" in json.dumps(stream["Uri"])
@@ -70,24 +80,32 @@ def test_stream_route_uses_response_streaming(default_synth):
 
 def test_other_routes_are_buffered(default_synth):
     for route, method in routes(default_synth).items():
-        if route[1].endswith("/stream"):
+        if route in STREAMED:
             continue
         assert method["Integration"].get("ResponseTransferMode", "BUFFERED") == "BUFFERED", route
         assert json.dumps(method["Integration"]["Uri"]).endswith('"/invocations"]]}'), route
 
 
-def test_default_auth_is_iam_on_every_method(default_synth):
-    for route, method in routes(default_synth).items():
+def gateway_routes(synth) -> dict[tuple[str, str], dict]:
+    """The /v1 routes: the auth mode's (the /model routes take gateway keys in every mode,
+    test_infra_dropin.py)."""
+    return {route: method for route, method in routes(synth).items() if route[1].startswith("/v1/")}
+
+
+def test_default_auth_is_iam_on_every_gateway_route(default_synth):
+    assert gateway_routes(default_synth)
+    for route, method in gateway_routes(default_synth).items():
         assert method["AuthorizationType"] == "AWS_IAM", route
         assert not method.get("ApiKeyRequired"), route
 
 
 def test_api_key_auth_requires_a_key_and_a_usage_plan(synthesize):
-    synth = synthesize(auth="apiKey", workerMaxConcurrency="7", maxReceiveCount="3", stage="qa")
-    for route, method in routes(synth).items():
+    synth = synthesize(**AUTH_CONTEXTS["apiKey"])
+    for route, method in gateway_routes(synth).items():
         assert method["ApiKeyRequired"] is True, route
         assert method["AuthorizationType"] == "NONE", route
     synth.template.resource_count_is("AWS::ApiGateway::ApiKey", 1)
+    synth.template.resource_count_is("AWS::ApiGateway::UsagePlan", 1)  # no per-gateway-key plan here
     synth.template.has_resource_properties(
         "AWS::ApiGateway::UsagePlan",
         {
@@ -99,8 +117,8 @@ def test_api_key_auth_requires_a_key_and_a_usage_plan(synthesize):
 
 
 def test_no_auth_is_an_explicit_choice(synthesize):
-    synth = synthesize(auth="none")
-    for route, method in routes(synth).items():
+    synth = synthesize(**AUTH_CONTEXTS["none"])
+    for route, method in gateway_routes(synth).items():
         assert method["AuthorizationType"] == "NONE", route
         assert not method.get("ApiKeyRequired"), route
     synth.template.resource_count_is("AWS::ApiGateway::ApiKey", 0)
@@ -188,13 +206,12 @@ def test_worker_event_source_reports_partial_failures_with_bounded_concurrency(d
             "EventSourceArn": {
                 "Fn::GetAtt": [default_synth.logical_id(default_synth.stack.jobs.queue), "Arn"]
             },
-            "FunctionName": {"Ref": default_synth.logical_id(default_synth.stack.worker.function)},
         },
-    )
+    )  # FunctionName: the worker's live alias (test_infra_snapstart.py)
 
 
 def test_context_sets_worker_concurrency_and_redrive(synthesize):
-    synth = synthesize(auth="apiKey", workerMaxConcurrency="7", maxReceiveCount="3", stage="qa")
+    synth = synthesize(**AUTH_CONTEXTS["apiKey"])
     synth.template.has_resource_properties(
         "AWS::Lambda::EventSourceMapping", {"ScalingConfig": {"MaximumConcurrency": 7}}
     )
@@ -238,13 +255,12 @@ def test_the_dlq_consumer_keeps_what_it_marks(default_synth):
     and a DLQ visibility timeout AWS accepts for it (at least the consumer's timeout; 6x advised)."""
     stack, data = default_synth.stack, default_synth.data
     consumer = default_synth.logical_id(stack.dead_letters.function)
+    dlq_id = default_synth.logical_id(stack.jobs.dead_letter_queue)
     [mapping] = [
         m["Properties"]
         for m in default_synth.resources("AWS::Lambda::EventSourceMapping").values()
-        if m["Properties"]["FunctionName"] == {"Ref": consumer}
-    ]
-    dlq_id = default_synth.logical_id(stack.jobs.dead_letter_queue)
-    assert mapping["EventSourceArn"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
+        if m["Properties"]["EventSourceArn"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
+    ]  # FunctionName: the consumer's live alias (test_infra_snapstart.py)
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     props = data["Resources"][consumer]["Properties"]
     assert props["Handler"] == dead_letter_consumer.HANDLER
@@ -296,8 +312,10 @@ def test_tables_have_point_in_time_recovery_and_ttl(default_synth):
         t["Properties"]["KeySchema"][0]["AttributeName"]: t["Properties"]
         for t in default_synth.resources("AWS::DynamoDB::Table").values()
     }
-    assert set(tables) == {"jobId"}  # one table: the job record is also the job's lock
+    # jobs (the job record is also the job's lock) and gateway keys (every mode)
+    assert set(tables) == {"jobId", "keyHash"}
     assert tables["jobId"]["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    assert tables["keyHash"]["TimeToLiveSpecification"] == {"AttributeName": "purgeAt", "Enabled": True}
     for table in tables.values():
         assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
         assert table["BillingMode"] == "PAY_PER_REQUEST"
@@ -315,8 +333,8 @@ def test_results_bucket_is_private_logged_and_expires_results(default_synth):
     assert bucket["LoggingConfiguration"]["DestinationBucketName"] == {
         "Ref": default_synth.logical_id(stack.results.access_logs)
     }
-    (rule,) = bucket["LifecycleConfiguration"]["Rules"]
-    assert rule["ExpirationInDays"] == 30 and rule["Status"] == "Enabled"
+    rules = {rule["Id"]: rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
+    assert rules["ExpireObjects"]["ExpirationInDays"] == 30 and rules["ExpireObjects"]["Status"] == "Enabled"
 
 
 def test_production_retains_data(synthesize, default_synth):
@@ -430,8 +448,9 @@ def test_alarms_cover_dlq_errors_throttles_and_latency(default_synth):
         for m in depth["Metrics"]
         if "MetricStat" in m
     )
-    assert sum({"Errors", "Invocations"} <= n for n in names) == 4  # error rate per function
-    assert sum(n == {"Throttles"} for n in names) == 4
+    # error rate and throttles per function: sync, stream, worker, the key authorizer, the DLQ consumer
+    assert sum({"Errors", "Invocations"} <= n for n in names) == 5
+    assert sum(n == {"Throttles"} for n in names) == 5
     assert {"5XXError"} in names
     latency = [a for a in alarms.values() if a["Properties"].get("MetricName") == "Latency"]
     assert latency and latency[0]["Properties"]["ExtendedStatistic"] == "p99"
@@ -468,7 +487,13 @@ def test_alarms_and_dashboard_read_what_every_door_emits(default_synth):
 
     body = json.dumps(resolve(default_synth.one("AWS::CloudWatch::Dashboard")["Properties"]["DashboardBody"]))
     searches = set(re.findall(r"SEARCH\('\{([^}]*)\} MetricName=\W*(\w+)", body))
-    dimensions_of = {metric: frozenset(keys.split(",")[1:]) for keys, metric in searches}
-    assert dimensions_of[observability.ERRORS_METRIC] == {observability.ERROR_CODE_DIMENSION, "service"}
-    assert dimensions_of["InputTokens"] == {observability.TARGET_DIMENSION, "service"}
+    dimensions_of: dict[str, set[frozenset[str]]] = {}
+    for keys, metric in searches:
+        dimensions_of.setdefault(metric, set()).add(frozenset(keys.split(",")[1:]))
+    assert dimensions_of[observability.ERRORS_METRIC] == {
+        frozenset({observability.ERROR_CODE_DIMENSION, "service"})
+    }
+    by_target = frozenset({observability.TARGET_DIMENSION, "service"})
+    by_tenant = frozenset({observability.TENANT_DIMENSION, observability.TARGET_DIMENSION, "service"})
+    assert dimensions_of["InputTokens"] == {by_target, by_tenant}
     assert all(keys.split(",")[0] == observability.NAMESPACE for keys, _ in searches)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from bedrock_emulator import Emulator, emulator_env
@@ -26,9 +28,13 @@ def _test_queue():
     )
 
 
+#: Every identifier kind and current model family (the emulator's account has their resources).
+TARGETS_FILE = Path(__file__).with_name("targets.toml")
+CLAUDE_MODEL = "global.anthropic.claude-sonnet-4-6"
 CLAUDE_BODY = {
-    "prompt": "\n\nHuman: write an essay for living on mars in 1000 words\n\nAssistant:",
-    "max_tokens_to_sample": 4000,
+    "anthropic_version": "bedrock-2023-05-31",
+    "max_tokens": 4000,
+    "messages": [{"role": "user", "content": "write an essay for living on mars in 1000 words"}],
 }
 
 
@@ -47,6 +53,8 @@ def bedrock_env(emulator):
     patch = pytest.MonkeyPatch()
     for key, value in emulator_env(emulator.url).items():
         patch.setenv(key, value)
+    patch.setenv("TARGETS_FILE", str(TARGETS_FILE))
+    settings.reset()
     # One attempt per call unless a test says otherwise (the sync_attempts fixture).
     patch.setattr(settings, "SYNC_ATTEMPTS", 1)
     patch.setattr(settings, "STREAM_OPEN_ATTEMPTS", 1)
@@ -55,6 +63,7 @@ def bedrock_env(emulator):
     yield
     patch.undo()
     bedrock.reset()
+    settings.reset()
 
 
 @pytest.fixture
@@ -100,7 +109,10 @@ def api_module(bedrock_env):
 def call_api(api_module, emu):
     """Send one request through API Gateway's proxy event format to the real sync handler."""
 
-    def call(method: str, path: str, body=None, headers: dict[str, str] | None = None) -> ApiResponse:
+    def call(
+        method: str, path: str, body=None, headers: dict[str, str] | None = None, context: dict | None = None
+    ) -> ApiResponse:
+        """``context``: merged into the request context (an IAM ``identity``, an ``authorizer``'s context)."""
         if body is None:
             raw = b""
         elif isinstance(body, bytes):
@@ -109,6 +121,8 @@ def call_api(api_module, emu):
             raw = json.dumps(body).encode()
         header_list = list({"Content-Type": "application/json", **(headers or {})}.items())
         event = build_event(method, path, "", header_list, raw)
+        for key, value in (context or {}).items():
+            event["requestContext"][key] = {**event["requestContext"].get(key, {}), **value}
         result = api_module.handler(event, LambdaContext())
         status, response_headers, payload = response_parts(result)
         return ApiResponse(status, {k.lower(): v for k, v in response_headers}, payload)
@@ -116,14 +130,13 @@ def call_api(api_module, emu):
     return call
 
 
-@pytest.fixture(scope="session")
-def stream_url(bedrock_env):
-    """The stream ASGI app served by uvicorn on a free port, as the Lambda Web Adapter runs it."""
+@contextlib.contextmanager
+def served(app):
+    """``app`` under uvicorn on a free 127.0.0.1 port, in a thread; yields its URL."""
     import threading
     import time
 
     import uvicorn
-    from bedrock_gateway.handlers.stream_app import app
     from devstack.stack import bind
 
     sock = bind("127.0.0.1", 0)
@@ -132,10 +145,52 @@ def stream_url(bedrock_env):
     thread.start()
     while not server.started:
         time.sleep(0.01)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(5)
-    sock.close()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(5)
+        sock.close()
+
+
+@pytest.fixture(scope="session")
+def stream_url(bedrock_env):
+    """The stream ASGI app served by uvicorn on a free port, as the Lambda Web Adapter runs it."""
+    from bedrock_gateway.handlers.stream_app import app
+
+    with served(app) as url:
+        yield url
+
+
+class InProcessFunction:
+    """A handler run in this process's threads, behind the local API Gateway stand-in (``make run``
+    runs it in a process pool; its own tests cover that)."""
+
+    def __init__(self, handler):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.handler = handler
+        self._pool = ThreadPoolExecutor(8)
+
+    def submit(self, event: dict):
+        return self._pool.submit(self._run, event)
+
+    def _run(self, event: dict) -> dict:
+        try:
+            return {"ok": True, "result": self.handler(event, LambdaContext())}
+        except Exception:
+            return {"ok": False}
+
+
+@pytest.fixture(scope="session")
+def gateway_url(api_module):
+    """Both doors behind the local API Gateway stand-in, on a free port: the sync handler (in this
+    process) and the stream app, as ``make run`` serves them, without authorization."""
+    from bedrock_gateway.handlers.stream_app import app as stream_app
+    from devstack.server import create_app
+
+    with served(create_app(InProcessFunction(api_module.handler), stream_app)) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -221,3 +276,27 @@ def store_faults(aws, monkeypatch):
     yield apply
     for proxy in proxies:
         proxy.stop()
+
+
+def iam_context(unique_id: str) -> dict:
+    """The request context API Gateway builds for a SigV4-signed call by an assumed role."""
+    return {
+        "identity": {
+            "caller": f"{unique_id}:session",
+            "user": f"{unique_id}:session",
+            "userArn": f"arn:aws:sts::210987654321:assumed-role/role-{unique_id}/session",
+            "accountId": "210987654321",
+        }
+    }
+
+
+def key_context(tenant: str, targets: str = "") -> dict:
+    """The request context after the gateway key authorizer accepted a key of ``tenant``."""
+    return {
+        "authorizer": {
+            "tenant": tenant,
+            "keyId": f"k-{tenant}",
+            "targets": targets,
+            "principalId": f"key:{tenant}",
+        }
+    }

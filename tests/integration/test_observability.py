@@ -1,7 +1,8 @@
 """Every door emits the same metric names with the same dimensions (what the alarms and dashboard read).
 
 Each door meets a Bedrock throttle and a success; the EMF documents it prints (as Lambda would send
-to CloudWatch) are checked for ``Errors`` by ``ErrorCode`` and for invocation metrics by ``Target``.
+to CloudWatch) are checked for ``Errors`` by ``ErrorCode``, for invocation metrics by ``Target``, and
+for usage by ``Tenant`` and ``Target``.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from bedrock_gateway import observability
 from devstack.apigw import LambdaContext
 from devstack.poller import to_lambda_record
 
-from tests.integration.conftest import CLAUDE_BODY
+from tests.integration.conftest import CLAUDE_BODY, CLAUDE_MODEL
 
-CLAUDE = "anthropic.claude-v2"
+CLAUDE = CLAUDE_MODEL
 
 
 def emitted(text: str) -> list[tuple[str, frozenset[str], dict]]:
@@ -39,9 +40,12 @@ def assert_door_emits(text: str, door: str) -> None:
     assert throttled and all(doc["door"] == door for doc in throttled)
     error_dimensions = {dims for name, dims, _ in metrics if name == observability.ERRORS_METRIC}
     assert error_dimensions == {frozenset({observability.ERROR_CODE_DIMENSION, "service"})}, door
-    for name in ("Invocations", "InputTokens", "OutputTokens", "LatencyMs"):
+    by_target = frozenset({observability.TARGET_DIMENSION, "service"})
+    by_tenant = frozenset({observability.TENANT_DIMENSION, observability.TARGET_DIMENSION, "service"})
+    for name in ("Invocations", "InputTokens", "OutputTokens"):
         dimensions = {dims for metric, dims, _ in metrics if metric == name}
-        assert dimensions == {frozenset({observability.TARGET_DIMENSION, "service"})}, (door, name)
+        assert dimensions == {by_target, by_tenant}, (door, name)
+    assert {dims for metric, dims, _ in metrics if metric == "LatencyMs"} == {by_target}, door
 
 
 def test_the_sync_door(call_api, emu, capsys):

@@ -26,3 +26,11 @@ def test_settings_are_read_once_per_container(monkeypatch):
     finally:
         monkeypatch.undo()
         settings.reset()
+
+
+def test_a_throttled_stream_answers_no_later_than_a_throttled_sync_call():
+    """Both doors back off the same way; the stream door tries fewer times (its caller waits for a first
+    byte), so its 429 comes first. make bench measures it (throttled_stream_429)."""
+    from bedrock_gateway import settings
+
+    assert 1 <= settings.STREAM_OPEN_ATTEMPTS < settings.SYNC_ATTEMPTS

@@ -26,7 +26,7 @@ class CallBudget:
 DEFAULT_BUDGET = CallBudget(read_timeout=10, attempts=3)
 
 _clients: dict[tuple[str, CallBudget], Any] = {}
-_lock = threading.Lock()
+_lock = threading.RLock()
 _session: Any = None
 
 
@@ -42,13 +42,20 @@ def client(service: str, budget: CallBudget = DEFAULT_BUDGET) -> Any:
     return _clients[key]
 
 
-def _build(service: str, budget: CallBudget) -> Any:
+def session() -> Any:
+    """The container's boto3 session (credentials, region): every client and signed call uses it."""
     global _session
-    import boto3  # here, so modules that never call AWS do not pay for the import
+    with _lock:
+        if _session is None:
+            import boto3  # here, so modules that never call AWS do not pay for the import
+
+            _session = boto3.session.Session()
+        return _session
+
+
+def _build(service: str, budget: CallBudget) -> Any:
     from botocore.config import Config
 
-    if _session is None:
-        _session = boto3.session.Session()
     extra: dict[str, Any] = {"signature_version": "s3v4"} if service == "s3" else {}
     config = Config(
         tcp_keepalive=True,
@@ -60,7 +67,7 @@ def _build(service: str, budget: CallBudget) -> Any:
         retries={"mode": "standard", "total_max_attempts": budget.attempts},
         **extra,
     )
-    return _session.client(service, config=config)
+    return session().client(service, config=config)
 
 
 def reset() -> None:

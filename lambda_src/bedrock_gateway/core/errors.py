@@ -6,6 +6,7 @@ The core knows nothing of HTTP. The HTTP doors map an error's code to a status i
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum
 
@@ -30,12 +31,14 @@ class ErrorCode(str, Enum):
 
     INVALID_REQUEST = "InvalidRequest"
     RAW_MODEL_ID_FORBIDDEN = "RawModelIdNotAllowed"
+    TARGET_NOT_ALLOWED = "TargetNotAllowed"
     TARGET_NOT_FOUND = "TargetNotFound"
     NOT_FOUND = "NotFound"
     METHOD_NOT_ALLOWED = "MethodNotAllowed"
     CONFLICT = "Conflict"
     PAYLOAD_TOO_LARGE = "PayloadTooLarge"
     UNSUPPORTED_MEDIA_TYPE = "UnsupportedMediaType"
+    NOT_ACCEPTABLE = "NotAcceptable"
     INTERNAL = "InternalError"
     # Bedrock's modeled exceptions
     VALIDATION = "ValidationException"
@@ -59,12 +62,14 @@ _CALLER = ErrorKind(Fault.CALLER, retryable=False)
 KINDS: dict[ErrorCode, ErrorKind] = {
     ErrorCode.INVALID_REQUEST: _CALLER,
     ErrorCode.RAW_MODEL_ID_FORBIDDEN: _CALLER,
+    ErrorCode.TARGET_NOT_ALLOWED: _CALLER,
     ErrorCode.TARGET_NOT_FOUND: _CALLER,
     ErrorCode.NOT_FOUND: _CALLER,
     ErrorCode.METHOD_NOT_ALLOWED: _CALLER,
     ErrorCode.CONFLICT: _CALLER,
     ErrorCode.PAYLOAD_TOO_LARGE: _CALLER,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: _CALLER,
+    ErrorCode.NOT_ACCEPTABLE: _CALLER,
     ErrorCode.VALIDATION: _CALLER,  # Bedrock says the body is wrong: the caller's to fix
     ErrorCode.INTERNAL: ErrorKind(Fault.GATEWAY, retryable=False),
     ErrorCode.THROTTLING: ErrorKind(Fault.BEDROCK, retryable=True, retry_after=2),
@@ -88,12 +93,18 @@ _BEDROCK_CODES.update(
 
 
 class GatewayError(Exception):
-    """An error with a public code and message; ``retryable`` says whether a retry may help."""
+    """An error with a public code and message; ``retryable`` says whether a retry may help.
 
-    def __init__(self, code: ErrorCode, message: str, *, retry_after: int | None = None):
+    ``message`` is what a caller may read; ``detail``, when set, is the unedited original for the logs.
+    """
+
+    def __init__(
+        self, code: ErrorCode, message: str, *, retry_after: int | None = None, detail: str | None = None
+    ):
         super().__init__(message)
         self.code = code
         self.message = message
+        self.detail = detail
         self.kind = KINDS[code]
         self.retry_after = retry_after if retry_after is not None else self.kind.retry_after
 
@@ -109,9 +120,25 @@ class GatewayError(Exception):
         return f"GatewayError({self.code.value}, {self.message!r})"
 
 
+# An ARN that names an account (a role, a principal, an account's resource) and a bare account ID.
+_ACCOUNT_ARN = re.compile(r"arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:[^\s\"',;)]+")
+_ACCOUNT_ID = re.compile(r"(?<![\d-])\d{12}(?![\d-])")
+
+
+def redact(text: str) -> str:
+    """``text`` without account IDs or account-scoped ARNs (role and principal ARNs included)."""
+    return _ACCOUNT_ID.sub("<account>", _ACCOUNT_ARN.sub("<arn>", text))
+
+
 def from_bedrock_code(code: str, message: str) -> GatewayError:
-    """Map a Bedrock exception name (``ThrottlingException`` or ``throttlingException``) to a GatewayError."""
+    """Map a Bedrock exception name (``ThrottlingException`` or ``throttlingException``) to a GatewayError.
+
+    Bedrock's message is passed on with account IDs and ARNs taken out (an AccessDenied names the
+    caller's role); the original stays in ``detail`` for the logs.
+    """
     mapped = _BEDROCK_CODES.get(code)
+    public = redact(message)
+    detail = message if public != message else None
     if mapped is None:
-        return GatewayError(ErrorCode.INTERNAL, f"unexpected Bedrock error {code}: {message}")
-    return GatewayError(mapped, message or code)
+        return GatewayError(ErrorCode.INTERNAL, f"unexpected Bedrock error {code}: {public}", detail=detail)
+    return GatewayError(mapped, public or code, detail=detail)

@@ -27,24 +27,17 @@ class ModelKind(str, Enum):
         return self.value
 
 
-#: Cross-region (system) inference profile prefixes and the regions each routes to. Used for IAM
-#: when config does not state a profile's ``models``; AWS adds regions over time, so config wins.
-GEO_DESTINATION_REGIONS: dict[str, tuple[str, ...]] = {
-    "us": ("us-east-1", "us-east-2", "us-west-2"),
-    "us-gov": ("us-gov-east-1", "us-gov-west-1"),
-    "eu": ("eu-central-1", "eu-west-1", "eu-west-3", "eu-north-1"),
-    "apac": ("ap-northeast-1", "ap-northeast-2", "ap-south-1", "ap-southeast-1", "ap-southeast-2"),
-    "jp": ("ap-northeast-1", "ap-northeast-3"),
-    "au": ("ap-southeast-2", "ap-southeast-4"),
-    "ca": ("ca-central-1", "ca-west-1"),
-}
+#: The geography prefixes of system (cross-Region) inference profile IDs (``us.``, ``global.``, ...).
+#: Where each routes, from which source Region, is in the catalog (``core/catalog.json``); a test keeps
+#: this list equal to the catalog's geographies, so identifier parsing needs no catalog load.
+GEO_PREFIXES: tuple[str, ...] = ("us", "us-gov", "eu", "apac", "jp", "au", "ca", "global")
 
 _SEGMENT = r"[a-z0-9-]{1,63}"
 # Every extra segment needs its separator: with an optional one, a long run of letters could be
 # split in exponentially many ways, and target names are user input (ReDoS).
 _BASE_MODEL_ID = re.compile(rf"^{_SEGMENT}\.{_SEGMENT}(?:[.:]{_SEGMENT})*$")
 _PROFILE_ID = re.compile(
-    rf"^(?P<geo>{'|'.join(sorted(GEO_DESTINATION_REGIONS, key=len, reverse=True))}|global)\.(?P<model>.+)$"
+    rf"^(?P<geo>{'|'.join(sorted(GEO_PREFIXES, key=len, reverse=True))})\.(?P<model>.+)$"
 )
 _ARN = re.compile(
     r"^arn:(?P<partition>aws(?:-[a-z-]+)?):bedrock:(?P<region>[a-z0-9-]{1,20}):(?P<account>\d{12})?:"
@@ -98,8 +91,7 @@ class ModelRef:
         return {
             ModelKind.FOUNDATION_MODEL: f"base model {form}: invoked on demand in the caller's region",
             ModelKind.INFERENCE_PROFILE: (
-                f"system (cross-region) inference profile {form}: routed to "
-                f"{', '.join(GEO_DESTINATION_REGIONS.get(self.geo or '', ())) or 'the regions the profile lists'}"
+                f"system (cross-region) inference profile {form}: routed within its geography ({self.geo}.)"
             ),
             ModelKind.APPLICATION_INFERENCE_PROFILE: (
                 "application inference profile ARN: its model is hidden; resolved with GetInferenceProfile"
@@ -129,7 +121,7 @@ def parse_model_id(value: str) -> ModelRef:
         return ModelRef(value, ModelKind.FOUNDATION_MODEL, False, value)
     raise ModelIdError(
         f"{value!r} is not a Bedrock model identifier: expected a base model ID like "
-        "'anthropic.claude-v2', an inference profile ID like 'us.anthropic.claude-3-5-sonnet-20240620-v1:0', "
+        "'amazon.nova-pro-v1:0', an inference profile ID like 'us.anthropic.claude-haiku-4-5-20251001-v1:0', "
         "or a Bedrock ARN"
     )
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import catalog
 from .errors import ErrorCode, GatewayError
 from .model_ids import (
-    GEO_DESTINATION_REGIONS,
     ModelIdError,
     ModelKind,
     ModelRef,
@@ -35,7 +35,7 @@ _GUARDRAIL_ID = re.compile(
     r"^(?:[a-z0-9]+|arn:aws(?:-[^:]+)?:bedrock:[a-z0-9-]{1,20}:\d{12}:guardrail/[a-z0-9]+)$"
 )
 _GUARDRAIL_VERSION = re.compile(r"^(?:[1-9]\d{0,7}|DRAFT)$")
-_TOP_LEVEL_KEYS = {"default_target", "allow_raw_model_ids", "max_body_bytes", "targets"}
+_TOP_LEVEL_KEYS = {"default_target", "allow_raw_model_ids", "max_body_bytes", "expose_model_ids", "targets"}
 _TARGET_KEYS = {
     "model",
     "kind",
@@ -47,6 +47,9 @@ _TARGET_KEYS = {
     "service_tier",
     "streaming",
     "description",
+    "price",
+    "aliases",
+    "legacy_completions",
 }
 
 
@@ -63,6 +66,19 @@ class Guardrail:
 
 
 @dataclass(frozen=True)
+class Price:
+    """What a target's tokens cost, in USD per million (as AWS lists Bedrock prices), for usage reports."""
+
+    input_per_million: float
+    output_per_million: float
+
+    def cost(self, input_tokens: int | None, output_tokens: int | None) -> float:
+        return (
+            (input_tokens or 0) * self.input_per_million + (output_tokens or 0) * self.output_per_million
+        ) / 1e6
+
+
+@dataclass(frozen=True)
 class Target:
     """One named target: a model identifier plus how to call it."""
 
@@ -74,14 +90,23 @@ class Target:
     trace: str | None = None
     performance_latency: str | None = None
     service_tier: str | None = None
-    streaming: bool | None = None  # None: ask GetFoundationModel
+    streaming: bool | None = None  # None: the catalog of record, else GetFoundationModel
     description: str = ""
+    price: Price | None = None
+    aliases: tuple[str, ...] = ()  # model IDs callers may send for this target (drop-in routes)
+    legacy_completions: bool = False  # accept Anthropic's text-completion body, translated to Messages
     raw: bool = False  # an allowed raw model ID, not a configured target
 
     @property
     def model_id(self) -> str:
         """The ``modelId`` passed to InvokeModel."""
         return self.ref.raw
+
+    @property
+    def counting_model_id(self) -> str:
+        """The ``modelId`` passed to CountTokens, which takes the foundation model, not a profile."""
+        named = self.models[0].rsplit("/", 1)[1] if self.models else None
+        return self.ref.foundation_model_id or named or self.ref.raw
 
     @property
     def kind(self) -> ModelKind:
@@ -95,7 +120,17 @@ class Target:
         """
         if not self.defaults:
             return body
-        return json.dumps(deep_merge(self.defaults, parsed), separators=(",", ":")).encode()
+        return json.dumps(deep_merge(self.defaults, parsed), separators=(",", ":"), allow_nan=False).encode()
+
+    def known_streaming(self) -> bool | None:
+        """Whether this target can stream, as far as its config or the catalog of record say: the
+        config's ``streaming``, else the catalog's flag for the base model the identifier names (base
+        models and system inference profiles). None: only the control plane can tell (application
+        profiles, provisioned throughput, custom and imported models, a model the catalog lacks)."""
+        if self.streaming is not None:
+            return self.streaming
+        model_id = self.ref.foundation_model_id
+        return catalog.response_streaming(model_id) if model_id else None
 
     def invoke_params(self) -> dict[str, Any]:
         """Extra InvokeModel / InvokeModelWithResponseStream parameters from the target's options."""
@@ -111,11 +146,15 @@ class Target:
             params["serviceTier"] = self.service_tier
         return params
 
-    def iam_invoke_resources(self, region: str, account: str, partition: str = "aws") -> list[str]:
+    def iam_invoke_resources(
+        self, region: str, account: str, partition: str = "aws", source_region: str | None = None
+    ) -> list[str]:
         """The exact resource ARNs ``bedrock:InvokeModel*`` needs for this target.
 
         ``region``/``account`` are the deploying stack's (they may be CDK tokens). Inference profiles
-        need the profile ARN plus the foundation-model ARN in every destination region.
+        need the profile ARN plus the foundation-model ARN in every destination region: for a system
+        profile, the destinations the catalog documents from ``source_region`` when it is known, else
+        from any source Region of the profile (a region-agnostic stack does not know where it runs).
         """
         ref = self.ref
         if ref.is_arn:
@@ -132,19 +171,21 @@ class Target:
                 foundation_model_arn(ref.foundation_model_id or "", ref.region or region, partition)
             )
         if ref.kind in (ModelKind.INFERENCE_PROFILE, ModelKind.APPLICATION_INFERENCE_PROFILE):
-            resources.extend(self.models or self._derived_profile_models(partition))
+            resources.extend(self.models or self._derived_profile_models(partition, source_region))
         return list(dict.fromkeys(resources))
 
-    def _derived_profile_models(self, partition: str) -> list[str]:
+    def _derived_profile_models(self, partition: str, source_region: str | None) -> list[str]:
         model_id = self.ref.foundation_model_id
         if model_id is None:  # an application profile without `models`: rejected at load
             return []
         if self.ref.geo == "global":
             # Global profiles may route to any commercial region; AWS documents the region-less ARN.
             return [f"arn:{partition}:bedrock:::foundation-model/{model_id}"]
-        return [
-            foundation_model_arn(model_id, r, partition) for r in GEO_DESTINATION_REGIONS[self.ref.geo or ""]
-        ]
+        profile_id = self.ref.resource_id
+        regions = (source_region and catalog.profile_destinations(profile_id, source_region)) or (
+            catalog.all_destinations(profile_id)
+        )
+        return [foundation_model_arn(model_id, r, partition) for r in regions]
 
     def describe(self) -> dict[str, Any]:
         """The public view of this target (``GET /v1/targets``)."""
@@ -166,10 +207,19 @@ class TargetsConfig:
     allow_raw_model_ids: bool = False
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     source: str = "<memory>"
+    expose_model_ids: bool = (
+        False  # show account-scoped ARNs (application profiles, provisioned...) to callers
+    )
+
+    def canonical_name(self, name: str) -> str:
+        """The target name ``name`` stands for: itself, or the target it is an alias of."""
+        if name in self.targets:
+            return name
+        return next((t.name for t in self.targets.values() if name in t.aliases), name)
 
     def resolve(self, name: str) -> Target:
-        """The target called ``name``; a raw model ID when allowed; else a 404/403 GatewayError."""
-        target = self.targets.get(name)
+        """The target called ``name`` (or aliased so); a raw model ID when allowed; else a 404/403."""
+        target = self.targets.get(self.canonical_name(name))
         if target is not None:
             return target
         try:
@@ -183,8 +233,20 @@ class TargetsConfig:
             )
         return Target(name=name, ref=ref, raw=True)
 
-    def list(self) -> list[dict[str, Any]]:
-        return [dict(t.describe(), default=(t.name == self.default_target)) for t in self.targets.values()]
+    def shown_model_id(self, target: Target) -> str | None:
+        """The model ID or ARN callers may see for ``target``: public IDs always; an ARN that names a
+        resource in the account (and so the account ID) only when ``expose_model_ids`` is set."""
+        if self.expose_model_ids or target.raw or target.ref.account is None:
+            return target.model_id
+        return None
+
+    def list(self, names: frozenset[str] | None = None) -> list[dict[str, Any]]:
+        """The public view of the targets (``names``: only these), as ``GET /v1/targets`` shows them."""
+        return [
+            dict(t.describe(), model=self.shown_model_id(t), default=(t.name == self.default_target))
+            for t in self.targets.values()
+            if names is None or t.name in names
+        ]
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -246,10 +308,22 @@ def _build_config(data: dict[str, Any], source: str) -> TargetsConfig:
         )
 
     targets = {name: _build_target(name, spec, fail) for name, spec in raw_targets.items()}
+    claimed: dict[str, str] = {}
+    for target in targets.values():
+        for alias in target.aliases:
+            if alias in targets or alias in claimed:
+                owner = claimed.get(alias, alias)
+                raise fail(
+                    f"target {target.name!r}: alias {alias!r} is already the name or an alias of {owner!r}"
+                )
+            claimed[alias] = target.name
     default = data.get("default_target")
     if default is not None and default not in targets:
         raise fail(f"default_target {default!r} is not a configured target (have: {', '.join(targets)})")
-    return TargetsConfig(targets, default, allow_raw, max_body, source)
+    expose = data.get("expose_model_ids", False)
+    if not isinstance(expose, bool):
+        raise fail(f"expose_model_ids must be true or false, got {expose!r}")
+    return TargetsConfig(targets, default, allow_raw, max_body, source, expose)
 
 
 def _build_target(name: str, spec: Any, fail) -> Target:
@@ -327,6 +401,37 @@ def _build_target(name: str, spec: Any, fail) -> Target:
     streaming = spec.get("streaming")
     if streaming is not None and not isinstance(streaming, bool):
         raise fail(f"{where}: streaming must be true or false, got {streaming!r}")
+    aliases = spec.get("aliases", [])
+    if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+        raise fail(f'{where}: aliases must be a list of model IDs callers send, e.g. ["anthropic.claude-v2"]')
+    for alias in aliases:
+        try:
+            parse_model_id(alias)
+        except ModelIdError as exc:
+            raise fail(f"{where}: alias {alias!r} is not a model ID: {exc}") from None
+    legacy = spec.get("legacy_completions", False)
+    if not isinstance(legacy, bool):
+        raise fail(f"{where}: legacy_completions must be true or false, got {legacy!r}")
+    family = ref.foundation_model_id or next((m.rsplit("/", 1)[1] for m in models), "")
+    if legacy and not family.startswith("anthropic.claude"):
+        raise fail(
+            f"{where}: legacy_completions translates to Anthropic's Messages API: the model must be a Claude "
+            f"model (base model, system profile, or `models` naming one), not {model!r}"
+        )
+    price = spec.get("price")
+    if price is not None:
+        keys = {"input_per_million", "output_per_million"}
+        if (
+            not isinstance(price, dict)
+            or set(price) != keys
+            or not all(
+                isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in price.values()
+            )
+        ):
+            raise fail(
+                f"{where}: price must be {{ input_per_million = <USD>, output_per_million = <USD> }}, got {price!r}"
+            )
+        price = Price(float(price["input_per_million"]), float(price["output_per_million"]))
     description = spec.get("description", "")
     if not isinstance(description, str):
         raise fail(f"{where}: description must be a string")
@@ -342,4 +447,7 @@ def _build_target(name: str, spec: Any, fail) -> Target:
         service_tier=enum_option("service_tier", _SERVICE_TIER),
         streaming=streaming,
         description=description,
+        price=price,
+        aliases=tuple(aliases),
+        legacy_completions=legacy,
     )

@@ -34,8 +34,9 @@ ERROR_SCHEMA = {
     },
 }
 REFERENCE_BODY = {
-    "prompt": "\n\nHuman: write an essay for living on mars in 1000 words\n\nAssistant:",
-    "max_tokens_to_sample": 4000,
+    "anthropic_version": "bedrock-2023-05-31",
+    "max_tokens": 1024,
+    "messages": [{"role": "user", "content": "write an essay for living on mars in 1000 words"}],
 }
 _ERROR_TEXT = {
     400: "body not JSON, wrong shape, or Bedrock ValidationException",
@@ -57,6 +58,36 @@ _SSE_EVENT = {
     "properties": {"event": {"enum": ["chunk", "done", "error"]}, "data": {"type": "string"}},
 }
 _INVOKE_ERRORS = (400, 403, 404, 413, 429, 500, 502, 503, 504)
+CONVERSE_BODY = {
+    "messages": [{"role": "user", "content": [{"text": "write an essay for living on mars in 1000 words"}]}],
+    "inferenceConfig": {"maxTokens": 1024},
+}
+_CONVERSE_EVENTS = [
+    "messageStart",
+    "contentBlockStart",
+    "contentBlockDelta",
+    "contentBlockStop",
+    "messageStop",
+    "metadata",
+]
+#: The Bedrock-compatible routes answer errors as Bedrock does: ``{"message"}`` and ``x-amzn-ErrorType``.
+BEDROCK_ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["message"],
+    "properties": {"message": {"type": "string"}},
+}
+_BEDROCK_ERRORS = (400, 401, 403, 404, 408, 424, 429, 500, 503)
+_BEDROCK_ERROR_TEXT = {
+    400: "ValidationException (a bad body, an unknown model ID or target) or ServiceQuotaExceededException",
+    401: "no gateway key, or not a valid one (API Gateway answers: AccessDeniedException)",
+    403: "AccessDeniedException (the key may not use this target, or raw model IDs are off)",
+    404: "ResourceNotFoundException, or UnknownOperationException for a path Bedrock does not have",
+    408: "ModelTimeoutException",
+    424: "ModelErrorException",
+    429: "ThrottlingException or ModelNotReadyException",
+    500: "InternalServerException",
+    503: "ServiceUnavailableException",
+}
 
 
 def _string_header(required: bool = True) -> dict:
@@ -71,6 +102,92 @@ def _model_body(description: str) -> dict:
                 "schema": {"type": "object", "description": description},
                 "example": REFERENCE_BODY,
             }
+        },
+    }
+
+
+def _json_body(description: str, example: dict) -> dict:
+    return {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"type": "object", "description": description}, "example": example}
+        },
+    }
+
+
+_GATEWAY_FIGURES = {
+    "X-Target": _string_header(),
+    "X-Model-Id": _string_header(False),
+    "X-Bedrock-Latency-Ms": _string_header(False),
+    "X-Bedrock-Input-Tokens": _string_header(False),
+    "X-Bedrock-Output-Tokens": _string_header(False),
+}
+_CONVERSE_ANSWER = {
+    "type": "object",
+    "required": ["output", "stopReason", "usage"],
+    "properties": {
+        "output": {"type": "object"},
+        "stopReason": {"type": "string"},
+        "usage": {"type": "object"},
+    },
+}
+_EVENT_STREAM = {"application/vnd.amazon.eventstream": {"schema": {"type": "string", "format": "binary"}}}
+
+
+def _bedrock_contracts() -> dict[str, dict]:
+    """Bedrock Runtime's own operations (botocore's ``bedrock-runtime`` model is their full contract)."""
+    model_body = _json_body(
+        "the model's native JSON body (or a text-completion body, for targets that take it)", REFERENCE_BODY
+    )
+    converse_body = _json_body("a Converse request", CONVERSE_BODY)
+    stream_headers = {"X-Amzn-Bedrock-Content-Type": _string_header()}
+    return {
+        "bedrock_invoke": {
+            "requestBody": model_body,
+            "responses": {
+                200: {
+                    "description": "the model's response body",
+                    "content": {"application/json": {"schema": {}}},
+                }
+            },
+        },
+        "bedrock_invoke_stream": {
+            "requestBody": model_body,
+            "responses": {
+                200: {"description": "chunk events", "content": _EVENT_STREAM, "headers": stream_headers}
+            },
+        },
+        "bedrock_converse": {
+            "requestBody": converse_body,
+            "responses": {
+                200: {
+                    "description": "the Converse answer",
+                    "content": {"application/json": {"schema": _CONVERSE_ANSWER}},
+                }
+            },
+        },
+        "bedrock_converse_stream": {
+            "requestBody": converse_body,
+            "responses": {200: {"description": "Converse stream events", "content": _EVENT_STREAM}},
+        },
+        "bedrock_count_tokens": {
+            "requestBody": _json_body(
+                "a CountTokens request", {"input": {"converse": {"messages": CONVERSE_BODY["messages"]}}}
+            ),
+            "responses": {
+                200: {
+                    "description": "the input's token count",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["inputTokens"],
+                                "properties": {"inputTokens": {"type": "integer"}},
+                            }
+                        }
+                    },
+                }
+            },
         },
     }
 
@@ -116,6 +233,43 @@ def _contracts(job_schema: dict) -> dict[str, dict]:
                     "description": "event: chunk per Bedrock chunk, then event: done (or error)",
                     "content": {"text/event-stream": {"schema": _SSE_EVENT}, "application/x-ndjson": {}},
                     "headers": {"X-Target": _string_header(), "X-Model-Id": _string_header()},
+                }
+            },
+            "errors": _INVOKE_ERRORS,
+        },
+        "converse": {
+            "requestBody": _json_body(
+                "a Converse request; the target's guardrail and tier are set", CONVERSE_BODY
+            ),
+            "responses": {
+                200: {
+                    "description": "the Converse answer",
+                    "content": {"application/json": {"schema": _CONVERSE_ANSWER}},
+                    "headers": _GATEWAY_FIGURES,
+                }
+            },
+            "errors": _INVOKE_ERRORS,
+        },
+        "converse_stream": {
+            "requestBody": _json_body(
+                "a Converse request; the target's guardrail and tier are set", CONVERSE_BODY
+            ),
+            "responses": {
+                200: {
+                    "description": "one event per Converse stream event, then event: done (or error)",
+                    "content": {
+                        "text/event-stream": {
+                            "schema": {
+                                **_SSE_EVENT,
+                                "properties": {
+                                    "event": {"enum": [*_CONVERSE_EVENTS, "done", "error"]},
+                                    "data": {"type": "string"},
+                                },
+                            }
+                        },
+                        "application/x-ndjson": {},
+                    },
+                    "headers": {"X-Target": _string_header(), "X-Model-Id": _string_header(False)},
                 }
             },
             "errors": _INVOKE_ERRORS,
@@ -198,6 +352,15 @@ def _contracts(job_schema: dict) -> dict[str, dict]:
             "responses": {200: {"description": "the job", "content": {"application/json": {"schema": job}}}},
             "errors": (404, 500),
         },
+        "get_job_result": {
+            "responses": {
+                200: {"description": "the model's response", "content": {"application/json": {"schema": {}}}},
+                302: {
+                    "description": "a result too large for a Lambda response: a presigned URL valid 5 minutes"
+                },
+            },
+            "errors": (404, 500),
+        },
         "openapi": {
             "responses": {
                 200: {
@@ -209,6 +372,7 @@ def _contracts(job_schema: dict) -> dict[str, dict]:
             },
             "errors": (500,),
         },
+        **_bedrock_contracts(),
     }
 
 
@@ -234,7 +398,17 @@ def build(
         if "requestBody" in contract:
             operation["requestBody"] = copy.deepcopy(contract["requestBody"])
         responses = {str(status): copy.deepcopy(spec) for status, spec in contract["responses"].items()}
-        for status in contract["errors"]:
+        if route.bedrock_wire:
+            operation["security"] = [{"gatewayKey": []}]
+            for status in _BEDROCK_ERRORS:
+                responses[str(status)] = {
+                    "description": _BEDROCK_ERROR_TEXT[status],
+                    "headers": {"x-amzn-ErrorType": _string_header()},
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/BedrockError"}}
+                    },
+                }
+        for status in contract.get("errors", ()):
             response: dict[str, Any] = {
                 "description": _ERROR_TEXT.get(status, "error"),
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
@@ -253,13 +427,27 @@ def build(
         },
         "servers": [{"url": server_url}],
         "paths": paths,
-        "components": {"schemas": {"Error": ERROR_SCHEMA}},
+        "components": {
+            "schemas": {"Error": ERROR_SCHEMA, "BedrockError": BEDROCK_ERROR_SCHEMA},
+            "securitySchemes": {
+                "gatewayKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "a gateway key (what AWS SDKs send from AWS_BEARER_TOKEN_BEDROCK)",
+                }
+            },
+        },
     }
 
 
 def _parameter(name: str, target_names: list[str], default_target: str | None) -> dict[str, Any]:
     if name == "target":
         schema: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 2048}
+        if target_names:
+            schema = {"anyOf": [{"enum": target_names}, schema]}
+        example = default_target or (target_names[0] if target_names else "claude")
+    elif name == "modelId":
+        schema = {"type": "string", "minLength": 1, "maxLength": 2048}
         if target_names:
             schema = {"anyOf": [{"enum": target_names}, schema]}
         example = default_target or (target_names[0] if target_names else "claude")

@@ -12,6 +12,14 @@ from dataclasses import dataclass
 
 SYNC = "sync"  # the Powertools handler behind a Lambda proxy integration
 STREAM = "stream"  # the ASGI app behind the Lambda Web Adapter, API Gateway STREAM integration
+CALLER_AUTH = "caller"  # the API's auth mode applies (IAM, gateway key, API key, none)
+# A gateway key as ``Authorization: Bearer``, whatever the auth mode: what AWS SDKs send when
+# AWS_BEARER_TOKEN_BEDROCK is set (they cannot SigV4-sign for API Gateway).
+KEY_AUTH = "key"
+GATEWAY_WIRE = "gateway"  # the gateway's own JSON shapes (``{"error": {...}}``)
+BEDROCK_WIRE = "bedrock"  # Bedrock Runtime's own: what botocore's bedrock-runtime model expects
+#: Every path under it speaks Bedrock's wire, unknown ones included (their 404 is Bedrock's too).
+BEDROCK_PREFIX = "/model/"
 
 
 @dataclass(frozen=True)
@@ -23,9 +31,14 @@ class Route:
     path: str
     door: str  # SYNC or STREAM
     summary: str
-    auth: str = "caller"  # "caller": the API's auth mode applies (IAM, API key, ...)
+    auth: str = CALLER_AUTH  # CALLER_AUTH or KEY_AUTH
     streaming: bool = False  # the response is streamed (API Gateway STREAM transfer mode)
     body_schema: str | None = None  # a JSON Schema API Gateway validates the body against ("job")
+    wire: str = GATEWAY_WIRE  # GATEWAY_WIRE or BEDROCK_WIRE: whose request, response and error shapes
+
+    @property
+    def bedrock_wire(self) -> bool:
+        return self.wire == BEDROCK_WIRE
 
     @property
     def parameters(self) -> tuple[str, ...]:
@@ -62,6 +75,21 @@ ROUTES: tuple[Route, ...] = (
         streaming=True,
     ),
     Route(
+        "converse",
+        "POST",
+        "/v1/targets/{target}/converse",
+        SYNC,
+        "Converse for a target: one request shape across model families",
+    ),
+    Route(
+        "converse_stream",
+        "POST",
+        "/v1/targets/{target}/converse-stream",
+        STREAM,
+        "ConverseStream for a target: SSE (or NDJSON), one event per Converse stream event",
+        streaming=True,
+    ),
+    Route(
         "create_job",
         "POST",
         "/v1/jobs",
@@ -70,6 +98,32 @@ ROUTES: tuple[Route, ...] = (
         body_schema="job",
     ),
     Route("get_job", "GET", "/v1/jobs/{jobId}", SYNC, "a job's status and result"),
+    Route("get_job_result", "GET", "/v1/jobs/{jobId}/result", SYNC, "a finished job's result"),
+    # Bedrock Runtime's own routes: AWS SDKs pointed at the gateway call these unchanged.
+    *(
+        Route(
+            name,
+            "POST",
+            f"/model/{{modelId}}/{operation}",
+            door,
+            summary,
+            auth=KEY_AUTH,
+            streaming=door == STREAM,
+            wire=BEDROCK_WIRE,
+        )
+        for name, operation, door, summary in (
+            ("bedrock_invoke", "invoke", SYNC, "Bedrock InvokeModel, for AWS SDKs"),
+            (
+                "bedrock_invoke_stream",
+                "invoke-with-response-stream",
+                STREAM,
+                "Bedrock InvokeModelWithResponseStream, for AWS SDKs (event stream)",
+            ),
+            ("bedrock_converse", "converse", SYNC, "Bedrock Converse, for AWS SDKs"),
+            ("bedrock_converse_stream", "converse-stream", STREAM, "Bedrock ConverseStream, for AWS SDKs"),
+            ("bedrock_count_tokens", "count-tokens", SYNC, "Bedrock CountTokens, for AWS SDKs"),
+        )
+    ),
 )
 
 #: What the Lambda Web Adapter polls before it forwards requests to the stream app; not an API route.

@@ -22,11 +22,9 @@ from __future__ import annotations
 import math
 import random
 
-from bedrock_gateway import container, observability, settings
-from bedrock_gateway.core.errors import GatewayError
-from bedrock_gateway.core.jobs.contract import message_job_id, parse_job
+from bedrock_gateway import container, observability, settings, snapstart
+from bedrock_gateway.core.jobs.messages import MalformedMessage, read_job_message
 from bedrock_gateway.core.jobs.store import now_ms
-from bedrock_gateway.core.prepare import parse_json_object
 
 DOOR = "dead-letters"
 logger = observability.logger
@@ -45,16 +43,17 @@ def handle_record(record: dict) -> bool:
     """Finalize the job of one DLQ message; True when the message must stay in the DLQ."""
     store = container.job_store()
     message_id = record["messageId"]
-    job_id = message_id
     try:
-        payload = parse_json_object(record["body"], "SQS message body")
-        job_id = message_job_id(payload, message_id)
-        job = parse_job(payload, default_job_id=message_id)
-    except GatewayError as exc:  # malformed: no redrive can help; recorded as the worker would
-        store.reject_new(job_id, exc)
-        logger.warning("malformed message in the DLQ", extra={"message_id": message_id, "job_id": job_id})
+        # The job's key as the worker found it: its id in the namespace of whoever sent the message
+        # (a message keeps its sender and attributes when it moves to the DLQ).
+        job, _ = read_job_message(record, settings.current().trusted_job_senders)
+    except MalformedMessage as malformed:  # no redrive can help; recorded as the worker would
+        store.reject_new(malformed.key, malformed.error)
+        logger.warning(
+            "malformed message in the DLQ", extra={"message_id": message_id, "job_id": malformed.job_id}
+        )
         return False
-    marked = store.dead_letter(job.job_id, job.target)
+    marked = store.dead_letter(job.key, job.target)
     if marked.outcome == "leased":
         wait = max(0, (marked.leased_until_ms or 0) - now_ms()) / 1000 + random.uniform(0.5, 2)
         _hold(record, min(MAX_VISIBILITY_SECONDS, math.ceil(wait)))
@@ -78,6 +77,16 @@ def _hold(record: dict, seconds: int) -> None:
         )
     except Exception:  # noqa: BLE001 - then the DLQ's own visibility timeout applies
         logger.warning("could not set the message's visibility", extra={"message_id": record["messageId"]})
+
+
+def _prime_snapshot() -> None:
+    """SnapStart, before the snapshot: the clients a dead letter may need, built without a call, and
+    the job schema's validator compiled."""
+    container.prime(container.job_store, container.sqs)
+    read_job_message({"messageId": "primed", "body": '{"target": "primed", "body": {}}'}, frozenset())
+
+
+snapstart.register(prime=_prime_snapshot)
 
 
 @logger.inject_lambda_context(clear_state=True)

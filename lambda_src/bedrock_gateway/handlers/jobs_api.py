@@ -6,21 +6,26 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from bedrock_gateway import container, settings
+from bedrock_gateway.core.callers import Caller
 from bedrock_gateway.core.errors import ErrorCode, GatewayError
-from bedrock_gateway.core.jobs.contract import JOB_ID, QUEUED, parse_job
+from bedrock_gateway.core.jobs.contract import JOB_ID, QUEUED, job_key, parse_job
 from bedrock_gateway.core.prepare import check_size, parse_json_object, prepare_job_body
 from bedrock_gateway.edge.jobs_view import job_document
 from bedrock_gateway.handlers.common import public_path, raw_body
 
 SQS_MAX_MESSAGE_BYTES = 1024 * 1024
+#: Lambda's response payload limit (6 MB), less room for the proxy envelope.
+LAMBDA_RESPONSE_BYTES = 5_500_000
+RESULT_URL_SECONDS = 300
 JOB_ENVELOPE_BYTES = 4096  # the job's own fields around the model body
 
 
-def create_job(event: APIGatewayProxyEvent) -> Response:
+def create_job(event: APIGatewayProxyEvent, caller: Caller) -> Response:
     config = settings.targets()
     raw = raw_body(event)
-    check_size(raw, config.max_body_bytes + JOB_ENVELOPE_BYTES)
-    job = parse_job(parse_json_object(raw))
+    check_size(len(raw), config.max_body_bytes + JOB_ENVELOPE_BYTES)
+    job = parse_job(parse_json_object(raw), scope=caller.scope)
+    caller.check_target(job.target)
     prepare_job_body(config, job.target, job.body)  # unknown target, raw ID, size: refuse now, not later
     message = job.message()
     if len(message.encode()) > SQS_MAX_MESSAGE_BYTES:
@@ -34,10 +39,14 @@ def create_job(event: APIGatewayProxyEvent) -> Response:
         # Also for a repeated POST of a job still queued: its first enqueue may have failed after the
         # record was written. A second message is harmless, the worker being idempotent per job.
         try:
-            container.sqs().send_message(QueueUrl=settings.current().jobs_queue_url, MessageBody=message)
+            container.sqs().send_message(
+                QueueUrl=settings.current().jobs_queue_url,
+                MessageBody=message,
+                MessageAttributes={"caller": {"DataType": "String", "StringValue": caller.owner}},
+            )
         except Exception as exc:
             if created:  # nothing half-created: the client can retry the same jobId
-                store.delete_if_queued(job.job_id)
+                store.delete_if_queued(job.key)
             raise GatewayError(
                 ErrorCode.SERVICE_UNAVAILABLE, "could not enqueue the job; retry with the same jobId"
             ) from exc
@@ -49,10 +58,36 @@ def create_job(event: APIGatewayProxyEvent) -> Response:
     )
 
 
-def get_job(event: APIGatewayProxyEvent, jobId: str) -> dict:
-    if not JOB_ID.match(jobId):
-        raise GatewayError(ErrorCode.NOT_FOUND, f"unknown job {jobId!r}")
-    record = container.job_store().get(jobId)
+def _own_record(caller: Caller, job_id: str) -> dict:
+    """The caller's own job, or exactly what a job that does not exist gets: another caller's job id
+    is no existence oracle."""
+    record = container.job_store().get(job_key(caller.scope, job_id)) if JOB_ID.match(job_id) else None
     if record is None:
-        raise GatewayError(ErrorCode.NOT_FOUND, f"unknown job {jobId!r}")
-    return job_document(record, container.result_storage())
+        raise GatewayError(ErrorCode.NOT_FOUND, f"unknown job {job_id!r}")
+    return record
+
+
+def get_job(event: APIGatewayProxyEvent, caller: Caller, jobId: str) -> dict:
+    return job_document(_own_record(caller, jobId), jobId, public_path(event, f"/v1/jobs/{jobId}/result"))
+
+
+def get_job_result(event: APIGatewayProxyEvent, caller: Caller, jobId: str) -> Response:
+    """The job's result, authorized like the job: inline results and stored ones alike, as JSON."""
+    record = _own_record(caller, jobId)
+    if "result" in record:
+        body = record["result"].encode()
+    elif "resultKey" in record:
+        storage = container.result_storage()
+        body = storage.get(record["resultKey"])
+        if len(body) > LAMBDA_RESPONSE_BYTES:
+            # Past what a Lambda response can carry: a short-lived link, well inside the lifetime of
+            # the credentials that sign it (Lambda refreshes its role's credentials long before).
+            url = storage.download_url(record["resultKey"], RESULT_URL_SECONDS)
+            return Response(status_code=302, headers={"Location": url}, body="")
+    else:
+        raise GatewayError(
+            ErrorCode.NOT_FOUND, f"job {jobId!r} has no result yet (status {record['status']})"
+        )
+    return Response(
+        status_code=200, content_type="application/json", body=body.decode("utf-8", errors="replace")
+    )

@@ -2,6 +2,8 @@
 recording two outcomes for one.
 
 - Partial batch failures (Powertools batch processing): only what a retry can help is retried.
+- Each job is its caller's: the sender's namespace (or, from the gateway's own jobs API, the
+  ``caller`` it names) keys its record and result, and its usage is recorded under that tenant.
 - The job record is the job's lock: each delivery first **claims** the job (one conditional write:
   ``running`` under a lease that expires just after this invocation's deadline), then invokes the
   model, then writes the outcome in the same record (one conditional write, only while it still holds
@@ -34,6 +36,7 @@ import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from aws_lambda_powertools.utilities.batch import (
     AsyncBatchProcessor,
@@ -42,12 +45,14 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from bedrock_gateway import container, observability, settings
-from bedrock_gateway.core import bedrock
+from bedrock_gateway import container, observability, settings, snapstart
+from bedrock_gateway.core import bedrock, legacy
+from bedrock_gateway.core.callers import Caller
 from bedrock_gateway.core.errors import ErrorCode, GatewayError
-from bedrock_gateway.core.jobs.contract import FAILED, SUCCEEDED, JobRequest, message_job_id, parse_job
+from bedrock_gateway.core.jobs.contract import FAILED, SUCCEEDED, JobRequest, parse_job
+from bedrock_gateway.core.jobs.messages import MalformedMessage, read_job_message
 from bedrock_gateway.core.jobs.store import LEASE_MARGIN_MS, now_ms
-from bedrock_gateway.core.prepare import parse_json_object, prepare_job_body
+from bedrock_gateway.core.prepare import prepare_job_body
 
 DOOR = "worker"
 logger = observability.logger
@@ -79,12 +84,14 @@ def _count(outcome: str, amount: int = 1) -> None:
         _outcomes[outcome] += amount
 
 
-def _invoke_model(job: JobRequest) -> dict:
+def _invoke_model(job: JobRequest, caller: Caller) -> dict:
     """The job's model invocation: its outcome, or a raised error when a retry may help."""
     try:
         call = prepare_job_body(settings.targets(), job.target, job.body)
         started = time.perf_counter()
         result = bedrock.invoke(call.target, call.body, settings.WORKER_BUDGET)
+        if call.legacy:  # a text-completion body: the answer in the text-completion shape too
+            result = replace(result, body=legacy.from_messages(result.body))
     except GatewayError as exc:
         if exc.retryable:
             raise
@@ -94,7 +101,8 @@ def _invoke_model(job: JobRequest) -> dict:
     )
     observability.record_invocation(
         DOOR,
-        observability.target_dimension(call.target.name, call.target.raw),
+        call.target,
+        caller,
         latency_ms=latency_ms,
         input_tokens=result.input_tokens,
         output_tokens=result.output_tokens,
@@ -117,15 +125,15 @@ def _record_outcome(job: JobRequest, owner: str, outcome: dict) -> bool:
     while True:
         try:
             if outcome["status"] == FAILED:
-                return store.fail(job.job_id, owner, outcome["error"])
+                return store.fail(job.key, owner, outcome["error"])
             body = outcome["body"]
             if len(body) <= settings.current().inline_result_bytes:
                 return store.succeed(
-                    job.job_id, owner, outcome["usage"], result=body.decode("utf-8", errors="replace")
+                    job.key, owner, outcome["usage"], result=body.decode("utf-8", errors="replace")
                 )
             if result_key is None:
-                result_key = container.result_storage().put(job.job_id, body)
-            return store.succeed(job.job_id, owner, outcome["usage"], result_key=result_key)
+                result_key = container.result_storage().put(job.key, body)
+            return store.succeed(job.key, owner, outcome["usage"], result_key=result_key)
         except Exception:
             # Lambda ends the invocation at its deadline; only a caller that does not (a test calling
             # the handler directly) sees this give up, once the lease has run out too.
@@ -137,7 +145,7 @@ def _record_outcome(job: JobRequest, owner: str, outcome: dict) -> bool:
             pause = min(longest, pause * 2)
 
 
-def _process_job(record: SQSRecord, job: JobRequest, receive_count: int) -> dict:
+def _process_job(record: SQSRecord, job: JobRequest, caller: Caller, receive_count: int) -> dict:
     """Run one job to a final state, or raise for SQS to deliver it again."""
     store = container.job_store()
     owner = uuid.uuid4().hex
@@ -157,7 +165,7 @@ def _process_job(record: SQSRecord, job: JobRequest, receive_count: int) -> dict
         raise JobInProgress(f"job {job.job_id} is held by another delivery")
 
     try:
-        outcome = _invoke_model(job)
+        outcome = _invoke_model(job, caller)
     except Exception as exc:
         _retry_later(record, job, owner, receive_count, exc)
         raise
@@ -196,7 +204,7 @@ def _release(job: JobRequest, owner: str, error: GatewayError) -> None:
     """Give the job's lease back after a failed attempt (best effort: unreleased, it expires)."""
     for _ in range(2):
         try:
-            container.job_store().release(job.job_id, owner, error)
+            container.job_store().release(job.key, owner, error)
             return
         except Exception:  # unreleased, the lease expires at this invocation's deadline
             logger.warning("could not release the job", extra={"job_id": job.job_id}, exc_info=True)
@@ -216,21 +224,20 @@ def process_record(record: SQSRecord) -> dict:
 
 def _process_record(record: SQSRecord) -> dict:
     receive_count = int(record.attributes.approximate_receive_count or 1)
-    job_id = record.message_id
     try:
-        payload = parse_json_object(record.body, "SQS message body")
-        job_id = message_job_id(payload, record.message_id)
-        job = parse_job(payload, default_job_id=record.message_id)
-    except GatewayError as exc:  # malformed: retrying cannot help
-        # Recorded under its job id for the producer to find, but never over an existing job's record.
-        container.job_store().reject_new(job_id, exc)
-        observability.record_error(DOOR, exc)
+        job, caller = read_job_message(record.raw_event, settings.current().trusted_job_senders)
+    except MalformedMessage as malformed:  # retrying cannot help
+        # Recorded under its job id (in its sender's namespace) for the producer to find, but never
+        # over an existing job's record.
+        error = malformed.error
+        container.job_store().reject_new(malformed.key, error)
+        observability.record_error(DOOR, error)
         _count("malformed")
         logger.warning(
-            "malformed job message", extra={"message_id": record.message_id, "detail": exc.message}
+            "malformed job message", extra={"message_id": record.message_id, "detail": error.message}
         )
-        return {"jobId": job_id, "status": FAILED, "code": str(exc.code)}
-    return _process_job(record, job, receive_count)
+        return {"jobId": malformed.job_id, "status": FAILED, "code": str(error.code)}
+    return _process_job(record, job, caller, receive_count)
 
 
 def _unexpected(exc: Exception) -> GatewayError:
@@ -258,14 +265,26 @@ def _backoff(record: SQSRecord, delay: int) -> None:
 
 
 def _build_shared_clients() -> None:
-    """Build the container's clients before a batch fans out to threads (boto3 sessions are not
-    thread-safe; left to first use, every thread would also build its own). On failure (e.g. a
-    missing table name) nothing changes: each record meets the error as before."""
+    """Build the clients every job uses before a batch fans out to threads (left to first use, every
+    thread would wait on the factory's lock to build the same one). S3 (large results) and SQS
+    (backoff) are built by the locked factory when first needed: most batches need neither. On failure
+    (e.g. a missing table name) nothing changes: each record meets the error as before."""
     try:
-        container.prime(container.job_store, container.result_storage, container.sqs)
-        bedrock.client("bedrock-runtime", settings.WORKER_BUDGET)
+        container.prime(container.job_store)
+        bedrock.runtime_client(settings.WORKER_BUDGET)
     except Exception:  # noqa: BLE001 - records report it themselves
         pass
+
+
+def _prime_snapshot() -> None:
+    """SnapStart, before the snapshot: every client a job may need, built without a call, and the job
+    schema's validator compiled."""
+    _build_shared_clients()
+    container.prime(container.result_storage, container.sqs)
+    parse_job({"target": "primed", "body": {}})
+
+
+snapstart.register(prime=_prime_snapshot)
 
 
 async def _record_handler(record: SQSRecord) -> dict:

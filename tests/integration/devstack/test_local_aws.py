@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from bedrock_gateway.core.jobs.contract import parse_job
 from bedrock_gateway.core.jobs.store import DynamoJobStore, now_ms
-from devstack.aws import QueueSettings
+from devstack.aws import QueueSettings, redrive
 
 
 def test_queue_settings_that_let_a_redelivery_meet_a_live_lease_are_refused():
@@ -59,3 +59,15 @@ def test_concurrent_receives_never_hand_out_one_message_twice(aws):
     with ThreadPoolExecutor(6) as pool:
         list(pool.map(receive, range(6)))
     assert len(received) == len(set(received)) == 60
+
+
+def test_a_redrive_keeps_the_message_attributes(aws):
+    """The jobs API names a job's caller in a message attribute: redriven, the job stays its caller's."""
+    sqs = aws.client("sqs")
+    caller = {"caller": {"DataType": "String", "StringValue": "key:team-a"}}
+    sqs.send_message(QueueUrl=aws.env["JOBS_DLQ_URL"], MessageBody="{}", MessageAttributes=caller)
+    assert redrive(sqs, aws.env["JOBS_DLQ_URL"], aws.env["JOBS_QUEUE_URL"]) == 1
+    [message] = sqs.receive_message(
+        QueueUrl=aws.env["JOBS_QUEUE_URL"], MessageAttributeNames=["All"], WaitTimeSeconds=1
+    )["Messages"]
+    assert message["MessageAttributes"]["caller"]["StringValue"] == "key:team-a"

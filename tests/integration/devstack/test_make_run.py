@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
+import ssl
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -18,52 +21,120 @@ from tests.integration.conftest import CLAUDE_BODY
 REPO = Path(__file__).resolve().parents[3]
 
 
-@pytest.fixture(scope="module")
-def stack_url(tmp_path_factory):
-    logs = tmp_path_factory.mktemp("logs")
+@dataclass
+class LocalStack:
+    url: str
+    key: str  # the development key the banner prints
+    cwd: Path  # where make run keeps .local/ (the keys CLI's --local reads it)
+    https_url: str  # AWS_ENDPOINT_URL_BEDROCK_RUNTIME, as printed
+    bearer: str  # AWS_BEARER_TOKEN_BEDROCK, as printed
+    ca_bundle: str  # AWS_CA_BUNDLE, as printed
+    emulator: str  # the embedded emulator's URL (its /_emulator/config injects faults)
+
+
+#: What the banner says, by name: the plain HTTP API and the SDK section's exports.
+BANNER = {
+    "url": re.compile(r"API\s+(http://127\.0\.0\.1:\d+)/v1"),
+    "key": re.compile(r"export GATEWAY_KEY=(bgk_\S+)"),
+    "https_url": re.compile(r"export AWS_ENDPOINT_URL_BEDROCK_RUNTIME=(https://127\.0\.0\.1:\d+)$"),
+    "bearer": re.compile(r"export AWS_BEARER_TOKEN_BEDROCK=(bgk_\S+)$"),
+    "ca_bundle": re.compile(r"export AWS_CA_BUNDLE=(\S+)$"),
+    "emulator": re.compile(r"Bedrock\s+(http://127\.0\.0\.1:\d+)\s+\(embedded emulator"),
+}
+
+
+def _make_run(cwd: Path, *args: str, expect: tuple[str, ...]) -> tuple[subprocess.Popen, dict[str, str]]:
+    """``python -m devstack`` on free ports in ``cwd``; returns once the banner printed ``expect``."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(REPO / p) for p in ("lambda_src", "local", ".")))
     for key in [k for k in env if k.startswith("AWS_ENDPOINT_URL")]:
         del env[key]
     process = subprocess.Popen(
-        [sys.executable, "-m", "devstack", "--port", "0", "--emulator-port", "0", "--concurrency", "2"],
-        cwd=logs,
+        [sys.executable, "-m", "devstack", "--port", "0", "--https-port", "0", "--emulator-port", "0", *args],
+        cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-    url, seen = None, []
+    found: dict[str, str] = {}
+    seen: list[str] = []
     deadline = time.monotonic() + 60
-    while url is None and time.monotonic() < deadline:
+    while not set(expect) <= found.keys() and time.monotonic() < deadline:
         line = process.stdout.readline()
         if not line and process.poll() is not None:
             break
         seen.append(line)
-        match = re.search(r"API\s+(http://127\.0\.0\.1:\d+)/v1", line)
-        url = match and match[1]
-    if url is None:
+        if line.startswith("Try:"):
+            break  # the banner's sections are behind
+        for name, pattern in BANNER.items():
+            if name not in found and (match := pattern.search(line.rstrip("\n"))):
+                found[name] = match[1]
+    if not set(expect) <= found.keys():
         process.kill()
-        pytest.fail("make run did not print its banner:\n" + "".join(seen))
-    yield url
+        process.wait(timeout=15)
+        pytest.fail(
+            f"make run did not print {sorted(set(expect) - found.keys())} in its banner:\n" + "".join(seen)
+        )
+    return process, found
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """SIGTERM, as a supervisor sends it: make run and every process it started must go."""
+    children = _children(process.pid)
+    assert children, "make run starts Lambda-like handler processes"
     process.terminate()
     process.wait(timeout=15)
+    deadline = time.monotonic() + 15
+    while (
+        alive := [pid for pid in children if Path(f"/proc/{pid}").exists()]
+    ) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not alive, f"make run left processes behind after SIGTERM: {alive}"
 
 
-def test_invoke_with_the_reference_body(stack_url):
-    response = httpx.post(f"{stack_url}/v1/targets/claude/invoke", json=CLAUDE_BODY, timeout=30)
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    logs = tmp_path_factory.mktemp("logs")
+    process, found = _make_run(logs, "--concurrency", "2", expect=tuple(BANNER))
+    yield LocalStack(cwd=logs, **found)
+    _stop(process)
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.fixture
+def api(stack):
+    """A client that sends the development key, as the banner says to."""
+    with httpx.Client(
+        base_url=stack.url, headers={"Authorization": f"Bearer {stack.key}"}, timeout=30
+    ) as client:
+        yield client
+
+
+def test_invoke_with_the_reference_body(api):
+    response = api.post("/v1/targets/claude/invoke", json=CLAUDE_BODY)
     assert response.status_code == 200
-    assert response.json()["completion"].strip()
+    assert response.json()["content"][0]["text"].strip()
     assert int(response.headers["x-bedrock-input-tokens"]) > 0
     assert int(response.headers["x-bedrock-output-tokens"]) > 0
     assert response.headers["x-amzn-requestid"]
 
 
-def test_stream_with_the_reference_body_arrives_progressively(stack_url):
+def test_stream_with_the_reference_body_arrives_progressively(api):
     started = time.perf_counter()
     arrivals, text = [], ""
-    with httpx.stream(
-        "POST", f"{stack_url}/v1/targets/claude/stream", json=CLAUDE_BODY, timeout=30
-    ) as response:
+    with api.stream("POST", "/v1/targets/claude/stream", json=CLAUDE_BODY) as response:
         assert response.status_code == 200
         for piece in response.iter_text():
             text += piece
@@ -73,28 +144,269 @@ def test_stream_with_the_reference_body_arrives_progressively(stack_url):
     assert arrivals[-1] - arrivals[0] > 0.2, arrivals
 
 
-def test_jobs_round_trip_through_sqs(stack_url):
-    posted = httpx.post(
-        f"{stack_url}/v1/jobs", json={"target": "claude", "jobId": "e2e-1", "body": CLAUDE_BODY}
-    )
+def test_jobs_round_trip_through_sqs(api):
+    posted = api.post("/v1/jobs", json={"target": "claude", "jobId": "e2e-1", "body": CLAUDE_BODY})
     assert posted.status_code == 202
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        job = httpx.get(f"{stack_url}{posted.headers['location']}").json()
+        job = api.get(posted.headers["location"]).json()
         if job["status"] in ("succeeded", "failed"):
             break
         time.sleep(0.2)
     assert job["status"] == "succeeded", job
-    assert job["result"]["completion"]
+    assert job["result"]["content"][0]["text"]
 
 
-def test_errors_are_json_through_the_adapter(stack_url):
-    response = httpx.post(f"{stack_url}/v1/targets/nope/invoke", json=CLAUDE_BODY)
+def test_errors_are_json_through_the_adapter(api):
+    response = api.post("/v1/targets/nope/invoke", json=CLAUDE_BODY)
     assert response.status_code == 404 and response.json()["error"]["code"] == "TargetNotFound"
-    response = httpx.post(f"{stack_url}/v1/targets/claude/invoke", content=b"{broken")
+    response = api.post("/v1/targets/claude/invoke", content=b"{broken")
     assert (
         response.status_code == 400
         and response.json()["error"]["requestId"] == response.headers["x-amzn-requestid"]
     )
-    assert httpx.get(f"{stack_url}/v1/targets").json()["defaultTarget"] == "claude"
-    assert json.loads(httpx.get(f"{stack_url}/v1/health").text)["status"] == "ok"
+    assert api.get("/v1/targets").json()["defaultTarget"] == "claude"
+    assert json.loads(api.get("/v1/health").text)["status"] == "ok"
+
+
+def test_no_key_or_a_wrong_key_is_a_json_401_on_every_door(stack):
+    for headers in ({}, {"Authorization": "Bearer bgk_" + "x" * 43}, {"Authorization": "Basic abc"}):
+        for method, path in (
+            ("GET", "/v1/targets"),
+            ("POST", "/v1/targets/claude/stream"),
+            ("GET", "/v1/jobs/x"),
+        ):
+            response = httpx.request(
+                method, f"{stack.url}{path}", headers=headers, json=CLAUDE_BODY, timeout=30
+            )
+            assert response.status_code == 401, (headers, path)
+            assert response.json()["error"]["code"] == "Unauthorized"
+
+
+def keys_cli(stack: LocalStack, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(REPO / p) for p in ("lambda_src", "local", ".")))
+    return subprocess.run(
+        [sys.executable, "-m", "gateway_cli", "keys", *args, "--local"],
+        cwd=stack.cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_keys_made_with_the_cli_work_their_allowlist_holds_and_revocation_ends_them(stack):
+    created = keys_cli(stack, "create", "--tenant", "nova-team", "--targets", "nova")
+    assert created.returncode == 0, created.stderr
+    key_id = re.search(r"key (k-[0-9a-f]{12}):", created.stdout)[1]
+    secret = created.stdout.strip().splitlines()[-1]
+    assert secret.startswith("bgk_")
+    headers = {"Authorization": f"Bearer {secret}"}
+    nova = {"schemaVersion": "messages-v1", "messages": [{"role": "user", "content": [{"text": "hi"}]}]}
+    assert (
+        httpx.post(f"{stack.url}/v1/targets/nova/invoke", json=nova, headers=headers, timeout=30).status_code
+        == 200
+    )
+    refused = httpx.post(
+        f"{stack.url}/v1/targets/claude/invoke", json=CLAUDE_BODY, headers=headers, timeout=30
+    )
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "TargetNotAllowed"
+
+    listed = keys_cli(stack, "list", "--json")
+    assert {"keyId": key_id, "tenant": "nova-team", "targets": ["nova"], "status": "active"}.items() <= next(
+        k for k in json.loads(listed.stdout) if k["keyId"] == key_id
+    ).items()
+    assert secret not in listed.stdout
+
+    assert keys_cli(stack, "revoke", key_id).returncode == 0
+    deadline = time.monotonic() + 15  # the local authorizer cache keeps an answer 5 s
+    while time.monotonic() < deadline:
+        status = httpx.post(
+            f"{stack.url}/v1/targets/nova/invoke", json=nova, headers=headers, timeout=30
+        ).status_code
+        if status == 401:
+            break
+        time.sleep(0.5)
+    assert status == 401
+
+
+def test_make_usage_reports_tokens_by_tenant_and_target(stack, api):
+    assert api.post("/v1/targets/claude/invoke", json=CLAUDE_BODY).status_code == 200
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(REPO / p) for p in ("lambda_src", "local", ".")))
+    deadline = time.monotonic() + 15  # the handler processes write their logs as they go
+    while time.monotonic() < deadline:
+        done = subprocess.run(
+            [sys.executable, "-m", "gateway_cli", "usage", "--json"],
+            cwd=stack.cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        rows = {(r["tenant"], r["target"]): r for r in json.loads(done.stdout)}
+        if ("dev", "claude") in rows:
+            break
+        time.sleep(0.5)
+    claude = rows[("dev", "claude")]
+    assert claude["invocations"] >= 1 and claude["input_tokens"] > 0 and claude["output_tokens"] > 0
+
+
+def test_the_sdk_exports_reach_the_api_over_https_with_the_printed_ca(stack):
+    assert stack.bearer == stack.key  # one development key for /v1 and for the SDKs
+    assert Path(stack.ca_bundle).is_absolute()
+    assert Path(stack.ca_bundle) == stack.cwd / ".local" / "tls" / "ca.pem"
+    state = json.loads((stack.cwd / ".local" / "stack.json").read_text())
+    assert (state["https_api"], state["ca_bundle"]) == (stack.https_url, stack.ca_bundle)
+    context = ssl.create_default_context(cafile=stack.ca_bundle)
+    context.verify_flags |= ssl.VERIFY_X509_STRICT  # as Python 3.13+ verifies by default
+    response = httpx.get(
+        f"{stack.https_url}/v1/health",
+        headers={"Authorization": f"Bearer {stack.bearer}"},
+        verify=context,
+        timeout=30,
+    )
+    assert response.status_code == 200 and response.json()["status"] == "ok"
+
+
+def test_with_auth_none_the_banner_still_gives_sdks_a_development_key(tmp_path):
+    process, found = _make_run(
+        tmp_path, "--auth", "none", "--concurrency", "1", expect=("url", "https_url", "bearer", "ca_bundle")
+    )
+    try:
+        assert "key" not in found  # no GATEWAY_KEY: /v1 asks for none
+        assert httpx.get(f"{found['url']}/v1/targets", timeout=30).status_code == 200
+        listed = keys_cli(LocalStack(cwd=tmp_path, key="", **found), "list", "--json")
+        assert listed.returncode == 0, listed.stderr
+        assert [k["tenant"] for k in json.loads(listed.stdout)] == ["dev"]
+    finally:
+        _stop(process)
+
+
+# ---- AWS SDKs, unchanged, with the banner's exports (the Bedrock-compatible routes over HTTPS) ----
+
+#: The program from the issue that asked for the drop-in endpoint, byte for byte: Claude 2 era code.
+REFERENCE_PROGRAM = """\
+import boto3, json
+brt = boto3.client(service_name='bedrock-runtime')
+body = json.dumps({'prompt': '\\n\\nHuman: write an essay for living on mars in 1000 words\\n\\nAssistant:', 'max_tokens_to_sample': 4000})
+response = brt.invoke_model_with_response_stream(modelId='anthropic.claude-v2', body=body)
+stream = response.get('body')
+if stream:
+    for event in stream:
+        chunk = event.get('chunk')
+        if chunk:
+            print(json.loads(chunk.get('bytes').decode()))
+"""  # noqa: E501
+
+
+def sdk_environment(stack: LocalStack, home: Path) -> dict[str, str]:
+    """A shell with nothing AWS in it but what the banner says to export (and an empty home: no
+    ~/.aws credentials or config to lean on)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in ("PYTHONPATH",)}
+    env.update(
+        HOME=str(home),
+        AWS_ENDPOINT_URL_BEDROCK_RUNTIME=stack.https_url,
+        AWS_BEARER_TOKEN_BEDROCK=stack.bearer,
+        AWS_CA_BUNDLE=stack.ca_bundle,
+        AWS_DEFAULT_REGION="us-east-1",  # the banner's `${AWS_DEFAULT_REGION:-us-east-1}`
+    )
+    return env
+
+
+@pytest.fixture
+def sdk_env(stack, tmp_path, monkeypatch):
+    """This process's environment as `sdk_environment`, for in-process SDK clients."""
+    for key in [k for k in os.environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(key)
+    for key, value in sdk_environment(stack, tmp_path).items():
+        monkeypatch.setenv(key, value)
+
+
+@pytest.fixture
+def emulator_faults(stack):
+    """Configure the make run stack's emulator; cleared afterwards."""
+
+    def configure(**settings):
+        httpx.post(f"{stack.emulator}/_emulator/config", json={"model": "*", **settings}, timeout=10)
+
+    yield configure
+    httpx.post(f"{stack.emulator}/_emulator/reset", timeout=10)
+
+
+def test_the_claude_2_program_runs_unchanged_through_an_alias(stack, tmp_path):
+    program = tmp_path / "essay.py"
+    program.write_text(REFERENCE_PROGRAM)
+    result = subprocess.run(
+        [sys.executable, str(program)],
+        env=sdk_environment(stack, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    chunks = [ast.literal_eval(line) for line in result.stdout.splitlines()]
+    assert len(chunks) > 10
+    for chunk in chunks[:-1]:
+        assert set(chunk) == {"completion", "stop_reason", "stop"} and chunk["stop_reason"] is None
+    assert chunks[-1]["stop_reason"] in ("stop_sequence", "max_tokens")
+    assert chunks[-1]["amazon-bedrock-invocationMetrics"]["outputTokenCount"] > 0
+    assert "".join(chunk["completion"] for chunk in chunks).strip()
+
+
+def test_boto3_invoke_converse_and_converse_stream_on_a_target_name(stack, sdk_env):
+    import boto3
+
+    runtime = boto3.client("bedrock-runtime")
+    answer = runtime.invoke_model(modelId="claude", body=json.dumps(CLAUDE_BODY))
+    assert json.loads(answer["body"].read())["content"][0]["text"].strip()
+    headers = answer["ResponseMetadata"]["HTTPHeaders"]
+    assert int(headers["x-amzn-bedrock-output-token-count"]) > 0
+
+    messages = [{"role": "user", "content": [{"text": "Describe Mars in a sentence."}]}]
+    reply = runtime.converse(modelId="claude", messages=messages, inferenceConfig={"maxTokens": 100})
+    assert reply["output"]["message"]["content"][0]["text"] and reply["usage"]["outputTokens"] > 0
+    events = list(runtime.converse_stream(modelId="haiku", messages=messages)["stream"])
+    assert "messageStart" in events[0] and "metadata" in events[-1]
+    assert any("contentBlockDelta" in event for event in events)
+
+
+def test_langchain_aws_invoke_stream_and_converse_through_make_run(stack, sdk_env):
+    from langchain_aws import ChatBedrock, ChatBedrockConverse
+
+    chat = ChatBedrock(model_id="haiku", provider="anthropic", model_kwargs={"max_tokens": 100})
+    assert chat.invoke("Describe Mars in a sentence.").content
+    assert "".join(chunk.content for chunk in chat.stream("Describe Mars in a sentence."))
+    converse = ChatBedrockConverse(
+        model="claude", provider="anthropic", base_model_id="anthropic.claude-sonnet-4-6", max_tokens=100
+    )
+    assert converse.invoke("Describe Mars in a sentence.").content
+    assert "".join(chunk.text for chunk in converse.stream("Describe Mars in a sentence."))
+
+
+def test_throttling_and_mid_stream_errors_raise_the_sdks_exceptions(stack, sdk_env, emulator_faults):
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import EventStreamError
+
+    runtime = boto3.client("bedrock-runtime", config=Config(retries={"total_max_attempts": 1}))
+    emulator_faults(error={"type": "ThrottlingException", "when": "before"})
+    with pytest.raises(runtime.exceptions.ThrottlingException):
+        runtime.invoke_model(modelId="claude", body=json.dumps(CLAUDE_BODY))
+
+    emulator_faults(error={"type": "ModelStreamErrorException", "when": "after_chunks", "after_chunks": 3})
+    response = runtime.invoke_model_with_response_stream(modelId="claude", body=json.dumps(CLAUDE_BODY))
+    received = []
+    with pytest.raises(EventStreamError) as raised:
+        for event in response["body"]:
+            received.append(event)
+    assert len(received) == 3
+    assert raised.value.response["Error"]["Code"] == "modelStreamErrorException"
+
+
+def test_the_sdk_routes_refuse_a_missing_or_wrong_key(stack, sdk_env, monkeypatch):
+    import boto3
+
+    monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", "bgk_" + "x" * 43)
+    with pytest.raises(boto3.client("bedrock-runtime").exceptions.AccessDeniedException):
+        boto3.client("bedrock-runtime").invoke_model(modelId="claude", body=json.dumps(CLAUDE_BODY))

@@ -29,6 +29,7 @@ def jobs(call_api, aws, worker_module):
             MaxNumberOfMessages=10,
             WaitTimeSeconds=0,
             AttributeNames=["All"],
+            MessageAttributeNames=["All"],  # as the Lambda event source mapping delivers them
         ).get("Messages", [])
         event = {"Records": [to_lambda_record(m, "arn:aws:sqs:us-east-1:123456789012:q") for m in messages]}
         return worker_module.handler(event, LambdaContext(timeout_ms=WORKER_TIMEOUT_MS))
@@ -94,7 +95,7 @@ def test_reusing_a_job_id_for_another_request_is_409(jobs):
         ({"target": "llama", "body": LLAMA, "jobId": "has spaces"}, 400, "InvalidRequest"),
         ({"target": "llama", "body": LLAMA, "surprise": True}, 400, "InvalidRequest"),
         ({"target": "nope", "body": LLAMA}, 404, "TargetNotFound"),
-        ({"target": "anthropic.claude-v2", "body": LLAMA}, 403, "RawModelIdNotAllowed"),
+        ({"target": "anthropic.claude-3-haiku-20240307-v1:0", "body": LLAMA}, 403, "RawModelIdNotAllowed"),
     ],
 )
 def test_bad_job_requests_are_refused_before_queueing(jobs, payload, status, code):

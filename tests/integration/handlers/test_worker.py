@@ -7,7 +7,6 @@ import json
 import time
 import uuid
 
-import httpx
 import pytest
 from bedrock_gateway import container, settings
 from devstack.apigw import LambdaContext
@@ -17,7 +16,7 @@ from devstack.store_faults import StoreFaults
 from tests.integration.conftest import WORKER_TIMEOUT_MS
 
 LLAMA = {"prompt": "hello mars", "max_gen_len": 20}
-LLAMA_MODEL = "meta.llama3-8b-instruct-v1:0"
+LLAMA_MODEL = "us.meta.llama3-3-70b-instruct-v1:0"
 WORKER = "bedrock_gateway.handlers.worker.handler"
 
 
@@ -56,10 +55,18 @@ def run_dead_letters(*records) -> set[str]:
     return {item["itemIdentifier"] for item in response["batchItemFailures"]}
 
 
-def get_job(worker_module, job_id):
-    from bedrock_gateway import container
+def key_of(job_id: str) -> str:
+    """The store key of a job a producer writing to the queue directly (moto's one SenderId) sent."""
+    from bedrock_gateway.core.callers import iam_caller
+    from bedrock_gateway.core.jobs.contract import job_key
+    from devstack.aws import MOTO_SENDER_ID
 
-    return container.job_store().get(job_id)
+    return job_key(iam_caller(MOTO_SENDER_ID).scope, job_id)
+
+
+def get_job(worker_module, job_id):
+    """The job a producer writing to the queue directly sent."""
+    return container.job_store().get(key_of(job_id))
 
 
 def status_of(worker_module, job_id) -> str | None:
@@ -88,11 +95,11 @@ def test_job_id_defaults_to_the_message_id(worker_module, aws):
 
 def test_partial_batch_failure_retries_only_the_transient_record(worker_module, aws, emu):
     emu.configure(
-        model="mistral.mistral-7b-instruct-v0:2", error={"type": "ThrottlingException", "when": "before"}
+        model="mistral.mistral-large-3-675b-instruct", error={"type": "ThrottlingException", "when": "before"}
     )
     ok1, throttled, ok2 = (
         record(job(job_id="a")),
-        record(job("mistral", {"prompt": "<s>[INST] hi [/INST]"}, job_id="b")),
+        record(job("mistral", {"messages": [{"role": "user", "content": "hi"}]}, job_id="b")),
         record(job(job_id="c")),
     )
     assert run(worker_module, ok1, throttled, ok2) == {throttled["messageId"]}
@@ -133,7 +140,10 @@ def test_duplicates_inside_one_batch_invoke_once(worker_module, aws, emu):
         (json.dumps({"target": "llama", "body": "text"}), "InvalidRequest"),
         (json.dumps({"target": "llama", "body": LLAMA, "extra": 1}), "InvalidRequest"),
         (json.dumps({"target": "nope", "body": LLAMA}), "TargetNotFound"),
-        (json.dumps({"target": "anthropic.claude-v2", "body": LLAMA}), "RawModelIdNotAllowed"),
+        (
+            json.dumps({"target": "anthropic.claude-3-haiku-20240307-v1:0", "body": LLAMA}),
+            "RawModelIdNotAllowed",
+        ),
         (json.dumps({"target": "llama", "body": {"inputText": "wrong family"}}), "ValidationException"),
     ],
 )
@@ -170,22 +180,25 @@ def test_the_last_delivery_hands_the_job_to_the_dlq_consumer_which_fails_it(work
     assert stored["lastError"]["code"] == "ServiceUnavailableException"
 
 
-def test_large_results_go_to_s3_behind_a_presigned_url(worker_module, aws, replace_settings):
+def test_large_results_go_to_s3_and_are_served_by_the_result_route(worker_module, aws, replace_settings):
     from bedrock_gateway.edge.jobs_view import job_document
 
     replace_settings(inline_result_bytes=50)
     assert run(worker_module, record(job(job_id="big-result"))) == set()
-    stored = container.job_store().get("big-result")
-    assert "result" not in stored and stored["resultKey"] == "results/big-result.json"
-    view = job_document(stored, container.result_storage())
-    fetched = httpx.get(view["resultUrl"])
-    assert fetched.status_code == 200 and "generation" in fetched.json()
+    stored = get_job(worker_module, "big-result")
+    assert "result" not in stored and stored["resultKey"].endswith("/big-result.json")
+    assert (
+        job_document(stored, "big-result", "/v1/jobs/big-result/result")["resultUrl"]
+        == "/v1/jobs/big-result/result"
+    )
+    fetched = json.loads(container.result_storage().get(stored["resultKey"]))
+    assert "generation" in fetched
     head = aws.client("s3").head_object(Bucket=aws.env["RESULTS_BUCKET_NAME"], Key=stored["resultKey"])
     assert head["ServerSideEncryption"] == "AES256"
 
 
 def test_a_batch_runs_concurrently(worker_module, aws, emu):
-    emu.configure(model="meta.llama3-8b-instruct-v1:0", ttft_ms=500)
+    emu.configure(model=LLAMA_MODEL, ttft_ms=500)
     records = [record(job()) for _ in range(10)]
     started = time.perf_counter()
     assert run(worker_module, *records) == set()
@@ -272,7 +285,7 @@ def test_a_throttled_store_never_loses_a_job(worker_module, aws, emu, store_faul
         if not pending:
             break
     direct = DynamoJobStore(aws.env["JOBS_TABLE_NAME"], aws.client("dynamodb"))  # not through the faults
-    assert [direct.get(p["jobId"])["status"] for p in payloads] == ["succeeded"] * 10
+    assert [direct.get(key_of(p["jobId"]))["status"] for p in payloads] == ["succeeded"] * 10
     assert all(emu.counters()["bodies"][body_sha(p)]["succeeded"] == 1 for p in payloads)
 
 
@@ -283,7 +296,7 @@ def test_a_duplicate_in_flight_never_fails_the_job_even_on_its_last_delivery(wor
     function = LambdaFunction(WORKER, concurrency=2, function_name="worker", timeout_ms=WORKER_TIMEOUT_MS)
     try:
         function.warm()
-        emu.configure(model="meta.llama3-8b-instruct-v1:0", ttft_ms=2000)
+        emu.configure(model=LLAMA_MODEL, ttft_ms=2000)
         payload = job(job_id="slow-twin")
         first = function.submit({"Records": [record(payload)]})
         time.sleep(1.0)

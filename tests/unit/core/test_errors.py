@@ -41,3 +41,21 @@ def test_error_body_shape():
     }
     assert status_of(GatewayError(ErrorCode.PAYLOAD_TOO_LARGE, "big")) == 413
     assert status_of(GatewayError(ErrorCode.RAW_MODEL_ID_FORBIDDEN, "raw")) == 403
+
+
+def test_bedrock_messages_reach_callers_without_account_ids_or_role_arns():
+    message = (
+        "User: arn:aws:sts::123456789012:assumed-role/gateway-SyncApi-1X2Y3Z/gateway-fn is not authorized to "
+        "perform: bedrock:InvokeModel on resource: arn:aws:bedrock:us-east-1:123456789012:application-inference-"
+        "profile/a1b2c3d4e5f6 because no identity-based policy allows it (account 123456789012)"
+    )
+    err = from_bedrock_code("AccessDeniedException", message)
+    assert "123456789012" not in err.message and "assumed-role" not in err.message
+    assert err.message.startswith(
+        "User: <arn> is not authorized to perform: bedrock:InvokeModel on resource: <arn>"
+    )
+    assert err.detail == message  # the original, for the logs
+    public_model = "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-sonnet-4-6"
+    assert from_bedrock_code("ValidationException", f"bad input for {public_model}").message.endswith(
+        public_model
+    )

@@ -20,15 +20,19 @@ def test_default_config_loads_every_kind_it_declares():
     assert cfg.allow_raw_model_ids is False
     assert cfg.max_body_bytes == 1024 * 1024
     kinds = {t.name: t.kind for t in cfg.targets.values()}
-    assert kinds["claude"] is ModelKind.FOUNDATION_MODEL
-    assert kinds["sonnet"] is ModelKind.INFERENCE_PROFILE
+    assert kinds["claude"] is ModelKind.INFERENCE_PROFILE
+    assert kinds["nova"] is ModelKind.FOUNDATION_MODEL
+    assert cfg.targets["claude"].ref.geo == "global"
+
+
+def test_the_account_resources_example_loads_every_kind_it_declares():
+    cfg = load_targets(REPO / "config" / "examples" / "account-resources.toml")
+    kinds = {t.name: t.kind for t in cfg.targets.values()}
     assert kinds["team-a"] is ModelKind.APPLICATION_INFERENCE_PROFILE
     assert kinds["tuned"] is ModelKind.PROVISIONED_THROUGHPUT
-    team_a = cfg.targets["team-a"]
-    assert team_a.invoke_params() == {
+    assert cfg.targets["team-a"].invoke_params() == {
         "guardrailIdentifier": "abc123def456",
         "guardrailVersion": "1",
-        "performanceConfigLatency": "optimized",
         "serviceTier": "priority",
     }
     assert cfg.targets["tuned"].streaming is False
@@ -154,6 +158,8 @@ IAM_CASES = {
             "arn:aws:bedrock:us-east-1::foundation-model/meta.llama3-1-70b-instruct-v1:0",
             "arn:aws:bedrock:us-east-2::foundation-model/meta.llama3-1-70b-instruct-v1:0",
             "arn:aws:bedrock:us-west-2::foundation-model/meta.llama3-1-70b-instruct-v1:0",
+            # called from us-west-1, the US profile also routes there (the catalog's route table)
+            "arn:aws:bedrock:us-west-1::foundation-model/meta.llama3-1-70b-instruct-v1:0",
         ],
     ),
     "system-profile-stated-models": (
@@ -210,3 +216,22 @@ def test_model_id_parsing_does_not_backtrack_on_hostile_input():
     # With exponential backtracking, n=60 alone would run for years (pytest-timeout ends the run).
     for n in (30, 60, 2000):
         assert not looks_like_model_id("anthropic." + "a" * n + "_")
+
+
+@pytest.mark.parametrize(
+    "raw,reason",
+    [
+        (b'{"temperature": NaN}', "NaN is not a JSON value"),
+        (b'{"temperature": Infinity}', "Infinity is not a JSON value"),
+        (b'{"temperature": -Infinity}', "-Infinity is not a JSON value"),
+        (b'{"temperature": 1e999}', "out of range"),
+        (b'{"max_tokens": ' + b"9" * 5000 + b"}", "5000 digits is too long"),
+    ],
+)
+def test_request_bodies_are_strict_json(raw, reason):
+    from bedrock_gateway.core.prepare import parse_json_object
+
+    with pytest.raises(GatewayError) as info:
+        parse_json_object(raw)
+    assert info.value.code is ErrorCode.INVALID_REQUEST and reason in info.value.message
+    assert "sys.set_int_max_str_digits" not in info.value.message

@@ -27,7 +27,7 @@ def test_every_route_of_both_front_doors_is_described(document):
     }
     expected |= {
         (m.lower(), re.sub(r"\{(\w+)(:\w+)?\}", r"{\1}", r.path))
-        for r in stream_app.app.routes
+        for r in stream_app.starlette_app.routes
         for m in (r.methods or ())
         if m != "HEAD" and r.path != STREAM_READINESS_PATH  # the adapter's readiness check, not a route
     }
@@ -43,24 +43,39 @@ def test_every_route_of_both_front_doors_is_described(document):
 def test_errors_use_the_documented_shape_and_retry_after(document):
     for path, item in document["paths"].items():
         for method, operation in item.items():
+            bedrock_wire = path.startswith("/model/")
             for status, response in operation["responses"].items():
                 if int(status) >= 400:
                     schema = response["content"]["application/json"]["schema"]
-                    assert schema == {"$ref": "#/components/schemas/Error"}, (method, path, status)
-                if status in ("429", "503"):
+                    shape = "BedrockError" if bedrock_wire else "Error"
+                    assert schema == {"$ref": f"#/components/schemas/{shape}"}, (method, path, status)
+                    if bedrock_wire:
+                        assert "x-amzn-ErrorType" in response["headers"]
+                if status in ("429", "503") and not bedrock_wire:
                     assert response["headers"]["Retry-After"]["required"] is True
     error = document["components"]["schemas"]["Error"]["properties"]["error"]
     assert error["required"] == ["code", "message", "requestId"]
+    assert document["components"]["schemas"]["BedrockError"]["required"] == ["message"]
+
+
+def test_bedrock_routes_need_a_gateway_key_as_a_bearer_token(document):
+    for path, item in document["paths"].items():
+        for operation in item.values():
+            if path.startswith("/model/"):
+                assert operation["security"] == [{"gatewayKey": []}], path
+            else:
+                assert "security" not in operation, path
+    assert document["components"]["securitySchemes"]["gatewayKey"]["scheme"] == "bearer"
 
 
 def test_bodies_come_from_the_real_schemas(document):
+    from bedrock_gateway import settings
     from bedrock_gateway.core.jobs.contract import JOB_SCHEMA
-    from bedrock_gateway.core.targets import load_targets
 
     jobs = document["paths"]["/v1/jobs"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert jobs == JOB_SCHEMA
     target = document["paths"]["/v1/targets/{target}/invoke"]["post"]["parameters"][0]
-    assert set(target["schema"]["anyOf"][0]["enum"]) == set(load_targets().targets)
+    assert set(target["schema"]["anyOf"][0]["enum"]) == set(settings.targets().targets)
 
 
 def test_schemathesis_loads_it(document):

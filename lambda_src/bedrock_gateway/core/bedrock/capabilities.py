@@ -1,4 +1,5 @@
-"""What a target's model can do, known without calling it: config first, then Bedrock's control plane."""
+"""What a target's model can do, known without calling it: config first, then the catalog of record,
+then Bedrock's control plane (only for identifiers that hide their model)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import time
 
 from bedrock_gateway.core.clients import CallBudget, client
 from bedrock_gateway.core.model_ids import ModelKind, ModelRef
-from bedrock_gateway.core.targets import Target
+from bedrock_gateway.core.targets import Target, TargetsConfig
 
 #: Control-plane lookups are small and cached: a short budget keeps a listing fast when they fail.
 CONTROL_BUDGET = CallBudget(read_timeout=5, attempts=2)
@@ -17,14 +18,23 @@ _lookups_paused_until = 0.0
 
 
 def streaming_supported(target: Target) -> bool | None:
-    """Whether ``target`` can stream: config first, else GetFoundationModel (cached per container).
+    """Whether ``target`` can stream: config, else the catalog of record (base models and system
+    profiles, no call), else GetInferenceProfile/GetFoundationModel (cached per container).
 
     Returns None when it cannot be known (e.g. provisioned throughput of a custom model, or the
     control plane is unreachable): the stream path then tries streaming and falls back.
     """
-    if target.streaming is not None:
-        return target.streaming
+    known = target.known_streaming()
+    if known is not None:
+        return known
     return _looked_up_streaming(target.ref, target.models)
+
+
+def prime(config: TargetsConfig) -> None:
+    """Ready :func:`streaming_supported` for ``config``'s targets without a call (SnapStart priming): the
+    catalog of record, loaded by asking it, and the control-plane client when only Bedrock can tell."""
+    if any(target.known_streaming() is None for target in config.targets.values()):
+        client("bedrock", CONTROL_BUDGET)
 
 
 def _looked_up_streaming(ref: ModelRef, models: tuple[str, ...]) -> bool | None:

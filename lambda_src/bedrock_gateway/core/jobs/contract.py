@@ -14,7 +14,9 @@ from typing import Any
 
 from bedrock_gateway.core.errors import ErrorCode, GatewayError
 
-JOB_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+#: Job ids: 1-128 of letters, digits, ``_ . : -``, starting with a letter or digit (so never ``.``
+#: or ``..``, never a ``/``: safe in URLs, storage keys and logs).
+JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 TERMINAL = (SUCCEEDED, FAILED)
 #: The error code of a job whose message ran out of deliveries and sits in the dead-letter queue.
@@ -35,11 +37,22 @@ JOB_SCHEMA = {
 
 @dataclass(frozen=True)
 class JobRequest:
-    """A validated job: id, target name and the model body."""
+    """A validated job: id, target name and the model body; ``scope`` is its caller's namespace."""
 
     job_id: str
     target: str
     body: dict[str, Any]
+    scope: str = ""  # Caller.scope: two callers' jobs of the same id are two jobs
+
+    @property
+    def key(self) -> str:
+        """Where the job is stored: its id inside its caller's namespace."""
+        return job_key(self.scope, self.job_id)
+
+    def canonical_request(self) -> str:
+        """The request (target and body) as canonical JSON: the same request gives the same text
+        whatever the order of its keys."""
+        return json.dumps({"target": self.target, "body": self.body}, sort_keys=True, separators=(",", ":"))
 
     def message(self) -> str:
         """The SQS message body."""
@@ -57,9 +70,10 @@ def _job_validator():
     return fastjsonschema.compile(JOB_SCHEMA)
 
 
-def job_key(job_id: str) -> str:
-    """The job store's key for ``job_id``: THE one place a job's key (and its result's name) is derived."""
-    return job_id
+def job_key(scope: str, job_id: str) -> str:
+    """The one place a job's storage key (its record's and its result's) is made: its id inside its
+    caller's namespace (job ids never hold a ``/``)."""
+    return f"{scope}/{job_id}" if scope else job_id
 
 
 def message_job_id(payload: Any, message_id: str) -> str:
@@ -72,7 +86,7 @@ def message_job_id(payload: Any, message_id: str) -> str:
     return message_id
 
 
-def parse_job(payload: dict[str, Any], default_job_id: str | None = None) -> JobRequest:
+def parse_job(payload: dict[str, Any], default_job_id: str | None = None, scope: str = "") -> JobRequest:
     """Validate a job payload against :data:`JOB_SCHEMA`; an InvalidRequest error says what is wrong."""
     import fastjsonschema
 
@@ -80,6 +94,5 @@ def parse_job(payload: dict[str, Any], default_job_id: str | None = None) -> Job
         _job_validator()(payload)
     except fastjsonschema.JsonSchemaValueException as exc:
         raise GatewayError(ErrorCode.INVALID_REQUEST, f"invalid job: {exc.message}") from None
-    return JobRequest(
-        payload.get("jobId") or default_job_id or str(uuid.uuid4()), payload["target"], payload["body"]
-    )
+    job_id = payload.get("jobId") or default_job_id or str(uuid.uuid4())
+    return JobRequest(job_id, payload["target"], payload["body"], scope)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from bedrock_gateway.core.jobs.contract import job_key
-
 
 class ResultStorage:
     """Results too large for the job record, one object per job."""
@@ -16,7 +14,7 @@ class ResultStorage:
 
     def put(self, job_id: str, result: bytes) -> str:
         """Store ``result``; returns its key."""
-        key = f"results/{job_key(job_id)}.json"
+        key = f"results/{job_id}.json"  # job_id: the job's key, so its caller's namespace too
         self.s3.put_object(
             Bucket=self.bucket,
             Key=key,
@@ -25,6 +23,10 @@ class ResultStorage:
             ServerSideEncryption="AES256",
         )
         return key
+
+    def get(self, key: str) -> bytes:
+        """The stored result."""
+        return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
 
     def download_url(self, key: str, expires_in: int) -> str:
         """A presigned GET for ``key``, valid for ``expires_in`` seconds."""

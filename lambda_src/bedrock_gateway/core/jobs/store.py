@@ -14,8 +14,10 @@ States only move forward, ``queued -> running -> succeeded | failed``, through c
 - :meth:`~DynamoJobStore.dead_letter` (the DLQ consumer) fails a job whose message ran out of
   deliveries, unless it is final or a live lease says another delivery is still running it.
 
-Every key comes from :func:`~bedrock_gateway.core.jobs.contract.job_key`. :class:`JobStore` is the
-interface the doors use; :class:`DynamoJobStore` implements it on DynamoDB (partition key ``jobId``).
+Records are keyed by :attr:`JobRequest.key` (the job id inside its caller's namespace, from
+:func:`~bedrock_gateway.core.jobs.contract.job_key`); the methods that take a ``key`` take that key.
+:class:`JobStore` is the interface the doors use; :class:`DynamoJobStore` implements it on DynamoDB
+(partition key ``jobId``).
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ from bedrock_gateway.core.jobs.contract import (
     SUCCEEDED,
     TERMINAL,
     JobRequest,
-    job_key,
 )
 
 RETENTION_SECONDS = 30 * 24 * 3600  # DynamoDB TTL on job records
@@ -52,22 +53,22 @@ DEAD_LETTER_MESSAGE = (
 
 class JobStore(Protocol):
     def create(self, job: JobRequest) -> tuple[dict[str, Any], bool]: ...
-    def delete_if_queued(self, job_id: str) -> None: ...
-    def get(self, job_id: str) -> dict[str, Any] | None: ...
+    def delete_if_queued(self, key: str) -> None: ...
+    def get(self, key: str) -> dict[str, Any] | None: ...
     def claim(self, job: JobRequest, owner: str, lease_until_ms: int, sent_at_ms: int | None) -> Claim: ...
-    def release(self, job_id: str, owner: str, error: GatewayError) -> bool: ...
+    def release(self, key: str, owner: str, error: GatewayError) -> bool: ...
     def succeed(
         self,
-        job_id: str,
+        key: str,
         owner: str,
         usage: dict[str, int | None],
         *,
         result: str | None = None,
         result_key: str | None = None,
     ) -> bool: ...
-    def fail(self, job_id: str, owner: str, error: GatewayError) -> bool: ...
-    def reject_new(self, job_id: str, error: GatewayError) -> bool: ...
-    def dead_letter(self, job_id: str, target: str | None) -> DeadLetter: ...
+    def fail(self, key: str, owner: str, error: GatewayError) -> bool: ...
+    def reject_new(self, key: str, error: GatewayError) -> bool: ...
+    def dead_letter(self, key: str, target: str | None) -> DeadLetter: ...
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ def _now() -> str:
 
 
 def request_hash(job: JobRequest) -> str:
-    return hashlib.sha256(job.message().encode()).hexdigest()
+    return hashlib.sha256(job.canonical_request().encode()).hexdigest()
 
 
 def _error(error: GatewayError) -> dict[str, str]:
@@ -139,8 +140,8 @@ class DynamoJobStore:
         self._serialize = TypeSerializer().serialize
         self._deserialize = TypeDeserializer().deserialize
 
-    def _key(self, job_id: str) -> dict:
-        return {"jobId": {"S": job_key(job_id)}}
+    def _key(self, key: str) -> dict:
+        return {"jobId": {"S": key}}
 
     def _values(self, values: dict[str, Any]) -> dict:
         return {k: self._serialize(v) for k, v in values.items()}
@@ -154,7 +155,7 @@ class DynamoJobStore:
         """Record a queued job; returns (record, created). An existing job id returns it unchanged."""
         now = _now()
         item = {
-            "jobId": job_key(job.job_id),
+            "jobId": job.key,
             "status": QUEUED,
             "target": job.target,
             "attempts": 0,
@@ -173,7 +174,7 @@ class DynamoJobStore:
         except Exception as exc:
             if not _refused(exc):
                 raise
-        existing = self.get(job.job_id)
+        existing = self.get(job.key)
         if existing is None:  # deleted between the two calls: try once more
             return self.create(job)
         if existing.get("requestHash") not in (None, item["requestHash"]):
@@ -182,12 +183,12 @@ class DynamoJobStore:
             )
         return existing, False
 
-    def delete_if_queued(self, job_id: str) -> None:
+    def delete_if_queued(self, key: str) -> None:
         """Undo :meth:`create` when the message could not be enqueued, so a retry can start clean."""
         try:
             self.dynamodb.delete_item(
                 TableName=self.table,
-                Key=self._key(job_id),
+                Key=self._key(key),
                 ConditionExpression="#s = :queued",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues=self._values({":queued": QUEUED}),
@@ -196,8 +197,8 @@ class DynamoJobStore:
             if not _refused(exc):
                 raise
 
-    def get(self, job_id: str) -> dict[str, Any] | None:
-        response = self.dynamodb.get_item(TableName=self.table, Key=self._key(job_id), ConsistentRead=True)
+    def get(self, key: str) -> dict[str, Any] | None:
+        response = self.dynamodb.get_item(TableName=self.table, Key=self._key(key), ConsistentRead=True)
         item = response.get("Item")
         return None if item is None else self._record(item)
 
@@ -227,7 +228,7 @@ class DynamoJobStore:
             ":one": 1,
         }
         refused = self._update(
-            job.job_id,
+            job.key,
             "SET #status = :running, #target = :target, startedAt = :nowIso, updatedAt = :nowIso, "
             "#leaseOwner = :owner, #leaseExpiresAt = :lease, "
             "#attempts = if_not_exists(#attempts, :zero) + :one, "
@@ -240,10 +241,10 @@ class DynamoJobStore:
         )
         return Claim(claimed=refused is None, record=refused)
 
-    def release(self, job_id: str, owner: str, error: GatewayError) -> bool:
+    def release(self, key: str, owner: str, error: GatewayError) -> bool:
         """Give the lease back after a failed attempt, noting why; the job stays running (retried)."""
         refused = self._update(
-            job_id,
+            key,
             "SET #lastError = :error, updatedAt = :nowIso REMOVE #leaseExpiresAt",
             _HELD_BY_OWNER,
             {":error": _error(error), ":nowIso": _now(), ":running": RUNNING, ":owner": owner},
@@ -252,7 +253,7 @@ class DynamoJobStore:
 
     def succeed(
         self,
-        job_id: str,
+        key: str,
         owner: str,
         usage: dict[str, int | None],
         *,
@@ -265,7 +266,7 @@ class DynamoJobStore:
         """
         outcome_field = "#resultKey" if result_key is not None else "#result"
         return self._finish(
-            job_id,
+            key,
             owner,
             SUCCEEDED,
             f"#usage = :usage, {outcome_field} = :outcome",
@@ -275,13 +276,13 @@ class DynamoJobStore:
             },
         )
 
-    def fail(self, job_id: str, owner: str, error: GatewayError) -> bool:
+    def fail(self, key: str, owner: str, error: GatewayError) -> bool:
         """Finish the job as failed for good (a permanent error); False as for :meth:`succeed`."""
-        return self._finish(job_id, owner, FAILED, "#error = :error", {":error": _error(error)})
+        return self._finish(key, owner, FAILED, "#error = :error", {":error": _error(error)})
 
-    def _finish(self, job_id: str, owner: str, status: str, fields: str, values: dict[str, Any]) -> bool:
+    def _finish(self, key: str, owner: str, status: str, fields: str, values: dict[str, Any]) -> bool:
         refused = self._update(
-            job_id,
+            key,
             f"SET #status = :final, finishedAt = :nowIso, updatedAt = :nowIso, {fields} "
             "REMOVE #lastError, #leaseExpiresAt",
             _HELD_BY_OWNER,
@@ -293,11 +294,11 @@ class DynamoJobStore:
         # the lease had gone to another delivery, which finished the job.
         return refused.get("status") == status and refused.get("leaseOwner") == owner
 
-    def reject_new(self, job_id: str, error: GatewayError) -> bool:
-        """Record a failed job under ``job_id`` (a malformed message), but never over an existing job."""
+    def reject_new(self, key: str, error: GatewayError) -> bool:
+        """Record a failed job under ``key`` (a malformed message), but never over an existing job."""
         now = _now()
         refused = self._update(
-            job_id,
+            key,
             "SET #status = :failed, #error = :error, createdAt = :nowIso, updatedAt = :nowIso, "
             "finishedAt = :nowIso, expiresAt = :ttl, #attempts = :zero",
             "attribute_not_exists(jobId)",
@@ -313,7 +314,7 @@ class DynamoJobStore:
 
     # ---- the DLQ consumer ----
 
-    def dead_letter(self, job_id: str, target: str | None) -> DeadLetter:
+    def dead_letter(self, key: str, target: str | None) -> DeadLetter:
         """Fail a job whose message is in the dead-letter queue (``error.code`` ``DeadLettered``).
 
         Only a job that is new, queued, or running under no live lease: a final job is left as it is,
@@ -335,7 +336,7 @@ class DynamoJobStore:
             values[":target"] = target
             set_target = "#target = if_not_exists(#target, :target), "
         refused = self._update(
-            job_id,
+            key,
             "SET #status = :failed, #error = :error, #deadLetteredAt = :now, finishedAt = :nowIso, "
             f"updatedAt = :nowIso, {set_target}createdAt = if_not_exists(createdAt, :nowIso), "
             "expiresAt = if_not_exists(expiresAt, :ttl), #attempts = if_not_exists(#attempts, :zero) "
@@ -354,14 +355,14 @@ class DynamoJobStore:
     # ---- plumbing ----
 
     def _update(
-        self, job_id: str, expression: str, condition: str, values: dict[str, Any]
+        self, key: str, expression: str, condition: str, values: dict[str, Any]
     ) -> dict[str, Any] | None:
         """One conditional UpdateItem; None when applied, else the record that refused it ({} if none)."""
         used = {name: _NAMES[name] for name in set(re.findall(r"#\w+", f"{expression} {condition}"))}
         try:
             self.dynamodb.update_item(
                 TableName=self.table,
-                Key=self._key(job_id),
+                Key=self._key(key),
                 UpdateExpression=expression,
                 ConditionExpression=condition,
                 ExpressionAttributeNames=used,
