@@ -28,9 +28,19 @@ def test_settings_are_read_once_per_container(monkeypatch):
         settings.reset()
 
 
-def test_a_throttled_stream_answers_no_later_than_a_throttled_sync_call():
+def test_a_throttled_stream_answers_no_later_than_a_throttled_sync_call(monkeypatch):
     """Both doors back off the same way; the stream door tries fewer times (its caller waits for a first
-    byte), so its 429 comes first. make bench measures it (throttled_stream_429)."""
+    byte), so its 429 comes first. make bench measures it (throttled_stream_429).
+
+    Read from a fresh copy of the module: the integration tests' session fixture sets both to 1 on the
+    imported one, and it stays set until the session ends."""
+    import importlib.util
+    import sys
+
     from bedrock_gateway import settings
 
-    assert 1 <= settings.STREAM_OPEN_ATTEMPTS < settings.SYNC_ATTEMPTS
+    spec = importlib.util.spec_from_file_location("shipped_settings", settings.__file__)
+    shipped = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, shipped)  # its dataclasses look their module up
+    spec.loader.exec_module(shipped)
+    assert 1 <= shipped.STREAM_OPEN_ATTEMPTS < shipped.SYNC_ATTEMPTS
