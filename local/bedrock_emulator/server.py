@@ -34,7 +34,7 @@ _CREDENTIAL_REGION = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/")
 _TRACE = ["ENABLED", "DISABLED", "ENABLED_FULL"]
 _LATENCY = ["standard", "optimized"]
 _TIERS = ["priority", "default", "flex", "reserved"]
-# botocore's GuardrailIdentifier pattern: SPEC's example "gr-abc123" is rejected, as Bedrock rejects it.
+# botocore's GuardrailIdentifier pattern: a guardrail ID such as "gr-abc123" is rejected, as Bedrock rejects it.
 _GUARDRAIL_ID = re.compile(
     r"^(|[a-z0-9]+|arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:guardrail/[a-z0-9]+)$"
 )

@@ -1,4 +1,4 @@
-"""Raw HTTP: event-stream framing and CRCs, chunked transfer, headers, latency, CLI, the SPEC client call."""
+"""Raw HTTP: event-stream framing and CRCs, chunked transfer, headers, latency, CLI, the reference client call."""
 
 from __future__ import annotations
 
