@@ -18,6 +18,8 @@ and nothing leaks from one invocation into the next.
 from __future__ import annotations
 
 import functools
+import time
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
@@ -25,6 +27,9 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from bedrock_gateway.core.callers import Caller
 from bedrock_gateway.core.errors import GatewayError
 from bedrock_gateway.core.targets import Target
+
+if TYPE_CHECKING:
+    from bedrock_gateway.core.bedrock import InvokeResult
 
 SERVICE = "bedrock-gateway"
 NAMESPACE = "BedrockGateway"
@@ -119,6 +124,24 @@ def record_invocation(
         "cost_usd": cost_usd,
     }
     logger.info("usage", extra={"usage": usage})
+
+
+def record_answer(
+    door: str, call_target: Target, caller: Caller, result: InvokeResult, started: float
+) -> None:
+    """:func:`record_invocation` for a one-shot call's result; its latency is Bedrock's own
+    (``X-Amzn-Bedrock-Invocation-Latency``), else the time since ``started`` (``time.perf_counter()``)."""
+    latency_ms = result.latency_ms
+    if latency_ms is None:
+        latency_ms = round((time.perf_counter() - started) * 1000)
+    record_invocation(
+        door,
+        call_target,
+        caller,
+        latency_ms=latency_ms,
+        input_tokens=result.input_tokens,
+        output_tokens=result.output_tokens,
+    )
 
 
 def record_error(door: str, error: GatewayError) -> None:

@@ -20,6 +20,8 @@ from urllib.parse import unquote
 
 from bedrock_gateway.core.jobs.store import LEASE_MARGIN_MS
 
+from devstack.store_faults import read_request_body
+
 REGION = "us-east-1"
 STREAM = {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
 MOTO_SENDER_ID = "AIDAIT2UOQQY3AUEKVGXU"  # moto.sqs.models.DEFAULT_SENDER_ID
@@ -237,24 +239,9 @@ class _WsgiHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args) -> None:
         pass
 
-    def _body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            parts = []
-            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
-                parts.append(self.rfile.read(size))
-                self.rfile.readline()
-            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                pass
-            return b"".join(parts)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        if len(body) < length:  # the caller died while sending: the service never sees the call
-            raise ConnectionAbortedError("request cut short")
-        return body
-
     def _handle(self) -> None:
         try:
-            body = self._body()
+            body = read_request_body(self)
         except (ConnectionAbortedError, ValueError):
             self.close_connection = True
             return

@@ -57,6 +57,26 @@ _S3_ERRORS = {
 }
 
 
+def read_request_body(handler: BaseHTTPRequestHandler) -> bytes:
+    """The request's body, sent with a Content-Length or chunked (botocore streams some bodies).
+
+    Raises ConnectionAbortedError when the caller died while sending: the service never sees the call.
+    """
+    if "chunked" in handler.headers.get("Transfer-Encoding", "").lower():
+        parts = []
+        while size := int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16):
+            parts.append(handler.rfile.read(size))
+            handler.rfile.readline()
+        while handler.rfile.readline() not in (b"\r\n", b"\n", b""):
+            pass
+        return b"".join(parts)
+    length = int(handler.headers.get("Content-Length") or 0)
+    body = handler.rfile.read(length) if length else b""
+    if len(body) < length:
+        raise ConnectionAbortedError("request cut short")
+    return body
+
+
 @dataclass(frozen=True)
 class StoreFaults:
     throttle_rate: float = 0.0
@@ -188,25 +208,10 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._proxy()
 
-    def _body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            parts = []
-            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
-                parts.append(self.rfile.read(size))
-                self.rfile.readline()
-            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                pass
-            return b"".join(parts)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        if len(body) < length:  # the caller died while sending: nothing reaches the service
-            raise ConnectionAbortedError("request cut short")
-        return body
-
     def _proxy(self) -> None:
         proxy = self.server.proxy
         try:
-            body = self._body()
+            body = read_request_body(self)
         except (ConnectionAbortedError, OSError, ValueError):
             return self._close()
         target = self.headers.get("X-Amz-Target", "")

@@ -129,17 +129,7 @@ def _call(
     if call.legacy:
         result = replace(result, body=legacy.from_messages(result.body))
     if operation != "count-tokens":
-        latency_ms = result.latency_ms
-        if latency_ms is None:
-            latency_ms = round((time.perf_counter() - started) * 1000)
-        observability.record_invocation(
-            DOOR,
-            call.target,
-            caller,
-            latency_ms=latency_ms,
-            input_tokens=result.input_tokens,
-            output_tokens=result.output_tokens,
-        )
+        observability.record_answer(DOOR, call.target, caller, result, started)
     return call, result
 
 

@@ -96,17 +96,7 @@ def _invoke_model(job: JobRequest, caller: Caller) -> dict:
         if exc.retryable:
             raise
         return {"status": FAILED, "error": exc}
-    latency_ms = (
-        result.latency_ms if result.latency_ms is not None else round((time.perf_counter() - started) * 1000)
-    )
-    observability.record_invocation(
-        DOOR,
-        call.target,
-        caller,
-        latency_ms=latency_ms,
-        input_tokens=result.input_tokens,
-        output_tokens=result.output_tokens,
-    )
+    observability.record_answer(DOOR, call.target, caller, result, started)
     return {
         "status": SUCCEEDED,
         "usage": {"inputTokens": result.input_tokens, "outputTokens": result.output_tokens},
