@@ -113,7 +113,7 @@ clean: ## remove the venv, node modules and build output
 # --- benchmarks, fuzzing and load (issue 8) ---
 .PHONY: bench bench-peers fuzz load
 
-bench: $(STAMP) ## performance figures vs same-run baselines -> .bench/results.json (~75 s)
+bench: $(STAMP) ## performance figures vs same-run baselines -> .bench/results.json (~2 min)
 	@$(PY) -m bench.run $(ARGS)
 
 bench-peers: $(STAMP) ## vs LiteLLM's proxy on the same emulator -> .bench/peers.json, .bench/peers.md (~3 min)

@@ -9,6 +9,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -336,3 +337,12 @@ class StackOutput:
         sys.stdout, sys.stderr = self._saved
         self._saved = ()
         self._file.close()
+
+
+def readline_within(stream, timeout: float) -> str:
+    """One line from a child's pipe, or "" if none came within ``timeout`` seconds."""
+    result: list[str] = []
+    reader = threading.Thread(target=lambda: result.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    return result[0] if result else ""

@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from bedrock_gateway.core.bedrock.runtime import OPERATIONS
+
 from bench.common import BENCH_DIR, REPO, StackOutput, child_env
 
 CHECKS = (
@@ -124,13 +126,7 @@ KNOWN_BAD_INPUTS: list[tuple[str, str, dict[str, str], bytes]] = [
             "anthropic.claude-v2",
             "arn%3Aaws%3Abedrock%3Aus-east-1%3A%3Afoundation-model%2Fx.y",
         )
-        for operation in (
-            "invoke",
-            "invoke-with-response-stream",
-            "converse",
-            "converse-stream",
-            "count-tokens",
-        )
+        for operation in OPERATIONS
         for body in (_MESSAGES + b', "temperature": NaN}', b"{broken", b"[]")
     ),
     *(

@@ -40,7 +40,16 @@ from pathlib import Path
 from typing import Any
 
 from bench import peers_report
-from bench.common import BENCH_DIR, PYTHONPATH, REPO, configure_emulator, machine, percentile, reset_emulator
+from bench.common import (
+    BENCH_DIR,
+    PYTHONPATH,
+    REPO,
+    configure_emulator,
+    machine,
+    percentile,
+    readline_within,
+    reset_emulator,
+)
 
 # The model every route calls. Any Claude messages model of the emulator's catalog that streams
 # on demand works; change it here (or with --model-id) when the catalog's default Claude changes.
@@ -309,14 +318,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _readline(stream, timeout: float) -> str:
-    result: list[str] = []
-    reader = threading.Thread(target=lambda: result.append(stream.readline()), daemon=True)
-    reader.start()
-    reader.join(timeout)
-    return result[0] if result else ""
-
-
 class Server:
     """A process this run starts in a session of its own; :meth:`stop` ends it and whatever it spawned."""
 
@@ -346,7 +347,7 @@ class Server:
         self.pid = self.process.pid
 
     def readline(self, timeout: float) -> str:
-        line = _readline(self.process.stdout, timeout)
+        line = readline_within(self.process.stdout, timeout)
         if not line:
             self.stop()
             raise SystemExit(f"bench-peers: {self.name} did not start; see {self.log}:\n{self.tail()}")

@@ -28,7 +28,6 @@ import json
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -42,6 +41,7 @@ from bench.common import (
     handler_command,
     handler_env,
     median,
+    readline_within,
     reset_emulator,
     summary,
     table,
@@ -415,7 +415,7 @@ class StreamServer:
             stdout=subprocess.PIPE,
             text=True,
         )
-        line = _readline(self.process.stdout, 60)
+        line = readline_within(self.process.stdout, 60)
         if not line.startswith("PORT "):
             self.process.kill()
             raise RuntimeError(f"stream server did not start: {line!r}")
@@ -430,14 +430,6 @@ class StreamServer:
         result = json.loads(self.out.read_text()) if self.out.exists() else {}
         self.out.unlink(missing_ok=True)
         return result
-
-
-def _readline(stream, timeout: float) -> str:
-    result: list[str] = []
-    reader = threading.Thread(target=lambda: result.append(stream.readline()), daemon=True)
-    reader.start()
-    reader.join(timeout)
-    return result[0] if result else ""
 
 
 def _stream_through_app(client) -> dict:
