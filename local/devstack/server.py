@@ -127,7 +127,10 @@ def create_app(
                 json.dumps({"message": "Internal server error"}).encode(),
             )
         status, response_headers, payload = response_parts(outcome["result"])
-        response_headers = [(k, v) for k, v in response_headers if k.lower() != "content-length"]
+        # API Gateway sets these itself (the function's own request id header is the same id).
+        response_headers = [
+            (k, v) for k, v in response_headers if k.lower() not in ("content-length", "x-amzn-requestid")
+        ]
         await _send(send, status, response_headers + [("x-amzn-RequestId", request_id)], payload)
 
     return app

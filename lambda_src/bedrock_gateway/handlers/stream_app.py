@@ -89,7 +89,9 @@ def _error_response(exc: GatewayError, request_id: str, *, bedrock_wire: bool = 
         status, headers, body = bedrock_error_response(exc, request_id)
         return Response(body, status_code=status, headers=headers)
     return JSONResponse(
-        error_document(exc, request_id), status_code=status_of(exc), headers=error_headers(exc)
+        error_document(exc, request_id),
+        status_code=status_of(exc),
+        headers={**error_headers(exc), "x-amzn-RequestId": request_id},
     )
 
 

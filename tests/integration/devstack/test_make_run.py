@@ -391,8 +391,10 @@ def test_throttling_and_mid_stream_errors_raise_the_sdks_exceptions(stack, sdk_e
 
     runtime = boto3.client("bedrock-runtime", config=Config(retries={"total_max_attempts": 1}))
     emulator_faults(error={"type": "ThrottlingException", "when": "before"})
-    with pytest.raises(runtime.exceptions.ThrottlingException):
+    with pytest.raises(runtime.exceptions.ThrottlingException) as throttled:
         runtime.invoke_model(modelId="claude", body=json.dumps(CLAUDE_BODY))
+    request_id = throttled.value.response["ResponseMetadata"]["RequestId"]
+    assert request_id and "," not in request_id  # one x-amzn-RequestId header, as API Gateway sends
 
     emulator_faults(error={"type": "ModelStreamErrorException", "when": "after_chunks", "after_chunks": 3})
     response = runtime.invoke_model_with_response_stream(modelId="claude", body=json.dumps(CLAUDE_BODY))

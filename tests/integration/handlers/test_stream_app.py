@@ -196,6 +196,7 @@ def test_client_errors_are_json_before_any_stream(stream_url, emu, target, body,
     assert response.status_code == status
     assert response.headers["content-type"] == "application/json"
     assert response.json()["error"]["code"] == code
+    assert response.headers["x-amzn-requestid"] == response.json()["error"]["requestId"]
 
 
 def test_unknown_route_and_wrong_method_are_json(stream_url):
