@@ -140,6 +140,7 @@ class DevStack:
         self._https_server = None
         self._https_thread: threading.Thread | None = None
         self._functions: list[Any] = []
+        self._stream_log = None
 
     @property
     def url(self) -> str:
@@ -234,6 +235,12 @@ class DevStack:
         except ModuleNotFoundError as exc:
             if exc.name != "bedrock_gateway.handlers.stream_app":
                 raise
+        if stream_app is not None:
+            from devstack.function_logs import FunctionLog
+
+            # What the stream function would send to its log group, next to the other functions' logs.
+            self._stream_log = FunctionLog(self.log_dir / "stream.log")
+            stream_app = self._stream_log.wrap(stream_app)
         app = create_app(sync_function, stream_app, authorizer, keys_everywhere=self.auth == "key")
         options = dict(
             log_level="warning" if self.quiet else "info",
@@ -346,6 +353,8 @@ class DevStack:
             self.aws.stop()
         if self.emulator is not None:
             self.emulator.stop()
+        if self._stream_log is not None:
+            self._stream_log.close()
         self._socket.close()
         if self._https_socket is not None:
             self._https_socket.close()
@@ -409,7 +418,8 @@ def banner(stack: DevStack) -> str:
         f"  Targets   {config.source}: {names}",
         f"  Jobs      SQS queue + DLQ, DynamoDB, S3 on {stack.aws.url} (moto); the worker and the DLQ consumer",
         "            poll like Lambda event sources",
-        f"  Logs      {stack.log_dir}/api.log, worker.log, dead-letters.log (Powertools JSON logs and EMF metrics)",
+        f"  Logs      {stack.log_dir}/api.log, stream.log, worker.log, dead-letters.log (Powertools JSON logs",
+        "            and EMF metrics, as CloudWatch gets them; make usage sums their usage lines)",
         "",
     ]
     if stack.auth == "key":

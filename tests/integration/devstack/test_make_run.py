@@ -230,11 +230,12 @@ def test_keys_made_with_the_cli_work_their_allowlist_holds_and_revocation_ends_t
     assert status == 401
 
 
-def test_make_usage_reports_tokens_by_tenant_and_target(stack, api):
-    assert api.post("/v1/targets/claude/invoke", json=CLAUDE_BODY).status_code == 200
+def usage_rows(stack: LocalStack, until) -> dict[tuple[str, str], dict]:
+    """`make usage --json` in the stack's folder, by (tenant, target), once ``until(rows)`` holds (the
+    functions write their logs as they go)."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(REPO / p) for p in ("lambda_src", "local", ".")))
-    deadline = time.monotonic() + 15  # the handler processes write their logs as they go
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + 15
+    while True:
         done = subprocess.run(
             [sys.executable, "-m", "gateway_cli", "usage", "--json"],
             cwd=stack.cwd,
@@ -245,11 +246,46 @@ def test_make_usage_reports_tokens_by_tenant_and_target(stack, api):
         )
         assert done.returncode == 0, done.stderr
         rows = {(r["tenant"], r["target"]): r for r in json.loads(done.stdout)}
-        if ("dev", "claude") in rows:
-            break
+        if until(rows) or time.monotonic() > deadline:
+            return rows
         time.sleep(0.5)
+
+
+def test_make_usage_reports_tokens_by_tenant_and_target(stack, api):
+    assert api.post("/v1/targets/claude/invoke", json=CLAUDE_BODY).status_code == 200
+    rows = usage_rows(stack, until=lambda rows: ("dev", "claude") in rows)
     claude = rows[("dev", "claude")]
     assert claude["invocations"] >= 1 and claude["input_tokens"] > 0 and claude["output_tokens"] > 0
+
+
+def test_make_usage_counts_streamed_calls_from_the_stream_functions_log(stack):
+    created = keys_cli(stack, "create", "--tenant", "stream-team", "--targets", "claude")
+    assert created.returncode == 0, created.stderr
+    headers = {"Authorization": f"Bearer {created.stdout.strip().splitlines()[-1]}"}
+    short = dict(CLAUDE_BODY, max_tokens=20)
+    streamed = httpx.post(f"{stack.url}/v1/targets/claude/stream", json=short, headers=headers, timeout=60)
+    assert streamed.status_code == 200 and "event: done" in streamed.text
+    converse = {
+        "messages": [{"role": "user", "content": [{"text": "hi"}]}],
+        "inferenceConfig": {"maxTokens": 20},
+    }
+    sdk_route = httpx.post(
+        f"{stack.url}/model/claude/converse-stream", json=converse, headers=headers, timeout=60
+    )
+    assert sdk_route.status_code == 200
+
+    rows = usage_rows(
+        stack, until=lambda rows: rows.get(("stream-team", "claude"), {}).get("invocations") == 2
+    )
+    streams = rows.get(("stream-team", "claude"))
+    assert streams is not None, f"make usage saw no streamed call: {rows}"
+    assert streams["invocations"] == 2 and streams["input_tokens"] > 0 and streams["output_tokens"] > 0
+    # As the stream function's log group would have them: Powertools JSON lines and EMF documents.
+    lines = [
+        json.loads(line) for line in (stack.cwd / ".local" / "logs" / "stream.log").read_text().splitlines()
+    ]
+    assert any(line.get("message") == "usage" and line["usage"]["door"] == "stream" for line in lines)
+    assert any("_aws" in line and line.get("door") == "stream" for line in lines)
 
 
 def test_the_sdk_exports_reach_the_api_over_https_with_the_printed_ca(stack):
