@@ -6,6 +6,7 @@ import ast
 import json
 import os
 import re
+import socket
 import ssl
 import subprocess
 import sys
@@ -317,6 +318,38 @@ def test_with_auth_none_the_banner_still_gives_sdks_a_development_key(tmp_path):
         assert [k["tenant"] for k in json.loads(listed.stdout)] == ["dev"]
     finally:
         _stop(process)
+
+
+@pytest.mark.parametrize(
+    ("option", "setting"),
+    [("--port", "PORT"), ("--https-port", "HTTPS_PORT"), ("--emulator-port", "EMULATOR_PORT")],
+)
+def test_a_port_already_taken_is_one_line_naming_the_setting_that_moves_it(tmp_path, option, setting):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(REPO / p) for p in ("lambda_src", "local", ".")))
+    with socket.socket() as taken:  # another make run, say
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ports = {"--port": "0", "--https-port": "0", "--emulator-port": "0", option: str(port)}
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "devstack",
+                "--bedrock",
+                "emulator",
+                *(a for kv in ports.items() for a in kv),
+            ],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr, done.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert f"pick another port, e.g. {setting}={port + 1}" in done.stderr
 
 
 # ---- AWS SDKs, unchanged, with the banner's exports (the Bedrock-compatible routes over HTTPS) ----
