@@ -6,6 +6,7 @@ import ast
 import json
 import os
 import re
+import shlex
 import socket
 import ssl
 import subprocess
@@ -194,6 +195,27 @@ def keys_cli(stack: LocalStack, *args: str) -> subprocess.CompletedProcess:
         text=True,
         timeout=60,
     )
+
+
+def test_make_helps_keys_example_runs_against_make_run_with_no_aws_configuration(stack, tmp_path):
+    help_line = next(
+        line for line in (REPO / "Makefile").read_text().splitlines() if line.startswith("keys:")
+    )
+    args = shlex.split(re.search(r"make keys ARGS='([^']*)'", help_line)[1])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        HOME=str(tmp_path), PYTHONPATH=os.pathsep.join(str(REPO / p) for p in ("lambda_src", "local", "."))
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway_cli", "keys", *args],
+        cwd=stack.cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1].startswith("bgk_")
 
 
 def test_keys_made_with_the_cli_work_their_allowlist_holds_and_revocation_ends_them(stack):
