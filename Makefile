@@ -90,7 +90,7 @@ invoke: $(STAMP) ## replay a sample event through its handler: make invoke EVENT
 targets: $(STAMP) ## the targets CLI: make targets ARGS='check'
 	@$(PY) -m gateway_cli targets $(ARGS)
 
-keys: $(STAMP) ## gateway API keys: make keys ARGS='create --tenant team-a --targets claude,nova'
+keys: $(STAMP) ## gateway keys: make keys ARGS='create --local --tenant team-a --targets claude' (--local: make run's; --stack NAME: AWS)
 	@$(PY) -m gateway_cli keys $(ARGS)
 
 usage: $(STAMP) ## tokens and cost by tenant and target (local logs; ARGS='--stack NAME --since 7d' in AWS)

@@ -25,15 +25,16 @@ GEO_NAMES = {
 
 
 def control_client(region: str | None = None):
-    """The ``bedrock`` control-plane client for ``region`` (else ``AWS_REGION``, else the boto3 chain).
+    """The ``bedrock`` control-plane client for ``region`` (else :func:`gateway_cli.aws.region`'s).
 
     With the emulator's endpoint (``AWS_ENDPOINT_URL_BEDROCK``) set and no credentials configured, it
     signs with placeholder ones: the emulator does not check them, so offline use needs nothing else.
     """
-    import boto3
     from botocore.config import Config
 
-    session = boto3.session.Session(region_name=region or os.environ.get("AWS_REGION") or None)
+    from .aws import session as aws_session
+
+    session = aws_session(region)
     budget = Config(
         connect_timeout=CONTROL_BUDGET.connect_timeout,
         read_timeout=CONTROL_BUDGET.read_timeout,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from bedrock_gateway.core import catalog
@@ -10,6 +9,7 @@ from bedrock_gateway.core.model_ids import ModelKind, ModelRef
 from bedrock_gateway.core.targets import Target
 
 from .account import geo_name, region_of
+from .aws import region as aws_region
 
 _HIDDEN = {
     ModelKind.APPLICATION_INFERENCE_PROFILE: "hidden: GetInferenceProfile resolves it",
@@ -35,7 +35,7 @@ def explain(
     target: str | None = None,
 ) -> dict[str, Any]:
     """What the ID's shape alone says: kind, form, where it lives, its model, the call, IAM resources."""
-    region = ref.region or region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    region = ref.region or aws_region(region)
     if ref.geo == "global":
         calls_from = "any commercial region"
     elif ref.geo:

@@ -25,6 +25,7 @@ from bedrock_gateway.core.callers import TENANT_NAME
 from bedrock_gateway.core.keys import REVOKED, DynamoKeyStore, KeyRecord, issue
 from bedrock_gateway.core.targets import TARGET_NAME
 
+from .aws import session as aws_session
 from .output import table
 
 LOCAL_STATE = Path(".local/stack.json")
@@ -118,7 +119,7 @@ def _place(args: argparse.Namespace) -> Place:
             aws_secret_access_key="local",
         )
         return Place(DynamoKeyStore(state["keys_table"], dynamodb))
-    session = boto3.session.Session(region_name=args.region)
+    session = aws_session(args.region)
     table, usage_plan = args.table, args.usage_plan
     if table is None:
         outputs = _stack_outputs(session, args.stack)

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .aws import session as aws_session
 from .output import CliError, table
 
 LOCAL_LOGS = Path(".local/logs")
@@ -114,9 +115,7 @@ def _seconds(text: str) -> int:
 
 
 def _from_stack(args: argparse.Namespace) -> list[dict[str, Any]]:
-    import boto3
-
-    session = boto3.session.Session(region_name=args.region)
+    session = aws_session(args.region)
     resources = session.client("cloudformation").describe_stack_resources(StackName=args.stack)[
         "StackResources"
     ]

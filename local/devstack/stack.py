@@ -28,11 +28,16 @@ def bind(host: str, port: int, setting: str = "PORT") -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise SystemExit(
-            f"cannot listen on {host}:{port} ({exc.strerror}); pick another port, e.g. {setting}={port + 1}"
-        ) from None
+        raise cannot_listen(host, port, exc, setting) from None
     sock.listen(1024)
     return sock
+
+
+def cannot_listen(host: str, port: int, exc: OSError, setting: str) -> SystemExit:
+    """The exit for a port that is taken (``setting``: the make variable that moves it)."""
+    return SystemExit(
+        f"cannot listen on {host}:{port} ({exc.strerror}); pick another port, e.g. {setting}={port + 1}"
+    )
 
 
 def configure_environment(emulator_url: str | None, extra: dict[str, str] | None = None) -> None:
@@ -140,6 +145,7 @@ class DevStack:
         self._https_server = None
         self._https_thread: threading.Thread | None = None
         self._functions: list[Any] = []
+        self._stream_log = None
 
     @property
     def url(self) -> str:
@@ -165,7 +171,10 @@ class DevStack:
         if self.bedrock == "emulator":
             from bedrock_emulator import Emulator
 
-            self.emulator = Emulator(host=self.host, port=self._emulator_port).start()
+            try:
+                self.emulator = Emulator(host=self.host, port=self._emulator_port).start()
+            except OSError as exc:
+                raise cannot_listen(self.host, self._emulator_port, exc, "EMULATOR_PORT") from None
             if self.emulator_latency:
                 self.emulator.configure(model="*", **self.emulator_latency)
             configure_environment(self.emulator.url)
@@ -234,6 +243,12 @@ class DevStack:
         except ModuleNotFoundError as exc:
             if exc.name != "bedrock_gateway.handlers.stream_app":
                 raise
+        if stream_app is not None:
+            from devstack.function_logs import FunctionLog
+
+            # What the stream function would send to its log group, next to the other functions' logs.
+            self._stream_log = FunctionLog(self.log_dir / "stream.log")
+            stream_app = self._stream_log.wrap(stream_app)
         app = create_app(sync_function, stream_app, authorizer, keys_everywhere=self.auth == "key")
         options = dict(
             log_level="warning" if self.quiet else "info",
@@ -285,8 +300,8 @@ class DevStack:
 
     def start(self) -> DevStack:
         """Serve in background threads (tests); returns once the API accepts connections."""
-        self._prepare()
         try:
+            self._prepare()
             self._thread = _serve_in_thread(self._server, self._socket)
             self._start_https()
             self.poller.start()
@@ -305,20 +320,10 @@ class DevStack:
     def serve_forever(self, state_file: str | None = ".local/stack.json") -> None:
         """Serve in the foreground until Ctrl-C (``make run``); ``state_file`` tells ``make keys
         ARGS='... --local'`` where the local keys table is."""
-        self._prepare()
-        if state_file:
-            import json
-
-            Path(state_file).parent.mkdir(parents=True, exist_ok=True)
-            state = {
-                "api": self.url,
-                "https_api": self.https_url,
-                "ca_bundle": self.ca_bundle if self.https_url else None,
-                "aws_endpoint": self.aws.url,
-                "keys_table": self.aws.env["KEYS_TABLE_NAME"],
-            }
-            Path(state_file).write_text(json.dumps(state, indent=2) + "\n")
         try:
+            self._prepare()
+            if state_file:
+                self._write_state(Path(state_file))
             # HTTPS in a thread; plain HTTP in the foreground, where uvicorn handles Ctrl-C and SIGTERM.
             self._start_https()
             print(banner(self), flush=True)
@@ -327,6 +332,19 @@ class DevStack:
             self._server.run(sockets=[self._socket])
         finally:
             self.stop()
+
+    def _write_state(self, state_file: Path) -> None:
+        import json
+
+        state_file.parent.mkdir(parents=True, exist_ok=True)
+        state = {
+            "api": self.url,
+            "https_api": self.https_url,
+            "ca_bundle": self.ca_bundle if self.https_url else None,
+            "aws_endpoint": self.aws.url,
+            "keys_table": self.aws.env["KEYS_TABLE_NAME"],
+        }
+        state_file.write_text(json.dumps(state, indent=2) + "\n")
 
     def stop(self) -> None:
         for server in (self._server, self._https_server):
@@ -346,6 +364,8 @@ class DevStack:
             self.aws.stop()
         if self.emulator is not None:
             self.emulator.stop()
+        if self._stream_log is not None:
+            self._stream_log.close()
         self._socket.close()
         if self._https_socket is not None:
             self._https_socket.close()
@@ -409,7 +429,8 @@ def banner(stack: DevStack) -> str:
         f"  Targets   {config.source}: {names}",
         f"  Jobs      SQS queue + DLQ, DynamoDB, S3 on {stack.aws.url} (moto); the worker and the DLQ consumer",
         "            poll like Lambda event sources",
-        f"  Logs      {stack.log_dir}/api.log, worker.log, dead-letters.log (Powertools JSON logs and EMF metrics)",
+        f"  Logs      {stack.log_dir}/api.log, stream.log, worker.log, dead-letters.log (Powertools JSON logs",
+        "            and EMF metrics, as CloudWatch gets them; make usage sums their usage lines)",
         "",
     ]
     if stack.auth == "key":

@@ -440,6 +440,81 @@ def test_control_client_signs_offline_with_the_emulator_endpoint_alone(no_aws_co
     assert control_client()._request_signer._credentials.access_key == "AKIDREALKEY"
 
 
+@pytest.fixture
+def signing_region(no_aws_config):
+    """An AWS endpoint on this machine that notes the region each request is signed for (SigV4's
+    credential scope) and answers as CloudFormation does for a stack that does not exist."""
+    import http.server
+    import re
+    import threading
+
+    regions: list[str] = []
+
+    class Endpoint(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            scope = re.search(r"Credential=[^/]+/\d{8}/([^/]+)/", self.headers.get("Authorization", ""))
+            regions.append(scope[1] if scope else "")
+            body = (
+                b"<ErrorResponse><Error><Type>Sender</Type><Code>ValidationError</Code>"
+                b"<Message>Stack with id Gateway does not exist</Message></Error></ErrorResponse>"
+            )
+            self.send_response(400)
+            self.send_header("Content-Type", "text/xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Endpoint)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    no_aws_config.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{server.server_address[1]}")
+    no_aws_config.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    no_aws_config.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    yield regions
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("keys", "list", "--stack", "Gateway"), ("usage", "--stack", "Gateway")],
+    ids=["keys", "usage"],
+)
+def test_keys_and_usage_on_a_stack_call_aws_in_the_region_option_then_aws_region_then_aws_default_region(
+    capsys, signing_region, no_aws_config, command
+):
+    def called() -> None:
+        code, _, err = run(capsys, *command, *options)
+        assert code == 2 and "Stack with id Gateway does not exist" in err, err
+
+    options: tuple[str, ...] = ()
+    no_aws_config.setenv("AWS_REGION", "eu-west-1")  # alone: boto3 itself reads only AWS_DEFAULT_REGION
+    called()
+    no_aws_config.setenv("AWS_DEFAULT_REGION", "us-west-2")
+    called()
+    options = ("--region", "ap-northeast-1")
+    called()
+    options = ()
+    no_aws_config.delenv("AWS_REGION")
+    called()
+    assert signing_region == ["eu-west-1", "eu-west-1", "ap-northeast-1", "us-west-2"]
+
+
+def test_one_region_for_every_command(no_aws_config):
+    from gateway_cli import aws
+
+    assert aws.region() is None  # left to the AWS profile
+    no_aws_config.setenv("AWS_DEFAULT_REGION", "us-west-2")
+    assert aws.region() == "us-west-2"
+    no_aws_config.setenv("AWS_REGION", "eu-west-1")
+    assert aws.region() == aws.session().region_name == "eu-west-1"
+    assert explain(parse_model_id(NOVA))["iamResources"][0].startswith("arn:aws:bedrock:eu-west-1:")
+    assert aws.region("ap-northeast-1") == "ap-northeast-1"
+
+
 # ---- the deploy workflow ----
 
 

@@ -6,6 +6,8 @@ import ast
 import json
 import os
 import re
+import shlex
+import socket
 import ssl
 import subprocess
 import sys
@@ -195,6 +197,27 @@ def keys_cli(stack: LocalStack, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+def test_make_helps_keys_example_runs_against_make_run_with_no_aws_configuration(stack, tmp_path):
+    help_line = next(
+        line for line in (REPO / "Makefile").read_text().splitlines() if line.startswith("keys:")
+    )
+    args = shlex.split(re.search(r"make keys ARGS='([^']*)'", help_line)[1])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        HOME=str(tmp_path), PYTHONPATH=os.pathsep.join(str(REPO / p) for p in ("lambda_src", "local", "."))
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway_cli", "keys", *args],
+        cwd=stack.cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1].startswith("bgk_")
+
+
 def test_keys_made_with_the_cli_work_their_allowlist_holds_and_revocation_ends_them(stack):
     created = keys_cli(stack, "create", "--tenant", "nova-team", "--targets", "nova")
     assert created.returncode == 0, created.stderr
@@ -230,11 +253,12 @@ def test_keys_made_with_the_cli_work_their_allowlist_holds_and_revocation_ends_t
     assert status == 401
 
 
-def test_make_usage_reports_tokens_by_tenant_and_target(stack, api):
-    assert api.post("/v1/targets/claude/invoke", json=CLAUDE_BODY).status_code == 200
+def usage_rows(stack: LocalStack, until) -> dict[tuple[str, str], dict]:
+    """`make usage --json` in the stack's folder, by (tenant, target), once ``until(rows)`` holds (the
+    functions write their logs as they go)."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(REPO / p) for p in ("lambda_src", "local", ".")))
-    deadline = time.monotonic() + 15  # the handler processes write their logs as they go
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + 15
+    while True:
         done = subprocess.run(
             [sys.executable, "-m", "gateway_cli", "usage", "--json"],
             cwd=stack.cwd,
@@ -245,11 +269,46 @@ def test_make_usage_reports_tokens_by_tenant_and_target(stack, api):
         )
         assert done.returncode == 0, done.stderr
         rows = {(r["tenant"], r["target"]): r for r in json.loads(done.stdout)}
-        if ("dev", "claude") in rows:
-            break
+        if until(rows) or time.monotonic() > deadline:
+            return rows
         time.sleep(0.5)
+
+
+def test_make_usage_reports_tokens_by_tenant_and_target(stack, api):
+    assert api.post("/v1/targets/claude/invoke", json=CLAUDE_BODY).status_code == 200
+    rows = usage_rows(stack, until=lambda rows: ("dev", "claude") in rows)
     claude = rows[("dev", "claude")]
     assert claude["invocations"] >= 1 and claude["input_tokens"] > 0 and claude["output_tokens"] > 0
+
+
+def test_make_usage_counts_streamed_calls_from_the_stream_functions_log(stack):
+    created = keys_cli(stack, "create", "--tenant", "stream-team", "--targets", "claude")
+    assert created.returncode == 0, created.stderr
+    headers = {"Authorization": f"Bearer {created.stdout.strip().splitlines()[-1]}"}
+    short = dict(CLAUDE_BODY, max_tokens=20)
+    streamed = httpx.post(f"{stack.url}/v1/targets/claude/stream", json=short, headers=headers, timeout=60)
+    assert streamed.status_code == 200 and "event: done" in streamed.text
+    converse = {
+        "messages": [{"role": "user", "content": [{"text": "hi"}]}],
+        "inferenceConfig": {"maxTokens": 20},
+    }
+    sdk_route = httpx.post(
+        f"{stack.url}/model/claude/converse-stream", json=converse, headers=headers, timeout=60
+    )
+    assert sdk_route.status_code == 200
+
+    rows = usage_rows(
+        stack, until=lambda rows: rows.get(("stream-team", "claude"), {}).get("invocations") == 2
+    )
+    streams = rows.get(("stream-team", "claude"))
+    assert streams is not None, f"make usage saw no streamed call: {rows}"
+    assert streams["invocations"] == 2 and streams["input_tokens"] > 0 and streams["output_tokens"] > 0
+    # As the stream function's log group would have them: Powertools JSON lines and EMF documents.
+    lines = [
+        json.loads(line) for line in (stack.cwd / ".local" / "logs" / "stream.log").read_text().splitlines()
+    ]
+    assert any(line.get("message") == "usage" and line["usage"]["door"] == "stream" for line in lines)
+    assert any("_aws" in line and line.get("door") == "stream" for line in lines)
 
 
 def test_the_sdk_exports_reach_the_api_over_https_with_the_printed_ca(stack):
@@ -281,6 +340,38 @@ def test_with_auth_none_the_banner_still_gives_sdks_a_development_key(tmp_path):
         assert [k["tenant"] for k in json.loads(listed.stdout)] == ["dev"]
     finally:
         _stop(process)
+
+
+@pytest.mark.parametrize(
+    ("option", "setting"),
+    [("--port", "PORT"), ("--https-port", "HTTPS_PORT"), ("--emulator-port", "EMULATOR_PORT")],
+)
+def test_a_port_already_taken_is_one_line_naming_the_setting_that_moves_it(tmp_path, option, setting):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(REPO / p) for p in ("lambda_src", "local", ".")))
+    with socket.socket() as taken:  # another make run, say
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ports = {"--port": "0", "--https-port": "0", "--emulator-port": "0", option: str(port)}
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "devstack",
+                "--bedrock",
+                "emulator",
+                *(a for kv in ports.items() for a in kv),
+            ],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr, done.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert f"pick another port, e.g. {setting}={port + 1}" in done.stderr
 
 
 # ---- AWS SDKs, unchanged, with the banner's exports (the Bedrock-compatible routes over HTTPS) ----
