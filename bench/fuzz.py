@@ -138,6 +138,15 @@ KNOWN_BAD_INPUTS: list[tuple[str, str, dict[str, str], bytes]] = [
             b'{"prompt": 5, "max_tokens_to_sample": "many"}',
         )
     ),
+    *(
+        ("POST", f"/model/claude/{operation}", {}, body)
+        for operation in ("converse", "converse-stream")
+        for body in (
+            b'{"messages": ["hi"]}',
+            b'{"messages": [{"role": "user", "content": [1]}]}',
+            b'{"messages": [{"role": "user", "content": [{"text": "hi"}]}], "inferenceConfig": {"maxTokens": "a"}}',
+        )
+    ),
     ("POST", "/model/claude/no-such-operation", {}, b"{}"),
     ("GET", "/model/claude/invoke", {}, b""),
     ("GET", "/model/claude/converse-stream", {}, b""),

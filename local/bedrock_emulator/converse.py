@@ -1,9 +1,10 @@
 """The Converse API (``Converse``, ``ConverseStream``), ``CountTokens`` and ``ApplyGuardrail``.
 
 Shapes follow botocore's ``bedrock-runtime`` service model. Like Bedrock, Converse is a layer over the
-model's native API: a request is validated, checked against the model's Converse features (from the
-catalog of record), turned into the model family's native body (``additionalModelRequestFields``
-merged in), and validated again by that family's body format, so errors and limits are the model's.
+model's native API: a request is validated (its shape by :mod:`.shapes`, before this module sees it),
+checked against the model's Converse features (from the catalog of record), turned into the model
+family's native body (``additionalModelRequestFields`` merged in), and validated again by that family's
+body format, so errors and limits are the model's.
 
 Messages quoted from Bedrock are its own; where Bedrock's wording is not public the comment says so.
 """
@@ -14,6 +15,7 @@ import base64
 import json
 import re
 
+from . import shapes
 from .catalog import Target
 from .errors import BedrockError, constraint, validation
 from .families import FORMATS, BodyFormat, Completion, ToolCall, count_tokens, example_input
@@ -73,20 +75,13 @@ class Conversation:
             raise validation(UNSUPPORTED_MODEL)
 
     def _messages(self) -> list[dict]:
-        messages = self.obj.get("messages")
-        if messages is not None and not isinstance(messages, list):
-            raise validation("Unable to parse the request: messages must be a list.")
-        if not messages or messages[0].get("role") != "user":
+        messages = self.obj.get("messages")  # of the shape shapes.MESSAGES: roles and content are set
+        if not messages or messages[0]["role"] != "user":
             raise validation(MUST_START_WITH_USER)
         for i, msg in enumerate(messages):
-            role = msg.get("role")
-            if role not in ("user", "assistant"):
-                raise constraint(
-                    role, f"messages.{i}.member.role", "satisfy enum value set: [user, assistant]"
-                )
-            if i and role == messages[i - 1]["role"]:
+            if i and msg["role"] == messages[i - 1]["role"]:
                 raise validation(MUST_ALTERNATE)
-            content = msg.get("content")
+            content = msg["content"]
             if not content:
                 raise validation(
                     f"The content field in the Message object at messages.{i} is empty. Add a ContentBlock "
@@ -108,19 +103,8 @@ class Conversation:
         return texts
 
     def _inference(self) -> dict:
-        cfg = self.obj.get("inferenceConfig") or {}
+        cfg = self.obj.get("inferenceConfig") or {}  # types and ranges checked by shapes.CONVERSE_REQUEST
         max_tokens = cfg.get("maxTokens")
-        if max_tokens is not None and max_tokens < 1:
-            raise constraint(max_tokens, "inferenceConfig.maxTokens", "have value greater than or equal to 1")
-        for name in ("temperature", "topP"):
-            value = cfg.get(name)
-            if value is not None and not 0 <= value <= 1:
-                rule = (
-                    "have value less than or equal to 1"
-                    if value > 1
-                    else "have value greater than or equal to 0"
-                )
-                raise constraint(value, f"inferenceConfig.{name}", rule)
         limit = self.target.max_output_tokens
         if max_tokens is not None and limit is not None and max_tokens > limit:
             raise FORMATS["anthropic-messages"].limit_error(max_tokens, limit)
@@ -178,11 +162,7 @@ class Conversation:
     def _native(self) -> dict:
         native = _ADAPTERS[self.fmt.name](self)
         extra = self.obj.get("additionalModelRequestFields")
-        if extra is not None:
-            if not isinstance(extra, dict):
-                raise validation(
-                    "The additionalModelRequestFields field must be a JSON object."
-                )  # our wording
+        if extra is not None:  # a JSON object: shapes.CONVERSE_REQUEST
             native.update(extra)
         return native
 
@@ -469,13 +449,9 @@ def apply_guardrail(catalog, identifier: str, version: str, obj: dict) -> dict:
     guardrail = catalog.find_guardrail(identifier, version)
     if guardrail is None:
         raise BedrockError("ResourceNotFoundException", GUARDRAIL_NOT_FOUND)
-    source = obj.get("source")
-    if source not in ("INPUT", "OUTPUT"):
-        raise constraint(source, "source", "satisfy enum value set: [INPUT, OUTPUT]")
-    content = obj.get("content")
-    if not isinstance(content, list):
-        raise constraint(content, "content", "not be null")
-    text = "\n".join(str((c.get("text") or {}).get("text", "")) for c in content if isinstance(c, dict))
+    shapes.check(obj, shapes.APPLY_GUARDRAIL_REQUEST)
+    source, content = obj["source"], obj["content"]
+    text = "\n".join(str(c["text"]["text"]) for c in content if "text" in c)
     blocked = first_blocked(guardrail, text)
     message = guardrail["blockedInputMessaging" if source == "INPUT" else "blockedOutputsMessaging"]
     units = max(1, -(-len(text) // 1000))  # Bedrock bills text units of up to 1,000 characters

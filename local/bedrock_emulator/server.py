@@ -22,7 +22,7 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from . import control, converse, eventstream
+from . import control, converse, eventstream, shapes
 from .catalog import Catalog, Target
 from .errors import ERROR_TYPE_SUFFIX, ERRORS, BedrockError, enum_violation, validation
 from .families import Completion, Context, choose_format, generate, is_embedding, json_parts, tool_call
@@ -139,6 +139,7 @@ class App:
         self.state.record_call(operation, model_id, body_hash)
         try:
             obj = self._parse_json(body)
+            shapes.check(obj, shapes.CONVERSE_REQUEST)
             target = self.catalog.resolve(model_id, request_region(h.headers, self.region))
             self.state.record_resolved(target.resolved_id)
             decision = self.state.decide(model_id, target.resolved_id)
@@ -256,6 +257,7 @@ class App:
         self.state.record_call("CountTokens", model_id, hashlib.sha256(body).hexdigest())
         try:
             obj = self._parse_json(body)
+            shapes.check(obj, shapes.COUNT_TOKENS_REQUEST)
             region = request_region(h.headers, self.region)
             target = self.catalog.resolve_for_counting(model_id, region)
             if "anthropic-messages" not in target.formats:
