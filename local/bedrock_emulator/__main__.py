@@ -36,7 +36,15 @@ def main(argv: list[str] | None = None) -> int:
         verbose=args.verbose,
     )
     try:
-        emu.start()
+        try:
+            emu.start()
+        except OSError as exc:
+            print(
+                f"bedrock_emulator: cannot listen on {args.host}:{args.port} ({exc.strerror}); "
+                f"pick another port, e.g. --port {args.port + 1} (make emulator EMULATOR_PORT={args.port + 1})",
+                file=sys.stderr,
+            )
+            return 1
         print(f"Bedrock emulator listening on {emu.url}", flush=True)
         emu.serve_forever()
     except KeyboardInterrupt:
