@@ -94,8 +94,9 @@ def generate(
 ) -> Completion:
     """Deterministic text for ``body``: natural length 30-120 tokens unless forced, capped by max_tokens.
 
-    Words are added while they fit in the token budget; a word that would overflow it is cut to the
-    characters that fit, as a real model stops mid-word at its limit.
+    Words are added while they fit in the token budget. A word that would overflow a limit (the
+    request's max tokens, or a forced length) is cut to the characters that fit, as a real model stops
+    mid-word at its limit; a natural ending is never mid-word (the answer ends with the last whole word).
     """
     rng = random.Random(hashlib.sha256(body).digest())
     natural = forced_tokens if forced_tokens is not None else rng.randint(*NATURAL_TOKENS)
@@ -115,6 +116,8 @@ def generate(
         piece = (prefix if not pieces else " ") + word
         cost = count_tokens(piece)
         if used + cost > budget:
+            if pieces and forced_tokens is None and (max_tokens is None or natural <= max_tokens):
+                break  # the model's own ending: after a whole word
             piece = piece[: len(piece) - len(word)] + word[: 4 * (budget - used)]
             cost = count_tokens(piece)
         pieces.append(piece)

@@ -6,7 +6,7 @@ import json
 from datetime import date
 
 import pytest
-from bedrock_emulator.families import count_tokens
+from bedrock_emulator.families import _VOCAB, count_tokens
 from emulator_helpers import CLAUDE, read_stream
 
 PROMPT = "Describe a day in a colony on Mars in a few sentences."
@@ -173,6 +173,18 @@ def test_sync_and_stream_agree(runtime, family):
     assert metrics["inputTokenCount"] == in_tokens
     assert metrics["outputTokenCount"] == out_tokens
     assert metrics["invocationLatency"] >= metrics["firstByteLatency"] >= 0
+
+
+def test_a_natural_ending_is_a_whole_word(runtime):
+    """Only a limit stops a model mid-word; an answer that ends by itself ends after a whole word."""
+    model_id, body, sync_text, *_ = FAMILIES["anthropic-messages"]
+    vocabulary = {word.lower() for word in _VOCAB}
+    for index in range(25):
+        asked = _set(body, "messages", [{"role": "user", "content": f"{PROMPT} ({index})"}])
+        _, payload = _invoke(runtime, model_id, asked)
+        assert payload["stop_reason"] == "end_turn"
+        last_word = sync_text(payload).split()[-1].rstrip(".").lower()
+        assert last_word in vocabulary, sync_text(payload)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
