@@ -138,3 +138,33 @@ def test_the_cold_start_bench_runs_uvicorn_as_the_stream_function_does():
     changed = {name for name, value in params.items() if value != defaults[name]}
     assert changed == set(UVICORN_CONFIG)
     assert {name: params[name] for name in changed} == UVICORN_CONFIG
+
+
+def test_the_stand_in_cpu_of_each_update_item_is_counted_and_the_hook_removed():
+    from devstack.aws import LocalAws
+    from moto.dynamodb.responses import DynamoHandler
+
+    from bench.run import stand_in_update_item_cpu
+
+    saved = dict(os.environ)
+    aws = LocalAws().start()
+    try:
+        dynamodb = aws.client("dynamodb")
+        table = os.environ["JOBS_TABLE_NAME"]
+        served = DynamoHandler.call_action
+        with stand_in_update_item_cpu() as spent:
+            dynamodb.get_item(TableName=table, Key={"jobId": {"S": "a"}})  # not an UpdateItem
+            for _ in range(2):
+                dynamodb.update_item(
+                    TableName=table,
+                    Key={"jobId": {"S": "a"}},
+                    UpdateExpression="SET #s = :s",
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues={":s": {"S": "queued"}},
+                )
+        assert len(spent) == 2 and all(ms > 0 for ms in spent)
+        assert DynamoHandler.call_action is served
+    finally:
+        aws.stop()
+        os.environ.clear()
+        os.environ.update(saved)
