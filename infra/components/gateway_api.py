@@ -212,25 +212,26 @@ class GatewayApi(Construct):
         body_models = {"job": self.job_request}
         self.methods: dict[str, apigw.Method] = {}
         for route in routes.ROUTES:
-            options: dict[str, Any] = {}
-            if route.parameters:
-                options["request_parameters"] = {
-                    f"method.request.path.{name}": True for name in route.parameters
-                }
-                options["request_validator"] = parameters
-            if route.body_schema:
-                options["request_models"] = {"application/json": body_models[route.body_schema]}
-                options["request_validator"] = body
-            if route.auth == routes.KEY_AUTH:
-                options.update(
-                    authorizer=authorizer,
-                    authorization_type=apigw.AuthorizationType.CUSTOM,
-                    api_key_required=self.auth != "apiKey",
+            for path in route.paths:  # a route whose parameter may be an ARN has a second, split path
+                options: dict[str, Any] = {}
+                if routes.path_parameters(path):
+                    options["request_parameters"] = {
+                        f"method.request.path.{name}": True for name in routes.path_parameters(path)
+                    }
+                    options["request_validator"] = parameters
+                if route.body_schema:
+                    options["request_models"] = {"application/json": body_models[route.body_schema]}
+                    options["request_validator"] = body
+                if route.auth == routes.KEY_AUTH:
+                    options.update(
+                        authorizer=authorizer,
+                        authorization_type=apigw.AuthorizationType.CUSTOM,
+                        api_key_required=self.auth != "apiKey",
+                    )
+                method = self.api.root.resource_for_path(path).add_method(
+                    route.method, integrations[route.door], **options
                 )
-            integration = integrations[route.door]
-            self.methods[route.name] = self.api.root.resource_for_path(route.path).add_method(
-                route.method, integration, **options
-            )
+                self.methods.setdefault(route.name, method)  # the route's own path
 
     def _add_error_responses(self) -> None:
         for name, (response_type, code, headers) in _GATEWAY_ERRORS.items():

@@ -25,10 +25,10 @@ STAGE = "local"
 def match_resource(path: str) -> tuple[str, dict[str, str] | None]:
     """The resource template and path parameters API Gateway would match for ``path`` (the deployed
     API's resources are the route table's paths, so pathParameters look the same locally)."""
-    for route in routes.ROUTES:
-        match = route.regex().match(path)
-        if match:
-            return route.path, ({k: unquote(v) for k, v in match.groupdict().items()} or None)
+    found = routes.match_resource(path)
+    if found:
+        resource, parameters = found
+        return resource, ({k: unquote(v) for k, v in parameters.items()} or None)
     return "/{proxy+}", {"proxy": path.lstrip("/")}
 
 

@@ -21,7 +21,7 @@ from devstack.authorizer import LocalAuthorizer
 from devstack.lambda_pool import LambdaFunction
 
 ASGIApp = Callable[[dict, Callable, Callable], Awaitable[None]]
-STREAM_ROUTES = [route.regex() for route in routes.for_door(routes.STREAM)]
+STREAM_ROUTES = [pattern for route in routes.for_door(routes.STREAM) for pattern in route.regexes()]
 # What the Lambda Web Adapter adds to each request it forwards; a client's own copies never pass.
 _ADAPTER_HEADERS = (b"x-amzn-request-context", b"x-amzn-lambda-context")
 _TOO_LARGE = object()  # sentinel: the body passed API Gateway's payload limit

@@ -15,7 +15,7 @@ from devstack.apigw import error_response
 from infra_helpers import AUTH_CONTEXTS, REGION, resolve
 from test_infra_template import routes
 
-MODEL_ROUTES = {(r.method, r.path) for r in route_table.ROUTES if r.auth == route_table.KEY_AUTH}
+MODEL_ROUTES = {(r.method, p) for r in route_table.ROUTES if r.auth == route_table.KEY_AUTH for p in r.paths}
 GATEWAY_KEY = "bgk_" + "k" * 43
 #: What each /v1 method carries in each mode: (AuthorizationType, ApiKeyRequired).
 V1_AUTH = {
@@ -58,7 +58,8 @@ def mode(request, synthesize):
 
 def test_the_route_table_marks_exactly_the_bedrock_routes_for_gateway_keys():
     assert MODEL_ROUTES == {
-        ("POST", f"/model/{{modelId}}/{operation}")
+        ("POST", f"/model/{model_id}/{operation}")
+        for model_id in ("{modelId}", "{modelId}/{modelIdTail}")  # an ARN's '/' as a separator
         for operation in (
             "invoke",
             "invoke-with-response-stream",

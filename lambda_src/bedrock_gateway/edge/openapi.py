@@ -16,7 +16,7 @@ import copy
 import functools
 from typing import Any
 
-from bedrock_gateway.edge.routes import ROUTES
+from bedrock_gateway.edge.routes import ARN_PARAMETERS, ROUTES
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -455,7 +455,13 @@ def _parameter(name: str, target_names: list[str], default_target: str | None) -
         schema, example = {"type": "string", "minLength": 1, "maxLength": 128}, "bench-job-1"
     else:
         schema, example = {"type": "string", "minLength": 1}, "x"
-    return {"name": name, "in": "path", "required": True, "schema": schema, "example": example}
+    parameter = {"name": name, "in": "path", "required": True, "schema": schema, "example": example}
+    if name in ARN_PARAMETERS:
+        parameter["description"] = (
+            "a target name or alias, or (where allowed) a model ID or ARN; an ARN's '/' may be sent "
+            "percent-encoded or as it is (the route is also served with the ARN over two path segments)"
+        )
+    return parameter
 
 
 @functools.cache

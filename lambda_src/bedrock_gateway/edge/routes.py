@@ -20,6 +20,13 @@ GATEWAY_WIRE = "gateway"  # the gateway's own JSON shapes (``{"error": {...}}``)
 BEDROCK_WIRE = "bedrock"  # Bedrock Runtime's own: what botocore's bedrock-runtime model expects
 #: Every path under it speaks Bedrock's wire, unknown ones included (their 404 is Bedrock's too).
 BEDROCK_PREFIX = "/model/"
+#: Path parameters that may hold a model ARN. Every ARN Bedrock invokes holds one '/'
+#: (``...:application-inference-profile/ID``, ``...:provisioned-model/ID``, ``...:foundation-model/ID``,
+#: ...). Sent with that '/' as it is (some SDKs do), or as '%2F' that API Gateway may decode before it
+#: matches resources, the ARN spans two path segments: so each route with such a parameter is also
+#: served with the parameter split over two, ``{modelId}/{modelIdTail}``, and handlers join the halves.
+ARN_PARAMETERS = ("target", "modelId")
+TAIL = "Tail"
 
 
 @dataclass(frozen=True)
@@ -42,17 +49,26 @@ class Route:
 
     @property
     def parameters(self) -> tuple[str, ...]:
-        return tuple(re.findall(r"\{(\w+)\}", self.path))
+        return path_parameters(self.path)
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """Every resource path API Gateway serves the route on: its path, and with an ARN parameter,
+        the same path with that parameter over two segments (see :data:`ARN_PARAMETERS`)."""
+        for name in ARN_PARAMETERS:
+            if f"{{{name}}}" in self.path:
+                return (self.path, self.path.replace(f"{{{name}}}", f"{{{name}}}/{{{name}{TAIL}}}"))
+        return (self.path,)
 
     @property
     def resolver_path(self) -> str:
         """The path in Powertools' resolver syntax (``<jobId>``)."""
         return re.sub(r"\{(\w+)\}", r"<\1>", self.path)
 
-    def regex(self) -> re.Pattern[str]:
-        """Matches a raw (still percent-encoded) request path; one group per path parameter."""
-        pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.path))
-        return re.compile(f"^{pattern}$")
+    def regexes(self) -> tuple[re.Pattern[str], ...]:
+        """One per path in :attr:`paths`: matches a raw (still percent-encoded) request path, one group
+        per path parameter."""
+        return tuple(_path_regex(path) for path in self.paths)
 
 
 ROUTES: tuple[Route, ...] = (
@@ -130,7 +146,17 @@ ROUTES: tuple[Route, ...] = (
 STREAM_READINESS_PATH = "/_ready"
 
 
-_PATTERNS = [(route, route.regex()) for route in ROUTES]
+def path_parameters(path: str) -> tuple[str, ...]:
+    """The parameter names in a path template, in order."""
+    return tuple(re.findall(r"\{(\w+)\}", path))
+
+
+def _path_regex(path: str) -> re.Pattern[str]:
+    pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path))
+    return re.compile(f"^{pattern}$")
+
+
+_PATTERNS = [(route, path, _path_regex(path)) for route in ROUTES for path in route.paths]
 
 
 def for_door(door: str) -> tuple[Route, ...]:
@@ -143,10 +169,26 @@ def match(method: str, raw_path: str) -> tuple[Route | None, dict[str, str], boo
     The third value tells a wrong method (405) from an unknown path (404).
     """
     path_exists = False
-    for route, pattern in _PATTERNS:
+    for route, _, pattern in _PATTERNS:
         found = pattern.match(raw_path)
         if found:
             path_exists = True
             if route.method == method:
                 return route, found.groupdict(), True
     return None, {}, path_exists
+
+
+def match_resource(raw_path: str) -> tuple[str, dict[str, str]] | None:
+    """The resource path API Gateway matches for ``raw_path`` and its raw parameters (None: none)."""
+    for _, path, pattern in _PATTERNS:
+        found = pattern.match(raw_path)
+        if found:
+            return path, found.groupdict()
+    return None
+
+
+def joined(parameters: dict[str, str], name: str) -> str | None:
+    """Parameter ``name``'s value, its two halves joined when the request used the split resource."""
+    value = parameters.get(name)
+    tail = parameters.get(f"{name}{TAIL}")
+    return f"{value}/{tail}" if value and tail else value

@@ -97,8 +97,9 @@ def bedrock_count_tokens(event: APIGatewayProxyEvent, caller: Caller, modelId: s
 
 def _path_value(event: APIGatewayProxyEvent, name: str, routed: str) -> str:
     # Decoded exactly once: API Gateway hands path parameters over decoded (the router's value is the
-    # raw segment, decoded here only when API Gateway matched no resource).
-    return (event.path_parameters or {}).get(name) or unquote(routed)
+    # raw segment, decoded here only when API Gateway matched no resource). An ARN whose '/' reached
+    # API Gateway as a separator comes in two halves (routes.ARN_PARAMETERS).
+    return routes.joined(event.path_parameters or {}, name) or unquote(routed)
 
 
 def _call(

@@ -295,3 +295,29 @@ def test_langchain_aws_through_the_gateway_invoke_stream_and_converse(langchain_
         "Converse": 1,
         "ConverseStream": 1,
     }
+
+
+APP_PROFILE = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3d4e5f6"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/model/{arn}/invoke",
+        "/model/{arn}/invoke-with-response-stream",
+        "/model/{arn}/converse",
+        "/v1/targets/{arn}/invoke",
+        "/v1/targets/{arn}/stream",
+    ],
+)
+def test_an_arn_whose_slash_arrives_as_a_separator_reaches_its_route(gateway_url, emu, replace_config, path):
+    """Some SDKs send an ARN's '/' as it is, and API Gateway may decode '%2F' before it matches: the
+    route is also served with the ARN over two segments, and the halves are joined again."""
+    replace_config(allow_raw_model_ids=True)
+    body = CONVERSE if path.endswith("/converse") else MESSAGES
+    with httpx.stream("POST", gateway_url + path.format(arn=APP_PROFILE), json=body, timeout=30) as response:
+        content = response.read()
+    assert response.status_code == 200, content
+    assert emu.counters()["calls"] == 1
+    if path.startswith("/v1/"):
+        assert response.headers["x-model-id"] == APP_PROFILE

@@ -28,3 +28,21 @@ def test_matching_tells_a_wrong_method_from_an_unknown_path():
     assert route is not None and route.name == "invoke" and parameters == {"target": "arn%3Aaws%3Abedrock"}
     assert routes.match("GET", "/v1/targets/claude/invoke")[::2] == (None, True)
     assert routes.match("GET", "/v1/nowhere")[::2] == (None, False)
+
+
+ARN = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3d4e5f6"
+
+
+def test_a_route_with_an_arn_parameter_is_also_served_with_the_arn_over_two_segments():
+    route, parameters, _ = routes.match("POST", f"/model/{ARN}/converse-stream")
+    assert route is not None and route.name == "bedrock_converse_stream"
+    assert routes.joined(parameters, "modelId") == ARN
+    assert routes.match_resource(f"/v1/targets/{ARN}/invoke") == (
+        "/v1/targets/{target}/{targetTail}/invoke",
+        {"target": ARN.split("/")[0], "targetTail": "a1b2c3d4e5f6"},
+    )
+    assert routes.match_resource("/model/haiku/invoke") == ("/model/{modelId}/invoke", {"modelId": "haiku"})
+    assert routes.joined({"modelId": "haiku"}, "modelId") == "haiku"
+    # Only the parameters that may hold an ARN: a job id never holds a '/'.
+    assert [r.paths for r in routes.ROUTES if r.name == "get_job"] == [("/v1/jobs/{jobId}",)]
+    assert routes.match_resource("/v1/jobs/a/b") is None
