@@ -141,16 +141,30 @@ def test_the_cold_start_bench_runs_uvicorn_as_the_stream_function_does():
 
 
 def test_the_stand_in_cpu_of_each_update_item_is_counted_and_the_hook_removed():
-    from devstack.aws import LocalAws
+    import boto3
+    from devstack.aws import _moto_server
     from moto.dynamodb.responses import DynamoHandler
 
     from bench.run import stand_in_update_item_cpu
 
-    saved = dict(os.environ)
-    aws = LocalAws().start()
+    server = _moto_server("127.0.0.1", 0)  # moto's backends are this process's: a table of its own
+    server.start()
+    host, port = server.get_host_and_port()
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=f"http://{host}:{port}",
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    table = "bench-stand-in-cpu"
+    dynamodb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "jobId", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "jobId", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
     try:
-        dynamodb = aws.client("dynamodb")
-        table = os.environ["JOBS_TABLE_NAME"]
         served = DynamoHandler.call_action
         with stand_in_update_item_cpu() as spent:
             dynamodb.get_item(TableName=table, Key={"jobId": {"S": "a"}})  # not an UpdateItem
@@ -165,6 +179,5 @@ def test_the_stand_in_cpu_of_each_update_item_is_counted_and_the_hook_removed():
         assert len(spent) == 2 and all(ms > 0 for ms in spent)
         assert DynamoHandler.call_action is served
     finally:
-        aws.stop()
-        os.environ.clear()
-        os.environ.update(saved)
+        dynamodb.delete_table(TableName=table)
+        server.stop()
