@@ -199,6 +199,9 @@ LAMBDA_ENV = {
     "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
     "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
     "POWERTOOLS_TRACE_DISABLED": "false",
+    # Lambda hands a function its role's temporary credentials (with a session token) and its Region.
+    "AWS_SESSION_TOKEN": "bench-session-token",
+    "AWS_REGION": "us-east-1",
 }
 
 

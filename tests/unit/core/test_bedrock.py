@@ -1,5 +1,7 @@
 """Error translation: every botocore failure lands in the shared taxonomy with the right transience."""
 
+import os
+
 import pytest
 from bedrock_gateway.core.bedrock import translate
 from bedrock_gateway.core.errors import ErrorCode
@@ -110,9 +112,63 @@ def test_runtime_calls_disable_nagle_as_boto3_does(monkeypatch):
     from bedrock_gateway.core.bedrock.runtime import RuntimeClient
 
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    # Credentials at hand, so the chain never asks the instance metadata service (169.254.169.254).
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     clients.reset()
     try:
         client = RuntimeClient(clients.CallBudget(read_timeout=5))
         assert (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1) in client._http._socket_options
+    finally:
+        clients.reset()
+
+
+@pytest.mark.parametrize(
+    ("environment", "builds_a_session"),
+    [
+        ({"AWS_LAMBDA_FUNCTION_NAME": "fn", "AWS_SESSION_TOKEN": "env-token"}, False),  # Lambda
+        ({"AWS_SESSION_TOKEN": "env-token"}, True),  # elsewhere: the full chain (profiles, SSO, ...)
+        # SnapStart: no keys in the environment (container credentials), so the full chain.
+        ({"AWS_LAMBDA_FUNCTION_NAME": "fn", "AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None}, True),
+        (
+            {"AWS_LAMBDA_FUNCTION_NAME": "fn", "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:1/"},
+            True,
+        ),
+        ({"AWS_LAMBDA_FUNCTION_NAME": "fn"}, True),  # keys without the role's session token
+    ],
+)
+def test_in_lambda_the_data_plane_signs_with_the_environments_keys_and_builds_no_session(
+    monkeypatch, tmp_path, environment, builds_a_session
+):
+    from bedrock_gateway.core import clients
+    from bedrock_gateway.core.bedrock.runtime import RuntimeClient
+
+    for name in ("AWS_LAMBDA_FUNCTION_NAME", "AWS_SESSION_TOKEN", "AWS_CONTAINER_CREDENTIALS_FULL_URI"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")  # Lambda sets both
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "env-key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "env-secret")
+    for name, value in environment.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    # Where the full chain finds credentials when the environment has none (a file here: no network).
+    (tmp_path / "credentials").write_text(
+        "[default]\naws_access_key_id = file-key\naws_secret_access_key = file-secret\n"
+    )
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    clients.reset()
+    try:
+        client = RuntimeClient(clients.CallBudget(read_timeout=5))
+        assert client.region == "eu-west-1"
+        assert (clients._session is not None) is builds_a_session
+        frozen = client._credentials.get_frozen_credentials()
+        expected = "env-key" if "AWS_ACCESS_KEY_ID" in os.environ else "file-key"
+        assert frozen.access_key == expected
     finally:
         clients.reset()

@@ -76,12 +76,10 @@ class RuntimeClient:
         from botocore.httpsession import URLLib3Session
         from botocore.utils import get_environ_proxies
 
-        boto = session()
-        self.region = boto.region_name
+        self.region, self._credentials = _region_and_credentials()
         if not self.region:
             raise GatewayError(ErrorCode.INTERNAL, "no AWS region configured (set AWS_REGION)")
         self.endpoint = _endpoint(self.region)
-        self._credentials = boto.get_credentials()
         self._http = URLLib3Session(
             verify=os.environ.get("AWS_CA_BUNDLE") or True,
             proxies=get_environ_proxies(self.endpoint),
@@ -117,6 +115,35 @@ class RuntimeClient:
         if stream:
             return RuntimeResponse(answer.status_code, response_headers, raw=answer.raw)
         return RuntimeResponse(answer.status_code, response_headers, answer.content)
+
+
+def _region_and_credentials() -> tuple[str | None, Any]:
+    """The Region and credentials the data plane signs with.
+
+    In Lambda (without SnapStart) both are in the function's environment: the role's keys and session
+    token, where the SDK's chain would find them first anyway. Read there with botocore's own provider,
+    a stream or a sync call builds no botocore session, which would cost its first request ~35 ms of
+    imports and setup it has no other use for. Elsewhere (profiles, SSO, ...) and under SnapStart
+    (container credentials instead of keys in the environment), the container's session and its chain.
+    """
+    lambda_keys = all(
+        os.environ.get(name)
+        for name in (
+            "AWS_LAMBDA_FUNCTION_NAME",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+        )
+    )
+    if lambda_keys and not os.environ.get("AWS_CONTAINER_CREDENTIALS_FULL_URI"):
+        from botocore.credentials import EnvProvider
+
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        credentials = EnvProvider().load()
+        if region and credentials is not None:
+            return region, credentials
+    boto = session()
+    return boto.region_name, boto.get_credentials()
 
 
 def _endpoint(region: str) -> str:
