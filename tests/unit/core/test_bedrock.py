@@ -147,7 +147,7 @@ def test_in_lambda_the_data_plane_signs_with_the_environments_keys_and_builds_no
     for name in ("AWS_LAMBDA_FUNCTION_NAME", "AWS_SESSION_TOKEN", "AWS_CONTAINER_CREDENTIALS_FULL_URI"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_REGION", "eu-west-1")  # Lambda sets both
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")  # Lambda sets both (the same); botocore reads this one
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "env-key")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "env-secret")

@@ -78,7 +78,7 @@ class RuntimeClient:
 
         self.region, self._credentials = _region_and_credentials()
         if not self.region:
-            raise GatewayError(ErrorCode.INTERNAL, "no AWS region configured (set AWS_REGION)")
+            raise GatewayError(ErrorCode.INTERNAL, "no AWS region configured (set AWS_DEFAULT_REGION)")
         self.endpoint = _endpoint(self.region)
         self._http = URLLib3Session(
             verify=os.environ.get("AWS_CA_BUNDLE") or True,
