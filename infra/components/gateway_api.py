@@ -241,6 +241,32 @@ class GatewayApi(Construct):
                 response_headers={"Content-Type": "'application/json'", **headers},
                 templates={"application/json": _ERROR_BODY % code},
             )
+        # API Gateway's answer to a method and path the API lacks is "403 Missing Authentication Token";
+        # with IAM auth that type also means an unsigned request, so it keeps its 403 there, named so.
+        if self.auth == "iam":
+            status, code, message, error_type = (
+                "403",
+                "MissingAuthenticationToken",
+                routes.UNSIGNED_MESSAGE,
+                "MissingAuthenticationTokenException",
+            )
+        else:
+            status, code, message, error_type = (
+                "404",
+                "NotFound",
+                routes.NO_ROUTE_MESSAGE,
+                routes.NO_ROUTE_ERROR_TYPE,
+            )
+        self.api.add_gateway_response(
+            "NoRoute",
+            type=apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN,
+            status_code=status,
+            response_headers={"Content-Type": "'application/json'", **_sdk_error(error_type)},
+            templates={
+                "application/json": _ERROR_BODY.replace("$context.error.messageString", json.dumps(message))
+                % code
+            },
+        )
 
     def _add_usage_plan(self, rate_limit: int, burst_limit: int) -> None:
         self.api_key = self.api.add_api_key("ApiKey", description="Bedrock gateway client key (auth=apiKey)")

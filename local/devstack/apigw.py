@@ -115,6 +115,7 @@ SDK_ERROR_TYPES = {
     "Unauthorized": "AccessDeniedException",
     "AccessDenied": "AccessDeniedException",
     "QuotaExceeded": "ServiceQuotaExceededException",
+    "NotFound": routes.NO_ROUTE_ERROR_TYPE,
 }
 
 

@@ -83,6 +83,12 @@ def create_app(
             return
         # The raw path: an ARN target's %2F must not split it into segments.
         raw_path = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
+        # API Gateway matches a resource with or without a trailing slash.
+        routed_path = raw_path.rstrip("/") or "/"
+        if routes.match(scope["method"], routed_path)[0] is None:
+            # The deployed API has no resource for it either: API Gateway answers, before any authorizer.
+            message = routes.NO_ROUTE_MESSAGE
+            return await _send(send, *error_response(404, "NotFound", message, str(uuid.uuid4())))
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         context = None
         if authorizer is not None and (keys_everywhere or _needs_key(scope["method"], raw_path)):
@@ -92,8 +98,6 @@ def create_app(
                 return await _send(
                     send, *error_response(401, "Unauthorized", "Unauthorized", str(uuid.uuid4()))
                 )
-        # API Gateway matches a resource with or without a trailing slash.
-        routed_path = raw_path.rstrip("/") or "/"
         if stream_app is not None and any(pattern.match(routed_path) for pattern in STREAM_ROUTES):
             return await stream_app(_as_adapter_forwards(scope, context), receive, send)
 
@@ -138,11 +142,9 @@ def create_app(
 
 def _needs_key(method: str, raw_path: str) -> bool:
     """Whether the route always takes a gateway key, whatever the auth mode (API Gateway's authorizer
-    is attached per method; an unknown path under ``/model/`` is refused before any handler too)."""
+    is attached per method)."""
     route, _, _ = routes.match(method, raw_path.rstrip("/") or "/")
-    if route is not None:
-        return route.auth == routes.KEY_AUTH
-    return raw_path.startswith(routes.BEDROCK_PREFIX)
+    return route is not None and route.auth == routes.KEY_AUTH
 
 
 def _as_adapter_forwards(scope: dict[str, Any], authorizer: dict[str, Any] | None) -> dict[str, Any]:

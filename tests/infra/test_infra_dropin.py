@@ -37,7 +37,11 @@ GATEWAY_ANSWERS = {
     "INTEGRATION_TIMEOUT": (504, "Endpoint request timed out"),
     "DEFAULT_4XX": (403, "Missing Authentication Token"),
     "DEFAULT_5XX": (500, "Internal server error"),
+    # A method and path the API lacks (or, with auth=iam, an unsigned request): the default synth's.
+    "MISSING_AUTHENTICATION_TOKEN": (403, route_table.UNSIGNED_MESSAGE),
 }
+#: The error type of a gateway response that no Bedrock Runtime operation models.
+UNMODELED_ERROR_TYPES = {"MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException"}
 #: The Bedrock Runtime exception botocore must raise for each.
 SDK_EXCEPTIONS = {
     "THROTTLED": "ThrottlingException",
@@ -163,7 +167,9 @@ def test_gateway_errors_keep_the_gateway_shape_and_add_the_sdk_message(gateway_r
     document = json.loads(body)
     assert document["message"] == message == document["error"]["message"]
     assert document["error"]["requestId"] == "req-1"
-    assert headers.get("x-amzn-ErrorType") == SDK_EXCEPTIONS.get(response_type)
+    expected = SDK_EXCEPTIONS.get(response_type) or UNMODELED_ERROR_TYPES.get(response_type)
+    assert headers.get("x-amzn-ErrorType") == expected
+    assert int(gateway_responses[response_type].get("StatusCode", status)) == status
 
 
 @pytest.mark.parametrize("response_type", sorted(SDK_EXCEPTIONS))
@@ -217,6 +223,38 @@ def test_the_local_stacks_gateway_errors_match_the_deployed_ones(gateway_respons
     local = {name.lower(): value for name, value in local_headers}
     assert local.get("x-amzn-errortype") == deployed_headers.get("x-amzn-ErrorType")
     assert local["content-type"] == deployed_headers["Content-Type"] == "application/json"
+
+
+def test_a_method_and_path_no_route_has_is_404_like_the_local_stacks_answer(mode, monkeypatch):
+    """API Gateway answers a request no resource matches itself, as "403 Missing Authentication Token",
+    which with IAM auth also means an unsigned request (the default synth, above). In the other modes
+    it can only be a wrong path or method: 404, the same answer the local stand-in gives, and an error
+    SDKs raise by name."""
+    auth, synth = mode
+    (props,) = [
+        r["Properties"]
+        for r in synth.resources("AWS::ApiGateway::GatewayResponse").values()
+        if r["Properties"]["ResponseType"] == "MISSING_AUTHENTICATION_TOKEN"
+    ]
+    if auth == "iam":
+        assert props["StatusCode"] == "403" and '"code":"MissingAuthenticationToken"' in template_of(props)
+        return
+    assert props["StatusCode"] == "404"
+    body = template_of(props).replace("$context.requestId", "req-4")
+    _, local_headers, local_body = error_response(404, "NotFound", route_table.NO_ROUTE_MESSAGE, "req-4")
+    assert json.loads(body) == json.loads(local_body)
+    header = props["ResponseParameters"]["gatewayresponse.header.x-amzn-ErrorType"]
+    assert header == f"'{route_table.NO_ROUTE_ERROR_TYPE}'" and (
+        ("x-amzn-ErrorType", route_table.NO_ROUTE_ERROR_TYPE) in local_headers
+    )
+    monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", GATEWAY_KEY)
+    client = sdk_client([], 404, {"x-amzn-ErrorType": header[1:-1]}, body.encode())
+    with pytest.raises(client.exceptions.ClientError) as raised:
+        client.invoke_model(modelId="claude", body=b"{}")
+    assert raised.value.response["Error"] == {
+        "Code": "UnknownOperationException",
+        "Message": route_table.NO_ROUTE_MESSAGE,
+    }
 
 
 def template_of(props: dict) -> str:

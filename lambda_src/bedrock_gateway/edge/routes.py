@@ -142,6 +142,12 @@ ROUTES: tuple[Route, ...] = (
     ),
 )
 
+#: A method and path no route has: API Gateway answers it itself, before any authorizer (with
+#: ``auth=iam`` the same answer also means an unsigned request). Bedrock names it so for AWS SDKs.
+NO_ROUTE_MESSAGE = "no route for this method and path"
+NO_ROUTE_ERROR_TYPE = "UnknownOperationException"
+UNSIGNED_MESSAGE = "the request is not signed (SigV4), or no route has this method and path"
+
 #: What the Lambda Web Adapter polls before it forwards requests to the stream app; not an API route.
 STREAM_READINESS_PATH = "/_ready"
 

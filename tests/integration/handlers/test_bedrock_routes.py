@@ -206,12 +206,15 @@ def test_account_ids_are_taken_out_of_bedrocks_messages(gateway, emu):
 
 
 def test_errors_before_a_handler_are_bedrocks_shape_too(gateway_url, emu):
-    response = httpx.post(f"{gateway_url}/model/haiku/no-such-operation", content=b"{}")
-    assert response.status_code == 404
-    assert response.headers["x-amzn-errortype"].startswith("UnknownOperationException")
-    assert response.json() == {"message": "no route for POST /model/haiku/no-such-operation"}
-    response = httpx.get(f"{gateway_url}/model/haiku/converse-stream")
-    assert response.headers["x-amzn-errortype"].startswith("UnknownOperationException")
+    # A method and path no route has: API Gateway answers it itself (the local stand-in as the
+    # deployed API's gateway response does), with the message and error type SDKs read.
+    for method, path in (("POST", "/model/haiku/no-such-operation"), ("GET", "/model/haiku/converse-stream")):
+        response = httpx.request(method, f"{gateway_url}{path}", content=b"{}" if method == "POST" else None)
+        assert response.status_code == 404
+        assert response.headers["x-amzn-errortype"].startswith("UnknownOperationException")
+        assert response.json()["message"] == "no route for this method and path"
+        assert response.json()["error"]["code"] == "NotFound"
+    assert emu.counters()["calls"] == 0
     response = httpx.post(f"{gateway_url}/model/haiku/invoke", content=b"{not json")
     assert response.status_code == 400
     assert response.headers["x-amzn-errortype"].startswith("ValidationException")
