@@ -143,7 +143,8 @@ ROUTES: tuple[Route, ...] = (
 )
 
 #: A method and path no route has: API Gateway answers it itself, before any authorizer (with
-#: ``auth=iam`` the same answer also means an unsigned request). Bedrock names it so for AWS SDKs.
+#: ``auth=iam`` the same answer also means an unsigned request). Its error type for AWS SDKs is the
+#: one the handlers give an unknown ``/model`` operation.
 NO_ROUTE_MESSAGE = "no route for this method and path"
 NO_ROUTE_ERROR_TYPE = "UnknownOperationException"
 UNSIGNED_MESSAGE = "the request is not signed (SigV4), or no route has this method and path"
