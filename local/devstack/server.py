@@ -21,7 +21,6 @@ from devstack.authorizer import LocalAuthorizer
 from devstack.lambda_pool import LambdaFunction
 
 ASGIApp = Callable[[dict, Callable, Callable], Awaitable[None]]
-STREAM_ROUTES = [pattern for route in routes.for_door(routes.STREAM) for pattern in route.regexes()]
 # What the Lambda Web Adapter adds to each request it forwards; a client's own copies never pass.
 _ADAPTER_HEADERS = (b"x-amzn-request-context", b"x-amzn-lambda-context")
 _TOO_LARGE = object()  # sentinel: the body passed API Gateway's payload limit
@@ -85,20 +84,23 @@ def create_app(
         raw_path = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
         # API Gateway matches a resource with or without a trailing slash.
         routed_path = raw_path.rstrip("/") or "/"
-        if routes.match(scope["method"], routed_path)[0] is None:
+        route, _, _ = routes.match(scope["method"], routed_path)
+        if route is None:
             # The deployed API has no resource for it either: API Gateway answers, before any authorizer.
             message = routes.NO_ROUTE_MESSAGE
             return await _send(send, *error_response(404, "NotFound", message, str(uuid.uuid4())))
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         context = None
-        if authorizer is not None and (keys_everywhere or _needs_key(scope["method"], raw_path)):
+        # API Gateway's authorizer is attached per method: the Bedrock-compatible routes take a
+        # gateway key whatever the auth mode.
+        if authorizer is not None and (keys_everywhere or route.auth == routes.KEY_AUTH):
             token = next((v for k, v in headers if k.lower() == "authorization"), None)
             context = await asyncio.to_thread(authorizer.context_for, token, scope["method"], raw_path)
             if context is None:
                 return await _send(
                     send, *error_response(401, "Unauthorized", "Unauthorized", str(uuid.uuid4()))
                 )
-        if stream_app is not None and any(pattern.match(routed_path) for pattern in STREAM_ROUTES):
+        if stream_app is not None and route.door == routes.STREAM:
             return await stream_app(_as_adapter_forwards(scope, context), receive, send)
 
         body = await _read_body(receive, API_GATEWAY_MAX_PAYLOAD)
@@ -138,13 +140,6 @@ def create_app(
         await _send(send, status, response_headers + [("x-amzn-RequestId", request_id)], payload)
 
     return app
-
-
-def _needs_key(method: str, raw_path: str) -> bool:
-    """Whether the route always takes a gateway key, whatever the auth mode (API Gateway's authorizer
-    is attached per method)."""
-    route, _, _ = routes.match(method, raw_path.rstrip("/") or "/")
-    return route is not None and route.auth == routes.KEY_AUTH
 
 
 def _as_adapter_forwards(scope: dict[str, Any], authorizer: dict[str, Any] | None) -> dict[str, Any]:

@@ -65,11 +65,6 @@ class Route:
         """The path in Powertools' resolver syntax (``<jobId>``)."""
         return re.sub(r"\{(\w+)\}", r"<\1>", self.path)
 
-    def regexes(self) -> tuple[re.Pattern[str], ...]:
-        """One per path in :attr:`paths`: matches a raw (still percent-encoded) request path, one group
-        per path parameter."""
-        return tuple(_path_regex(path) for path in self.paths)
-
 
 ROUTES: tuple[Route, ...] = (
     Route("health", "GET", "/v1/health", SYNC, "liveness, no Bedrock call"),
@@ -159,6 +154,7 @@ def path_parameters(path: str) -> tuple[str, ...]:
 
 
 def _path_regex(path: str) -> re.Pattern[str]:
+    """Matches a raw (still percent-encoded) request path; one group per path parameter."""
     pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path))
     return re.compile(f"^{pattern}$")
 
