@@ -219,6 +219,20 @@ class InProcess:
         return run_handler(self.handler, event, "local", self.timeout_ms)
 
 
+def _run_until_failed(worker_module, aws, sqs, job_id: str) -> tuple[SqsPoller, float]:
+    """Run the event sources (the worker on the jobs queue, the DLQ consumer on the DLQ) until
+    ``job_id`` is failed or 60 s have passed; returns the worker's poller and that deadline."""
+    worker = SqsPoller(sqs, aws.env["JOBS_QUEUE_URL"], InProcess(WORKER, WORKER_TIMEOUT_MS), concurrency=1)
+    consumer = SqsPoller(
+        sqs, aws.env["JOBS_DLQ_URL"], InProcess("bedrock_gateway.handlers.dead_letters.handler", 30_000)
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and status_of(worker_module, job_id) != "failed":
+        worker.poll_once()
+        consumer.poll_once()
+    return worker, deadline
+
+
 def test_dlq_after_max_receive_count_through_the_event_sources(worker_module, aws, emu):
     """The local event source mappings: real SQS redelivery and redrive to the DLQ, where the DLQ
     consumer marks the job and leaves the message for a redrive."""
@@ -226,14 +240,7 @@ def test_dlq_after_max_receive_count_through_the_event_sources(worker_module, aw
     sqs = aws.client("sqs")
     payload = job(job_id="to-dlq")
     sqs.send_message(QueueUrl=aws.env["JOBS_QUEUE_URL"], MessageBody=json.dumps(payload))
-    worker = SqsPoller(sqs, aws.env["JOBS_QUEUE_URL"], InProcess(WORKER, WORKER_TIMEOUT_MS), concurrency=1)
-    consumer = SqsPoller(
-        sqs, aws.env["JOBS_DLQ_URL"], InProcess("bedrock_gateway.handlers.dead_letters.handler", 30_000)
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and status_of(worker_module, "to-dlq") != "failed":
-        worker.poll_once()
-        consumer.poll_once()
+    _run_until_failed(worker_module, aws, sqs, "to-dlq")
     stored = get_job(worker_module, "to-dlq")
     assert stored["status"] == "failed" and stored["error"]["code"] == "DeadLettered"
     assert stored["attempts"] == 3 and stored["lastError"]["code"] == "ThrottlingException"
@@ -336,14 +343,7 @@ def test_a_redrive_through_the_queues_finishes_the_job(worker_module, aws, emu):
     emu.configure(model=LLAMA_MODEL, error={"type": "ServiceUnavailableException", "when": "before"})
     sqs = aws.client("sqs")
     sqs.send_message(QueueUrl=aws.env["JOBS_QUEUE_URL"], MessageBody=json.dumps(job(job_id="round-trip")))
-    worker = SqsPoller(sqs, aws.env["JOBS_QUEUE_URL"], InProcess(WORKER, WORKER_TIMEOUT_MS), concurrency=1)
-    consumer = SqsPoller(
-        sqs, aws.env["JOBS_DLQ_URL"], InProcess("bedrock_gateway.handlers.dead_letters.handler", 30_000)
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and status_of(worker_module, "round-trip") != "failed":
-        worker.poll_once()
-        consumer.poll_once()
+    worker, deadline = _run_until_failed(worker_module, aws, sqs, "round-trip")
     assert get_job(worker_module, "round-trip")["error"]["code"] == "DeadLettered"
     emu.reset()
     time.sleep(1.5)  # the consumer's hold on the DLQ message ends
