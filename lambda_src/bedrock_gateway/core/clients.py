@@ -1,10 +1,11 @@
 """Every AWS client the gateway uses (Bedrock, DynamoDB, S3, SQS), built through one locked factory.
 
-boto3 sessions are not thread-safe, and the worker fans a batch out to threads: building clients
-here, under one lock and from one session, is what makes that safe. Clients of one session also
-share its loaded endpoint and model data, so a container's second client is built in about half the
-time. Endpoints follow boto3's standard variables (``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``, ...), so
-the local emulator and moto need no code path of their own.
+The clients are botocore's, from one botocore session (boto3's clients are the same objects; boto3
+itself is never imported, which keeps about 20 ms off every cold start). Sessions are not
+thread-safe, and the worker fans a batch out to threads: building clients here, under one lock and
+from one session, is what makes that safe. Clients of one session also share its loaded endpoint
+data. Endpoints follow the SDKs' standard variables (``AWS_ENDPOINT_URL_DYNAMODB``, ...), so the
+local emulator and moto need no code path of their own.
 """
 
 from __future__ import annotations
@@ -43,13 +44,13 @@ def client(service: str, budget: CallBudget = DEFAULT_BUDGET) -> Any:
 
 
 def session() -> Any:
-    """The container's boto3 session (credentials, region): every client and signed call uses it."""
+    """The container's botocore session (credentials, region): every client and signed call uses it."""
     global _session
     with _lock:
         if _session is None:
-            import boto3  # here, so modules that never call AWS do not pay for the import
+            import botocore.session  # here, so modules that never call AWS do not pay for the import
 
-            _session = boto3.session.Session()
+            _session = botocore.session.get_session()
         return _session
 
 
@@ -67,7 +68,7 @@ def _build(service: str, budget: CallBudget) -> Any:
         retries={"mode": "standard", "total_max_attempts": budget.attempts},
         **extra,
     )
-    return session().client(service, config=config)
+    return session().create_client(service, config=config)
 
 
 def reset() -> None:

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bedrock_gateway.core.dynamo_values import from_dynamo, to_dynamo
+
 PREFIX = "bgk_"
 #: What a key looks like: the authorizer refuses anything else before looking it up.
 KEY_FORMAT = re.compile(r"^bgk_[A-Za-z0-9_-]{43}$")
@@ -90,15 +92,11 @@ class DynamoKeyStore:
     """Key records in DynamoDB, by hash (partition key ``keyHash``)."""
 
     def __init__(self, table: str, dynamodb: Any):
-        from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
         self.table = table
         self.dynamodb = dynamodb
-        self._serialize = TypeSerializer().serialize
-        self._deserialize = TypeDeserializer().deserialize
 
     def _record(self, item: dict) -> KeyRecord:
-        return KeyRecord.from_item({k: self._deserialize(v) for k, v in item.items()})
+        return KeyRecord.from_item({k: from_dynamo(v) for k, v in item.items()})
 
     def get(self, hashed: str) -> KeyRecord | None:
         item = self.dynamodb.get_item(TableName=self.table, Key={"keyHash": {"S": hashed}}).get("Item")
@@ -108,7 +106,7 @@ class DynamoKeyStore:
         """Store a new key (never over another: a hash collision would be a bug)."""
         self.dynamodb.put_item(
             TableName=self.table,
-            Item={k: self._serialize(v) for k, v in record.to_item().items()},
+            Item={k: to_dynamo(v) for k, v in record.to_item().items()},
             ConditionExpression="attribute_not_exists(keyHash)",
         )
 

@@ -4,10 +4,10 @@ A gateway forwards bodies, it does not rewrite them: going through boto3's opera
 every answer into Python objects and serialize it again (InvokeModel's body is opaque, but Converse's
 and every stream event are not), which costs time on each chunk and is never byte-exact. So the data
 plane is sent here with botocore's own pieces (SigV4 signing, its urllib3 session, its credential
-chain and exceptions), while everything else (DynamoDB, S3, SQS, Bedrock's control plane) uses boto3
-clients. It also keeps bedrock-runtime's service model (a large JSON file) off the cold start.
+chain and exceptions), while everything else (DynamoDB, S3, SQS, Bedrock's control plane) uses
+botocore's clients. It also keeps bedrock-runtime's service model (a large JSON file) off the cold start.
 
-The endpoint follows boto3's variables: ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``, then
+The endpoint follows the SDKs' variables: ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``, then
 ``AWS_ENDPOINT_URL``, else ``https://bedrock-runtime.<region>.amazonaws.com`` (``-fips`` with
 ``AWS_USE_FIPS_ENDPOINT=true``).
 """
@@ -143,7 +143,7 @@ def _region_and_credentials() -> tuple[str | None, Any]:
         if region and credentials is not None:
             return region, credentials
     boto = session()
-    return boto.region_name, boto.get_credentials()
+    return boto.get_config_variable("region"), boto.get_credentials()
 
 
 def _endpoint(region: str) -> str:

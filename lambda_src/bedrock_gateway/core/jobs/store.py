@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
+from bedrock_gateway.core.dynamo_values import from_dynamo, to_dynamo
 from bedrock_gateway.core.errors import ErrorCode, GatewayError
 from bedrock_gateway.core.jobs.contract import (
     DEAD_LETTERED,
@@ -133,21 +134,17 @@ class DynamoJobStore:
     """:class:`JobStore` on a DynamoDB table. Every worker-side write is one conditional UpdateItem."""
 
     def __init__(self, table: str, dynamodb: Any):
-        from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
         self.table = table
         self.dynamodb = dynamodb
-        self._serialize = TypeSerializer().serialize
-        self._deserialize = TypeDeserializer().deserialize
 
     def _key(self, key: str) -> dict:
         return {"jobId": {"S": key}}
 
     def _values(self, values: dict[str, Any]) -> dict:
-        return {k: self._serialize(v) for k, v in values.items()}
+        return {k: to_dynamo(v) for k, v in values.items()}
 
     def _record(self, item: dict) -> dict[str, Any]:
-        return {k: _plain(self._deserialize(v)) for k, v in item.items()}
+        return {k: _plain(from_dynamo(v)) for k, v in item.items()}
 
     # ---- the jobs API ----
 
