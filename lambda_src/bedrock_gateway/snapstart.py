@@ -7,7 +7,8 @@ environments from that snapshot instead of initializing them. Each function regi
 - **before the snapshot**, its priming: what its first request would otherwise do, without a network
   call (the targets config, the catalog of record when a target needs it, the AWS clients from the
   locked factory, lazily imported modules). Priming is an optimization: a hook that fails is logged and
-  the snapshot is taken all the same.
+  the snapshot is taken all the same. The last hook freezes what init and priming built for the
+  garbage collector (:func:`bedrock_gateway.gc_init.freeze_primed`).
 - **after each restore**, what must differ between execution environments (AWS, "Handling uniqueness
   with Lambda SnapStart"): the ``random`` module's state, which every environment resumed from one
   snapshot would otherwise share, so retry and backoff jitter would run in lockstep. IDs come from
@@ -29,6 +30,8 @@ import logging
 import random
 from collections.abc import Callable
 from typing import Any
+
+from bedrock_gateway import gc_init
 
 try:  # the Lambda Python runtime (3.12+) provides it; it is not in the asset
     from snapshot_restore_py import register_after_restore, register_before_snapshot
@@ -67,6 +70,9 @@ def register(*, prime: Callable[[], object]) -> None:
     if not _refreshes:
         _refreshes.append(refresh_uniqueness)
         register_after_restore(_run_refreshes)
+        # Hooks run last registered first: freezing what priming built comes after every priming.
+        _primes.append(gc_init.freeze_primed)
+        register_before_snapshot(_guarded(gc_init.freeze_primed))
         _primes.append(prime_outbound_connections)
         register_before_snapshot(_guarded(prime_outbound_connections))
     _primes.append(prime)

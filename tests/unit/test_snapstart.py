@@ -11,7 +11,7 @@ import types
 
 import httpx
 import pytest
-from bedrock_gateway import snapstart
+from bedrock_gateway import gc_init, snapstart
 
 
 @pytest.fixture
@@ -74,13 +74,15 @@ def test_hooks_register_with_the_lambda_runtime_when_it_is_there(monkeypatch):
     fresh = importlib.reload(snapstart)
     try:
         primed = []
+        monkeypatch.setattr(gc_init, "freeze_primed", lambda: primed.append("frozen"))
         fresh.register(prime=lambda: primed.append(1))
         fresh.register(prime=lambda: primed.append(2))
-        # one priming hook each, plus what every function shares; one refresh for the process
-        assert len(before) == 3 and len(after) == 1
+        # one priming hook each, plus what every function shares (outbound connections, and the
+        # garbage collector's freeze of what priming built); one refresh for the process
+        assert len(before) == 4 and len(after) == 1
         for hook in reversed(before):  # as the runtime runs them
             hook()
-        assert primed == [2, 1]
+        assert primed == [2, 1, "frozen"]
         random.seed(7)
         expected_without_refresh = random.random()
         random.seed(7)

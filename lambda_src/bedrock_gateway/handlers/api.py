@@ -18,7 +18,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from bedrock_gateway import observability, settings, snapstart
+from bedrock_gateway import gc_init, observability, settings, snapstart
 from bedrock_gateway.core import bedrock, callers, legacy
 from bedrock_gateway.core.callers import Caller
 from bedrock_gateway.core.errors import ErrorCode, GatewayError
@@ -267,3 +267,6 @@ def handler(event: dict, context: Any) -> dict:
     if match and "/" in match[2]:
         event = dict(event, path=f"{match[1]}{quote(match[2], safe='')}{match[3]}")
     return app.resolve(event, context)
+
+
+gc_init.init_done()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bedrock_gateway import container, observability, snapstart
+from bedrock_gateway import container, gc_init, observability, snapstart
 from bedrock_gateway.core.keys import KEY_FORMAT, key_hash
 
 logger = observability.logger
@@ -54,3 +54,6 @@ def authorize(token: str, method_arn: str) -> dict[str, Any]:
 def handler(event: dict, context: Any) -> dict:
     """Lambda entry point for API Gateway TOKEN authorizer events."""
     return authorize(event.get("authorizationToken") or "", event.get("methodArn") or "")
+
+
+gc_init.init_done()

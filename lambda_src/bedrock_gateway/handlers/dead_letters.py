@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import random
 
-from bedrock_gateway import container, observability, settings, snapstart
+from bedrock_gateway import container, gc_init, observability, settings, snapstart
 from bedrock_gateway.core.jobs.messages import MalformedMessage, read_job_message
 from bedrock_gateway.core.jobs.store import now_ms
 
@@ -105,3 +105,6 @@ def handler(event, context):
     if errors:
         raise DeadLetterError(f"{errors} DLQ message(s) could not be handled; they stay in the DLQ")
     return {"batchItemFailures": kept}
+
+
+gc_init.init_done()

@@ -9,7 +9,7 @@ each restore, before any request (``AWS_LWA_SNAPSTART_*_PATH``). ``make run`` an
 
 from __future__ import annotations
 
-from bedrock_gateway import settings, snapstart
+from bedrock_gateway import gc_init, settings, snapstart
 from bedrock_gateway.core import bedrock
 from bedrock_gateway.handlers import stream_app
 
@@ -22,3 +22,6 @@ def _prime_snapshot() -> None:
 
 snapstart.register(prime=_prime_snapshot)
 app = snapstart.with_hook_paths(stream_app.app)
+
+
+gc_init.init_done()

@@ -45,7 +45,7 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from bedrock_gateway import container, observability, settings, snapstart
+from bedrock_gateway import container, gc_init, observability, settings, snapstart
 from bedrock_gateway.core import bedrock, legacy
 from bedrock_gateway.core.callers import Caller
 from bedrock_gateway.core.errors import ErrorCode, GatewayError
@@ -66,7 +66,7 @@ RECORD_RETRY_SECONDS = (0.05, 2.0)
 # A batch whose every record is throttled is routine here, not a function error: report each record
 # as a batch item failure instead of failing the invocation (and paging on Lambda's Errors metric).
 processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-# boto3 is blocking: the batch's records run on these threads, so a batch takes about as long as
+# AWS SDK calls block: the batch's records run on these threads, so a batch takes about as long as
 # its slowest call. asyncio's default executor would cap this at cpu_count + 4.
 _executor = ThreadPoolExecutor(max_workers=settings.current().batch_concurrency, thread_name_prefix="job")
 _outcomes: Counter[str] = Counter()
@@ -305,3 +305,7 @@ def handler(event, context):
         },
     )
     return response
+
+
+_build_shared_clients()  # at init, as for any Lambda function's SDK clients
+gc_init.init_done()
