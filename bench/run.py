@@ -74,11 +74,11 @@ EXPLANATIONS = {
         "control-plane call. Fix: SnapStart (snapstart_restore_stream is what is left)."
     ),
     "cold_start_worker": (
-        "The worker's first job does work the baseline has no equivalent of: a second client (DynamoDB, "
-        "for the job store) and two DynamoDB calls around the one InvokeModel (claiming the job, then "
-        "recording its outcome; detail.stand_in_cpu_ms_in_first_job is the local stand-in's CPU for "
-        "them), plus Powertools' batch utilities and the X-Ray SDK, which imports asyncio. Fix: SnapStart "
-        "(snapstart_restore_worker is what is left)."
+        "The worker's first job does work the baseline has no equivalent of: two DynamoDB calls around "
+        "the one InvokeModel (claiming the job, then recording its outcome; "
+        "detail.stand_in_cpu_ms_in_first_job is the local stand-in's CPU for them), plus Powertools' "
+        "batch utilities and the X-Ray SDK, which imports asyncio. Its DynamoDB client costs about what "
+        "the baseline's one client does. Fix: SnapStart (snapstart_restore_worker is what is left)."
     ),
     "sqs_batch_10": (
         "The model calls do overlap (a batch of 1 is one call plus ~30 ms); the rest is the two DynamoDB "
@@ -337,7 +337,7 @@ def sync_overhead(stack, latency_ms: float, samples: int, say) -> Figure:
     )
     say(
         f"bench: sync overhead: {figure.value:.3f}x at {latency_ms:.0f} ms model latency; "
-        f"+{figure.detail['added_ms_median']:.2f} ms (+{median(added_zero):.2f} ms at zero latency)"
+        f"{figure.detail['added_ms_median']:+.2f} ms ({median(added_zero):+.2f} ms at zero latency)"
     )
     return figure
 
@@ -354,7 +354,7 @@ def dropin_sync_overhead(stack, latency_ms: float, samples: int, say) -> Figure:
     figure = _overhead_figure("dropin_sync_overhead", title, loaded, latency_ms)
     say(
         f"bench: drop-in sync overhead: {figure.value:.3f}x at {latency_ms:.0f} ms model latency; "
-        f"+{figure.detail['added_ms_median']:.2f} ms"
+        f"{figure.detail['added_ms_median']:+.2f} ms"
     )
     return figure
 
@@ -573,7 +573,7 @@ def streaming(emulator_url: str, samples: int, say) -> tuple[list[Figure], float
         },
     )
     say(
-        f"bench: stream: first byte +{added:.2f} ms vs boto3; {held} chunks held back; "
+        f"bench: stream: first byte {added:+.2f} ms vs boto3; {held} chunks held back; "
         f"gaps {held_figure.detail['median_gap_ms_app']} ms vs {held_figure.detail['median_gap_ms_direct']} ms"
     )
     dropin_added = median(
@@ -591,7 +591,7 @@ def streaming(emulator_url: str, samples: int, say) -> tuple[list[Figure], float
             "direct_ttfb_ms": summary([r["ttfb_ms"] for r in dropin_base]),
         },
     )
-    say(f"bench: drop-in stream: first chunk +{dropin_added:.2f} ms vs boto3")
+    say(f"bench: drop-in stream: first chunk {dropin_added:+.2f} ms vs boto3")
     return [ttfb, held_figure, dropin_ttfb, *totals], rss
 
 
@@ -692,7 +692,7 @@ def _stream_totals(emulator_url: str, samples: int, client, direct, dropin, say)
                 },
             )
         )
-    say_line = ", ".join(f"{f.name} +{f.value} ms" for f in figures)
+    say_line = ", ".join(f"{f.name} {f.value:+} ms" for f in figures)
     say(f"bench: stream totals ({events} chunks): {say_line}")
     return figures
 
@@ -967,17 +967,17 @@ def _notes(figures: list[Figure]) -> str:
     if "sync_overhead" in by_name:
         d = by_name["sync_overhead"].detail
         lines.append(
-            f"- sync overhead: +{d['added_ms_median']} ms per call at {d['model_latency_ms']:.0f} ms model "
-            f"latency, +{d['added_ms_at_zero_model_latency']} ms at zero latency; through the local API "
+            f"- sync overhead: {d['added_ms_median']:+} ms per call at {d['model_latency_ms']:.0f} ms model "
+            f"latency, {d['added_ms_at_zero_model_latency']:+} ms at zero latency; through the local API "
             f"Gateway stand-in (HTTP + process hop, not shipped) "
-            f"+{d['via_local_api_gateway_stand_in']['added_ms_median']} ms"
+            f"{d['via_local_api_gateway_stand_in']['added_ms_median']:+} ms"
         )
     for name in ("cold_start_sync", "cold_start_stream", "cold_start_worker"):
         if name in by_name:
             d = by_name[name].detail
             lines.append(
                 f"- {name.replace('_', ' ')}: {d['ours_ms']['median']:.0f} ms vs {d['baseline_ms']['median']:.0f}"
-                f" ms (+{d['added_ms']} ms; import {d['ours_import_ms']} ms + first call "
+                f" ms ({d['added_ms']:+} ms; import {d['ours_import_ms']} ms + first call "
                 f"{d['ours_first_call_ms']} ms vs boto3 import+client {d['baseline_import_and_client_ms']} ms"
                 f" + call {d['baseline_first_call_ms']} ms); as shipped, without bytecode: "
                 f"{d['as_shipped_without_bytecode_ms']['median']:.0f} ms "
