@@ -17,7 +17,7 @@ APP_PORT = "8000"
 READINESS_PATH = routes.STREAM_READINESS_PATH
 #: API Gateway's limit for a streamed response is 15 minutes; long generations need all of it.
 TIMEOUT = Duration.minutes(15)
-#: uvicorn, the adapter and the boto3 event-stream parser share the CPU; 1 GB keeps chunk
+#: uvicorn, the adapter and the app's event-stream decoding share the CPU; 1 GB keeps chunk
 #: forwarding from queueing behind parsing.
 MEMORY_MB = 1024
 

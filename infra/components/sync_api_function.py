@@ -15,7 +15,7 @@ HANDLER = "bedrock_gateway.handlers.api.handler"
 #: API Gateway's REST integration timeout is 29 s; the handler's Bedrock client gives up at 25 s
 #: per read, so the function never outlives the request it answers.
 TIMEOUT = Duration.seconds(29)
-#: CPU scales with memory: 1 GB keeps cold starts (boto3 + Powertools imports) and JSON work short on
+#: CPU scales with memory: 1 GB keeps cold starts (botocore + Powertools imports) and JSON work short on
 #: the latency-sensitive path.
 MEMORY_MB = 1024
 

@@ -2,7 +2,3 @@
 
 ``core`` knows Bedrock and targets and nothing of Lambda or HTTP; ``handlers`` adapt Lambda events to it.
 """
-
-from bedrock_gateway import gc_init
-
-gc_init.pause()  # first thing in a cold start: each handler module ends its init with gc_init.init_done()

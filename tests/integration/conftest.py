@@ -212,11 +212,11 @@ def local_aws(bedrock_env):
 
 def _reread_settings() -> None:
     from bedrock_gateway import container, settings
-    from bedrock_gateway.core import clients
+    from bedrock_gateway.core import bedrock
 
     settings.reset()
     container.reset()
-    clients.reset()
+    bedrock.reset()  # the AWS clients, the data plane's signed-HTTP client and the capabilities
 
 
 @pytest.fixture

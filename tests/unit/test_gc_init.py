@@ -1,6 +1,6 @@
 """The garbage collector through a Lambda function's init (bedrock_gateway.gc_init): paused from the
-package's import, on again and with init's objects frozen once the handler module is loaded; left
-alone outside Lambda. The collector's state is the process's, so each case runs in a fresh one."""
+handlers package's import, on again and with init's objects frozen once the handler module is loaded;
+left alone outside Lambda. The collector's state is the process's, so each case runs in a fresh one."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ LAMBDA_SRC = Path(__file__).resolve().parents[2] / "lambda_src"
 PROBE = """
 import gc, json, sys
 import bedrock_gateway
+state = {"after_top_package": gc.isenabled()}  # the CDK app and the CLI import it too
+import bedrock_gateway.handlers
 from bedrock_gateway import gc_init
-state = {"after_package": [gc.isenabled(), gc.get_freeze_count()]}
+state["after_package"] = [gc.isenabled(), gc.get_freeze_count()]
 gc_init.init_done()
 state["after_init"] = [gc.isenabled(), gc.get_freeze_count()]
 gc_init.init_done()  # a second handler module in one process: nothing more happens
@@ -41,7 +43,8 @@ def _probe(lambda_env: bool) -> dict:
 
 def test_in_lambda_collection_pauses_for_init_and_what_init_built_is_frozen():
     state = _probe(lambda_env=True)
-    assert state["after_package"] == [False, 0]  # paused from the package's import
+    assert state["after_top_package"]
+    assert state["after_package"] == [False, 0]  # paused from the handlers package's import
     enabled, frozen = state["after_init"]
     assert enabled and frozen > 1000  # back on, with every module and object of init frozen
     assert state["after_second_init"] == state["after_init"]

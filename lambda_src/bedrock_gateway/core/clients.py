@@ -1,7 +1,9 @@
 """Every AWS client the gateway uses (Bedrock, DynamoDB, S3, SQS), built through one locked factory.
 
-The clients are botocore's, from one botocore session (boto3's clients are the same objects; boto3
-itself is never imported, which keeps about 20 ms off every cold start). Sessions are not
+The clients are botocore's, from one botocore session: boto3's clients are the same objects (but for
+the transfer helpers boto3 adds to S3 clients, ``upload_file`` and the like, which nothing here uses),
+and boto3 itself is never imported, which keeps about 20 ms off every cold start. Their user agent
+names the gateway (``app/bedrock-gateway``), for CloudTrail. Sessions are not
 thread-safe, and the worker fans a batch out to threads: building clients here, under one lock and
 from one session, is what makes that safe. Clients of one session also share its loaded endpoint
 data. Endpoints follow the SDKs' standard variables (``AWS_ENDPOINT_URL_DYNAMODB``, ...), so the
@@ -25,6 +27,8 @@ class CallBudget:
 
 
 DEFAULT_BUDGET = CallBudget(read_timeout=10, attempts=3)
+#: The ``app/`` part of every client's user agent (CloudTrail's userAgent field).
+USER_AGENT_APP_ID = "bedrock-gateway"
 
 _clients: dict[tuple[str, CallBudget], Any] = {}
 _lock = threading.RLock()
@@ -32,7 +36,7 @@ _session: Any = None
 
 
 def client(service: str, budget: CallBudget = DEFAULT_BUDGET) -> Any:
-    """The container's cached boto3 client for ``service`` with ``budget``'s timeouts and retries."""
+    """The container's cached client for ``service`` with ``budget``'s timeouts and retries."""
     key = (service, budget)
     cached = _clients.get(key)
     if cached is not None:
@@ -66,6 +70,7 @@ def _build(service: str, budget: CallBudget) -> Any:
         # "standard", never "adaptive": adaptive's client-side rate limiter would slow every later,
         # unrelated request in the container after a throttled one.
         retries={"mode": "standard", "total_max_attempts": budget.attempts},
+        user_agent_appid=USER_AGENT_APP_ID,
         **extra,
     )
     return session().create_client(service, config=config)

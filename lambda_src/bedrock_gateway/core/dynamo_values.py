@@ -2,15 +2,20 @@
 
 What ``boto3.dynamodb.types`` does, for the two stores here: importing any part of boto3 imports all
 of it (its session, resources and s3transfer, which imports multiprocessing), about 20 ms of every
-cold start for functions that only need botocore's clients. The mapping follows boto3's: numbers come
-back as :class:`~decimal.Decimal`, sets map to the set types, floats are refused (they are inexact).
+cold start for functions that only need botocore's clients. The mapping follows boto3's: numbers go
+out through DynamoDB's number context (38 digits; anything it would round, and NaN or infinity, is
+refused) and come back as :class:`~decimal.Decimal`, sets map to the set types, floats are refused
+(they are inexact). One difference: binary values come back as ``bytes``, not boto3's ``Binary``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import Clamped, Context, Decimal, Inexact, Overflow, Rounded, Underflow
 from typing import Any
+
+#: DynamoDB's numbers: 38 significant digits, exponents from -130 to 125 (boto3's DYNAMODB_CONTEXT).
+_NUMBERS = Context(Emin=-128, Emax=126, prec=38, traps=[Clamped, Overflow, Inexact, Rounded, Underflow])
 
 
 def to_dynamo(value: Any) -> dict[str, Any]:
@@ -20,13 +25,13 @@ def to_dynamo(value: Any) -> dict[str, Any]:
     if isinstance(value, bool):
         return {"BOOL": value}
     if isinstance(value, (int, Decimal)):
-        return {"N": str(value)}
+        return {"N": _number(value)}
     if isinstance(value, str):
         return {"S": value}
     if isinstance(value, (bytes, bytearray)):
         return {"B": bytes(value)}
     if isinstance(value, Mapping):
-        return {"M": {str(k): to_dynamo(v) for k, v in value.items()}}
+        return {"M": {k: to_dynamo(v) for k, v in value.items()}}
     if isinstance(value, (list, tuple)):
         return {"L": [to_dynamo(v) for v in value]}
     if isinstance(value, (set, frozenset)) and value:
@@ -35,6 +40,13 @@ def to_dynamo(value: Any) -> dict[str, Any]:
         if len(kinds) == 1 and (kind := kinds.pop()) in ("S", "N", "B"):
             return {f"{kind}S": [m[kind] for m in members]}
     raise TypeError(f"no DynamoDB type for {type(value).__name__} value {value!r}")
+
+
+def _number(value: int | Decimal) -> str:
+    number = _NUMBERS.create_decimal(value)  # raises what DynamoDB could not hold exactly
+    if not number.is_finite():
+        raise TypeError(f"no DynamoDB type for {value!r}: numbers must be finite")
+    return str(number)
 
 
 def from_dynamo(attribute: Mapping[str, Any]) -> Any:

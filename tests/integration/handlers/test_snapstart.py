@@ -29,7 +29,7 @@ from bedrock_gateway.core.bedrock import runtime
 def state():
     from aws_xray_sdk.core import patcher
     return {
-        # boto3 clients by service, and the signed-HTTP client for Bedrock Runtime's data plane
+        # botocore clients by service, and the signed-HTTP client for Bedrock Runtime's data plane
         "clients": sorted(
             {service for service, _ in clients._clients} | ({"bedrock-runtime"} if runtime._clients else set())
         ),

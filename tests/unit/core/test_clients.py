@@ -39,3 +39,19 @@ def test_clients_use_standard_retries_with_the_budgets_attempts(service, budget)
 def test_one_client_per_service_and_budget():
     assert clients.client("sqs") is clients.client("sqs")
     assert clients.client("sqs") is not clients.client("sqs", clients.CallBudget(read_timeout=1))
+
+
+def test_clients_name_the_gateway_in_their_user_agent():
+    """Clients come from botocore's own session, not boto3's: the user agent says which app made the
+    call (CloudTrail's userAgent)."""
+    client = clients.client("sqs")
+    sent = {}
+
+    def capture(request, **_):
+        sent["user_agent"] = request.headers["User-Agent"].decode()
+        raise RuntimeError("captured; not sent")
+
+    client.meta.events.register("before-send.sqs.ListQueues", capture)
+    with pytest.raises(RuntimeError, match="captured"):
+        client.list_queues()
+    assert f"app/{clients.USER_AGENT_APP_ID}" in sent["user_agent"]

@@ -38,10 +38,21 @@ def test_values_serialize_as_boto3_serializes_them(value):
         assert ours == boto3s
 
 
+def _typed(value):
+    """``value`` with every member's type beside it: ``==`` alone takes Decimal(1) for 1."""
+    if isinstance(value, dict):
+        return {k: _typed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_typed(v) for v in value]
+    if isinstance(value, set):
+        return sorted((type(v).__name__, str(v)) for v in value)
+    return (type(value).__name__, value)
+
+
 @pytest.mark.parametrize("value", VALUES, ids=repr)
 def test_values_come_back_as_boto3_reads_them(value):
     attribute = TypeSerializer().serialize(value)
-    assert from_dynamo(attribute) == TypeDeserializer().deserialize(attribute)
+    assert _typed(from_dynamo(attribute)) == _typed(TypeDeserializer().deserialize(attribute))
 
 
 def test_numbers_come_back_as_decimals_and_binary_as_bytes():
@@ -51,10 +62,24 @@ def test_numbers_come_back_as_decimals_and_binary_as_bytes():
     assert from_dynamo({"BS": [b"a"]}) == {b"a"}
 
 
-@pytest.mark.parametrize("value", [1.5, set(), {1, "a"}, object()], ids=repr)
+@pytest.mark.parametrize(
+    "value", [1.5, set(), {1, "a"}, object(), Decimal("NaN"), Decimal("Infinity")], ids=repr
+)
 def test_values_dynamodb_cannot_hold_exactly_are_refused(value):
     with pytest.raises(TypeError, match="no DynamoDB type"):
         to_dynamo(value)
+
+
+@pytest.mark.parametrize("value", [10**38 + 1, Decimal("1." + "1" * 40)], ids=repr)
+def test_numbers_past_dynamodbs_38_digits_are_refused_as_boto3_refuses_them(value):
+    with pytest.raises(ArithmeticError):
+        TypeSerializer().serialize(value)
+    with pytest.raises(ArithmeticError):
+        to_dynamo(value)
+
+
+def test_big_numbers_within_38_digits_go_out_exactly():
+    assert to_dynamo(10**37) == TypeSerializer().serialize(10**37) == {"N": str(10**37)}
 
 
 def test_an_unknown_type_is_refused():
