@@ -3,11 +3,12 @@
 The clients are botocore's, from one botocore session: boto3's clients are the same objects (but for
 the transfer helpers boto3 adds to S3 clients, ``upload_file`` and the like, which nothing here uses),
 and boto3 itself is never imported, which keeps about 20 ms off every cold start. Their user agent
-names the gateway (``app/bedrock-gateway``), for CloudTrail. Sessions are not
-thread-safe, and the worker fans a batch out to threads: building clients here, under one lock and
-from one session, is what makes that safe. Clients of one session also share its loaded endpoint
-data. Endpoints follow the SDKs' standard variables (``AWS_ENDPOINT_URL_DYNAMODB``, ...), so the
-local emulator and moto need no code path of their own.
+names the gateway (``app/bedrock-gateway``), for CloudTrail.
+
+Sessions are not thread-safe, and the worker fans a batch out to threads: building clients here,
+under one lock and from one session, is what makes that safe. Clients of one session also share its
+loaded endpoint data. Endpoints follow the SDKs' standard variables (``AWS_ENDPOINT_URL_DYNAMODB``,
+...), so the local emulator and moto need no code path of their own.
 """
 
 from __future__ import annotations
