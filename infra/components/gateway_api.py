@@ -214,9 +214,9 @@ class GatewayApi(Construct):
         for route in routes.ROUTES:
             for path in route.paths:  # a route whose parameter may be an ARN has a second, split path
                 options: dict[str, Any] = {}
-                if routes.path_parameters(path):
+                if path_parameters := routes.path_parameters(path):
                     options["request_parameters"] = {
-                        f"method.request.path.{name}": True for name in routes.path_parameters(path)
+                        f"method.request.path.{name}": True for name in path_parameters
                     }
                     options["request_validator"] = parameters
                 if route.body_schema:

@@ -71,10 +71,12 @@ def register(*, prime: Callable[[], object]) -> None:
         _refreshes.append(refresh_uniqueness)
         register_after_restore(_run_refreshes)
         # Hooks run last registered first: freezing what priming built comes after every priming.
-        _primes.append(gc_init.freeze_primed)
-        register_before_snapshot(_guarded(gc_init.freeze_primed))
-        _primes.append(prime_outbound_connections)
-        register_before_snapshot(_guarded(prime_outbound_connections))
+        _add_prime(gc_init.freeze_primed)
+        _add_prime(prime_outbound_connections)
+    _add_prime(prime)
+
+
+def _add_prime(prime: Callable[[], object]) -> None:
     _primes.append(prime)
     register_before_snapshot(_guarded(prime))
 
