@@ -140,13 +140,16 @@ def test_the_cold_start_bench_runs_uvicorn_as_the_stream_function_does():
     assert {name: params[name] for name in changed} == UVICORN_CONFIG
 
 
-def test_the_stand_in_cpu_of_each_update_item_is_counted_and_the_hook_removed():
+def test_the_stand_in_cpu_of_each_update_item_is_counted_claims_apart_and_the_hook_removed():
     import boto3
+    from bedrock_gateway.core.jobs.contract import JobRequest
+    from bedrock_gateway.core.jobs.store import DynamoJobStore, now_ms
     from devstack.aws import _moto_server
     from moto.dynamodb.responses import DynamoHandler
 
-    from bench.run import stand_in_update_item_cpu
+    from bench.run import StandInWrites, stand_in_update_item_cpu
 
+    assert StandInWrites(claims=[1.0]).claim_and_outcome_ms() is None  # no outcome seen
     server = _moto_server("127.0.0.1", 0)  # moto's backends are this process's: a table of its own
     server.start()
     host, port = server.get_host_and_port()
@@ -166,17 +169,22 @@ def test_the_stand_in_cpu_of_each_update_item_is_counted_and_the_hook_removed():
     )
     try:
         served = DynamoHandler.call_action
+        store = DynamoJobStore(table, dynamodb)
+        job = JobRequest("a", "claude", {})
         with stand_in_update_item_cpu() as spent:
             dynamodb.get_item(TableName=table, Key={"jobId": {"S": "a"}})  # not an UpdateItem
-            for _ in range(2):
-                dynamodb.update_item(
-                    TableName=table,
-                    Key={"jobId": {"S": "a"}},
-                    UpdateExpression="SET #s = :s",
-                    ExpressionAttributeNames={"#s": "status"},
-                    ExpressionAttributeValues={":s": {"S": "queued"}},
-                )
-        assert len(spent) == 2 and all(ms > 0 for ms in spent)
+            assert store.claim(job, "owner", now_ms() + 60_000, None).claimed
+            assert store.succeed(job.key, "owner", {"inputTokens": 1}, result="{}")
+            dynamodb.update_item(
+                TableName=table,
+                Key={"jobId": {"S": "b"}},
+                UpdateExpression="SET #s = :s",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":s": {"S": "queued"}},
+            )
+        assert len(spent.claims) == 1 and len(spent.others) == 2
+        assert all(ms > 0 for ms in spent.claims + spent.others)
+        assert spent.claim_and_outcome_ms() == spent.claims[0] + (spent.others[0] + spent.others[1]) / 2
         assert DynamoHandler.call_action is served
     finally:
         dynamodb.delete_table(TableName=table)

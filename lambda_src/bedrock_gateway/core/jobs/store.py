@@ -115,6 +115,17 @@ def _error(error: GatewayError) -> dict[str, str]:
 # Conditions shared by the writes below (names as in _NAMES).
 _LEASE_EXPIRED = "attribute_not_exists(#leaseExpiresAt) OR #leaseExpiresAt < :now"
 _HELD_BY_OWNER = "#status = :running AND #leaseOwner = :owner"
+
+#: The claim's update: running, leased, one more attempt; a new record also gets its target and dates,
+#: and a redriven one loses its error and end.
+CLAIM_UPDATE = (
+    "SET #status = :running, #target = :target, startedAt = :nowIso, updatedAt = :nowIso, "
+    "#leaseOwner = :owner, #leaseExpiresAt = :lease, "
+    "#attempts = if_not_exists(#attempts, :zero) + :one, "
+    "createdAt = if_not_exists(createdAt, :nowIso), expiresAt = if_not_exists(expiresAt, :ttl) "
+    "REMOVE #error, finishedAt, #deadLetteredAt"
+)
+
 _NAMES = {
     "#status": "status",
     "#error": "error",
@@ -226,11 +237,7 @@ class DynamoJobStore:
         }
         refused = self._update(
             job.key,
-            "SET #status = :running, #target = :target, startedAt = :nowIso, updatedAt = :nowIso, "
-            "#leaseOwner = :owner, #leaseExpiresAt = :lease, "
-            "#attempts = if_not_exists(#attempts, :zero) + :one, "
-            "createdAt = if_not_exists(createdAt, :nowIso), expiresAt = if_not_exists(expiresAt, :ttl) "
-            "REMOVE #error, finishedAt, #deadLetteredAt",
+            CLAIM_UPDATE,
             "attribute_not_exists(jobId) OR #status = :queued "
             f"OR (#status = :running AND ({_LEASE_EXPIRED} OR #leaseOwner = :owner)) "
             "OR (#status = :failed AND #deadLetteredAt < :sent)",
