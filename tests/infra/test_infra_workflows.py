@@ -248,12 +248,14 @@ def test_the_preview_shows_iam_changes_first(default_synth, tmp_path):
     )
     assert full.returncode == 0, full.stdout + full.stderr
     output = full.stdout + full.stderr
-    assert output.index("IAM Statement Changes") < output.index("Resources")
-    assert "sqs:SendMessage" in output
+    # Each check names the output, so a failure shows what the CDK CLI printed.
+    assert "IAM Statement Changes" in output and "Resources" in output, output
+    assert output.index("IAM Statement Changes") < output.index("Resources"), output
+    assert "sqs:SendMessage" in output, output
     security = _make_diff(f"--app {assembly} --security-only --fail-on never --template {deployed_file}")
     assert security.returncode == 0, security.stdout + security.stderr
-    assert "IAM Statement Changes" in security.stdout + security.stderr
+    assert "IAM Statement Changes" in security.stdout + security.stderr, security.stdout + security.stderr
     # What the summary reports as "None.": nothing broadened.
     quiet = _make_diff(f"--app {assembly} --security-only --fail-on never --template {unchanged_file}")
     assert quiet.returncode == 0, quiet.stdout + quiet.stderr
-    assert "IAM Statement Changes" not in quiet.stdout + quiet.stderr
+    assert "IAM Statement Changes" not in quiet.stdout + quiet.stderr, quiet.stdout + quiet.stderr
