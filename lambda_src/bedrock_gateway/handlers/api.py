@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
@@ -25,7 +25,7 @@ from bedrock_gateway.core.errors import ErrorCode, GatewayError
 from bedrock_gateway.core.prepare import PreparedCall, prepare
 from bedrock_gateway.edge import bedrock_wire, routes
 from bedrock_gateway.edge.errors import status_of
-from bedrock_gateway.handlers.common import error_response, raw_body, request_id
+from bedrock_gateway.handlers.common import error_response, path_value, raw_body, request_id
 
 DOOR = "sync"
 logger = observability.logger
@@ -63,7 +63,7 @@ def list_targets(event: APIGatewayProxyEvent, caller: Caller) -> dict:
 
 def invoke(event: APIGatewayProxyEvent, caller: Caller, target: str) -> Response:
     """InvokeModel for a target: the model's answer unchanged, our figures in ``X-Bedrock-*`` headers."""
-    call, result = _call(event, caller, _path_value(event, "target", target), "invoke")
+    call, result = _call(event, caller, path_value(event, "target", target), "invoke")
     return Response(
         status_code=200,
         content_type=result.content_type,
@@ -74,7 +74,7 @@ def invoke(event: APIGatewayProxyEvent, caller: Caller, target: str) -> Response
 
 def converse(event: APIGatewayProxyEvent, caller: Caller, target: str) -> Response:
     """Converse for a target: Bedrock's Converse answer, our figures in ``X-Bedrock-*`` headers."""
-    call, result = _call(event, caller, _path_value(event, "target", target), "converse")
+    call, result = _call(event, caller, path_value(event, "target", target), "converse")
     return Response(
         status_code=200,
         content_type="application/json",
@@ -84,22 +84,15 @@ def converse(event: APIGatewayProxyEvent, caller: Caller, target: str) -> Respon
 
 
 def bedrock_invoke(event: APIGatewayProxyEvent, caller: Caller, modelId: str) -> Response:
-    return _bedrock_answer(*_call(event, caller, _path_value(event, "modelId", modelId), "invoke"))
+    return _bedrock_answer(*_call(event, caller, path_value(event, "modelId", modelId), "invoke"))
 
 
 def bedrock_converse(event: APIGatewayProxyEvent, caller: Caller, modelId: str) -> Response:
-    return _bedrock_answer(*_call(event, caller, _path_value(event, "modelId", modelId), "converse"))
+    return _bedrock_answer(*_call(event, caller, path_value(event, "modelId", modelId), "converse"))
 
 
 def bedrock_count_tokens(event: APIGatewayProxyEvent, caller: Caller, modelId: str) -> Response:
-    return _bedrock_answer(*_call(event, caller, _path_value(event, "modelId", modelId), "count-tokens"))
-
-
-def _path_value(event: APIGatewayProxyEvent, name: str, routed: str) -> str:
-    # Decoded exactly once: API Gateway hands path parameters over decoded (the router's value is the
-    # raw segment, decoded here only when API Gateway matched no resource). An ARN whose '/' reached
-    # API Gateway as a separator comes in two halves (routes.ARN_PARAMETERS).
-    return routes.joined(event.path_parameters or {}, name) or unquote(routed)
+    return _bedrock_answer(*_call(event, caller, path_value(event, "modelId", modelId), "count-tokens"))
 
 
 def _call(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from bedrock_gateway.core.errors import GatewayError
+from bedrock_gateway.edge import routes
 from bedrock_gateway.edge.errors import error_body, error_headers, status_of
 
 
@@ -19,6 +21,16 @@ def raw_body(event: APIGatewayProxyEvent) -> bytes:
     if event.is_base64_encoded:
         return base64.b64decode(body)
     return body.encode("utf-8")
+
+
+def path_value(event: APIGatewayProxyEvent, name: str, routed: str) -> str:
+    """Path parameter ``name``, decoded exactly once.
+
+    API Gateway hands path parameters over decoded; the router's value is the raw segment, decoded
+    here only when API Gateway matched no resource. An ARN whose '/' reached API Gateway as a
+    separator comes in two halves (``routes.ARN_PARAMETERS``).
+    """
+    return routes.joined(event.path_parameters or {}, name) or unquote(routed)
 
 
 def request_id(event: APIGatewayProxyEvent | None, context) -> str | None:

@@ -11,7 +11,7 @@ from bedrock_gateway.core.errors import ErrorCode, GatewayError
 from bedrock_gateway.core.jobs.contract import JOB_ID, QUEUED, job_key, parse_job
 from bedrock_gateway.core.prepare import check_size, parse_json_object, prepare_job_body
 from bedrock_gateway.edge.jobs_view import job_document
-from bedrock_gateway.handlers.common import public_path, raw_body
+from bedrock_gateway.handlers.common import path_value, public_path, raw_body
 
 SQS_MAX_MESSAGE_BYTES = 1024 * 1024
 #: Lambda's response payload limit (6 MB), less room for the proxy envelope.
@@ -68,12 +68,14 @@ def _own_record(caller: Caller, job_id: str) -> dict:
 
 
 def get_job(event: APIGatewayProxyEvent, caller: Caller, jobId: str) -> dict:
-    return job_document(_own_record(caller, jobId), jobId, public_path(event, f"/v1/jobs/{jobId}/result"))
+    job_id = path_value(event, "jobId", jobId)
+    return job_document(_own_record(caller, job_id), job_id, public_path(event, f"/v1/jobs/{job_id}/result"))
 
 
 def get_job_result(event: APIGatewayProxyEvent, caller: Caller, jobId: str) -> Response:
     """The job's result, authorized like the job: inline results and stored ones alike, as JSON."""
-    record = _own_record(caller, jobId)
+    job_id = path_value(event, "jobId", jobId)
+    record = _own_record(caller, job_id)
     if "result" in record:
         body = record["result"].encode()
     elif "resultKey" in record:
@@ -86,7 +88,7 @@ def get_job_result(event: APIGatewayProxyEvent, caller: Caller, jobId: str) -> R
             return Response(status_code=302, headers={"Location": url}, body="")
     else:
         raise GatewayError(
-            ErrorCode.NOT_FOUND, f"job {jobId!r} has no result yet (status {record['status']})"
+            ErrorCode.NOT_FOUND, f"job {job_id!r} has no result yet (status {record['status']})"
         )
     return Response(
         status_code=200, content_type="application/json", body=body.decode("utf-8", errors="replace")

@@ -113,6 +113,19 @@ def test_oversize_job_is_413(jobs, replace_config):
     assert queued() == []
 
 
+def test_a_job_id_read_back_percent_encoded_is_the_same_job(jobs):
+    """API Gateway decodes path parameters: a client that escapes the ':' of its job id reads its own job."""
+    call_api, _, work = jobs
+    assert call_api("POST", "/v1/jobs", {"target": "llama", "body": LLAMA, "jobId": "batch:1"}).status == 202
+    assert work() == {"batchItemFailures": []}
+    for path in ("/v1/jobs/batch:1", "/v1/jobs/batch%3A1", "/v1/jobs/batch%3a1"):
+        document = call_api("GET", path)
+        assert document.status == 200 and document.json()["jobId"] == "batch:1", (path, document.json())
+        assert document.json()["status"] == "succeeded"
+        result = call_api("GET", f"{path}/result")
+        assert result.status == 200 and "generation" in result.json(), path
+
+
 def test_unknown_job_is_404(jobs):
     call_api, _, _ = jobs
     for job_id in ("never-posted", "bad%20id"):
