@@ -73,12 +73,14 @@ def parse_json_object(raw: bytes | str, what: str = "request body") -> dict[str,
     return parsed
 
 
-def check_size(size: int, limit: int, *, at_least: bool = False) -> None:
-    """A PayloadTooLarge error when a body of ``size`` bytes (``at_least`` that many) is over ``limit``."""
+def check_size(size: int, limit: int, *, at_least: bool = False, made_of: str = "") -> None:
+    """A PayloadTooLarge error when a body of ``size`` bytes (``at_least`` that many) is over ``limit``
+    (``made_of``: what the limit adds up, for a limit that is not the configured one as it stands)."""
     if size > limit:
         amount = f"at least {size}" if at_least else str(size)
+        parts = f" ({made_of})" if made_of else ""
         raise GatewayError(
-            ErrorCode.PAYLOAD_TOO_LARGE, f"request body is {amount} bytes; the limit is {limit} bytes"
+            ErrorCode.PAYLOAD_TOO_LARGE, f"request body is {amount} bytes; the limit is {limit} bytes{parts}"
         )
 
 

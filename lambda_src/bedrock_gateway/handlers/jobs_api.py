@@ -23,7 +23,11 @@ JOB_ENVELOPE_BYTES = 4096  # the job's own fields around the model body
 def create_job(event: APIGatewayProxyEvent, caller: Caller) -> Response:
     config = settings.targets()
     raw = raw_body(event)
-    check_size(len(raw), config.max_body_bytes + JOB_ENVELOPE_BYTES)
+    check_size(
+        len(raw),
+        config.max_body_bytes + JOB_ENVELOPE_BYTES,
+        made_of=f"max_body_bytes {config.max_body_bytes} for the model body, {JOB_ENVELOPE_BYTES} for the job's fields",
+    )
     job = parse_job(parse_json_object(raw), scope=caller.scope)
     caller.check_target(job.target)
     prepare_job_body(config, job.target, job.body)  # unknown target, raw ID, size: refuse now, not later
