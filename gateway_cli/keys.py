@@ -23,7 +23,7 @@ from typing import Any
 
 from bedrock_gateway.core.callers import TENANT_NAME
 from bedrock_gateway.core.keys import REVOKED, DynamoKeyStore, KeyRecord, issue
-from bedrock_gateway.core.targets import TARGET_NAME
+from bedrock_gateway.core.targets import TARGET_NAME, load_targets
 
 from .aws import session as aws_session
 from .output import table
@@ -70,7 +70,15 @@ def add_parser(groups: Any, common: argparse.ArgumentParser) -> None:
     create.add_argument(
         "--tenant", required=True, help="who the key's usage is billed to (letters, digits, - _)"
     )
-    create.add_argument("--targets", help="comma-separated targets the key may use (default: all)")
+    create.add_argument(
+        "--targets",
+        help="comma-separated targets the key may use (default: all); each must be in the targets file",
+    )
+    create.add_argument(
+        "--no-target-check",
+        action="store_true",
+        help="issue the key even for targets the targets file does not have (yet)",
+    )
     create.add_argument("--expires-in-days", type=int, help="the key stops working after this many days")
     create.set_defaults(run=_reporting(_create))
     listing = commands.add_parser("list", parents=[common, where], help="every key: tenant, targets, status")
@@ -157,11 +165,20 @@ def _usage_key_for(place: Place, tenant: str):
     return make
 
 
-def _targets(text: str | None) -> tuple[str, ...]:
-    names = tuple(t.strip() for t in (text or "").split(",") if t.strip())
+def _targets(args: argparse.Namespace) -> tuple[str, ...]:
+    names = tuple(t.strip() for t in (args.targets or "").split(",") if t.strip())
     bad = [name for name in names if not TARGET_NAME.match(name)]
     if bad:
         raise KeysError(f"not target names: {', '.join(bad)}")
+    if names and not args.no_target_check:
+        # A misspelt name would make a key that every call is refused with: check it against the file.
+        config = load_targets(args.config)
+        unknown = [name for name in names if config.canonical_name(name) not in config.targets]
+        if unknown:
+            raise KeysError(
+                f"unknown targets: {', '.join(unknown)} ({config.source} has {', '.join(sorted(config.targets))}; "
+                "--config names another targets file, --no-target-check issues the key as asked)"
+            )
     return names
 
 
@@ -177,7 +194,7 @@ def _create(args: argparse.Namespace) -> int:
     secret, record = issue(
         place.store,
         args.tenant,
-        _targets(args.targets),
+        _targets(args),
         expires_at=expires_at,
         usage_key_for=_usage_key_for(place, args.tenant),
     )

@@ -77,6 +77,7 @@ def test_rotate_ends_the_old_key_and_revoke_disables_its_usage_key(place, capsys
     [
         (["create", "--tenant", "team a"], "tenant 'team a'"),
         (["create", "--tenant", "t", "--targets", "ok,not ok"], "not target names: not ok"),
+        (["create", "--tenant", "t", "--targets", "claude,claud"], "unknown targets: claud ("),
         (["create", "--tenant", "t", "--expires-in-days", "0"], "at least 1"),
         (["revoke", "k-000000000000"], "no key k-000000000000"),
     ],
@@ -84,3 +85,22 @@ def test_rotate_ends_the_old_key_and_revoke_disables_its_usage_key(place, capsys
 def test_mistakes_are_one_line_errors(place, capsys, args, message):
     code, _, err = run(capsys, "keys", *args, *place["where"])
     assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_a_target_the_targets_file_lacks_is_refused_unless_asked_for(place, capsys):
+    code, _, err = run(capsys, "keys", "create", "--tenant", "t", "--targets", "next-model", *place["where"])
+    assert code == 2 and "unknown targets: next-model" in err and "--no-target-check" in err
+    assert place["store"].all() == []
+    code, out, _ = run(
+        capsys,
+        "keys",
+        "create",
+        "--tenant",
+        "t",
+        "--targets",
+        "next-model",
+        "--no-target-check",
+        *place["where"],
+    )
+    assert code == 0
+    assert place["store"].get(key_hash(out.strip().splitlines()[-1])).targets == ("next-model",)
