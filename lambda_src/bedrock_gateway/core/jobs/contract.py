@@ -86,6 +86,16 @@ def message_job_id(payload: Any, message_id: str) -> str:
     return message_id
 
 
+def _plain_message(exc: Any) -> str:
+    """fastjsonschema's message with the field named as the caller wrote it ("jobId must ...") rather
+    than as the validator's variable ("data.jobId must ..."); the document itself is "the request"."""
+    name = exc.name or ""
+    if not (name.startswith("data") and exc.message.startswith(name)):
+        return str(exc.message)
+    subject = "the request" if name == "data" else name.removeprefix("data.")
+    return subject + exc.message[len(name) :]
+
+
 def parse_job(payload: dict[str, Any], default_job_id: str | None = None, scope: str = "") -> JobRequest:
     """Validate a job payload against :data:`JOB_SCHEMA`; an InvalidRequest error says what is wrong."""
     import fastjsonschema
@@ -93,6 +103,6 @@ def parse_job(payload: dict[str, Any], default_job_id: str | None = None, scope:
     try:
         _job_validator()(payload)
     except fastjsonschema.JsonSchemaValueException as exc:
-        raise GatewayError(ErrorCode.INVALID_REQUEST, f"invalid job: {exc.message}") from None
+        raise GatewayError(ErrorCode.INVALID_REQUEST, f"invalid job: {_plain_message(exc)}") from None
     job_id = payload.get("jobId") or default_job_id or str(uuid.uuid4())
     return JobRequest(job_id, payload["target"], payload["body"], scope)
