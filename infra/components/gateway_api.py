@@ -93,6 +93,9 @@ _GATEWAY_ERRORS: dict[str, tuple[apigw.ResponseType, str, dict[str, str]]] = {
     "IntegrationTimeout": (apigw.ResponseType.INTEGRATION_TIMEOUT, "IntegrationTimeout", {}),
 }
 
+# API Gateway's own message for these says nothing of what to do ("Unauthorized").
+_FIXED_MESSAGES = {"Unauthorized": routes.KEY_REQUIRED_MESSAGE}
+
 
 class GatewayApi(Construct):
     """The route table's routes (:mod:`bedrock_gateway.edge.routes`) to the sync and stream functions.
@@ -235,11 +238,14 @@ class GatewayApi(Construct):
 
     def _add_error_responses(self) -> None:
         for name, (response_type, code, headers) in _GATEWAY_ERRORS.items():
+            body = _ERROR_BODY % code
+            if name in _FIXED_MESSAGES:
+                body = body.replace("$context.error.messageString", json.dumps(_FIXED_MESSAGES[name]))
             self.api.add_gateway_response(
                 name,
                 type=response_type,
                 response_headers={"Content-Type": "'application/json'", **headers},
-                templates={"application/json": _ERROR_BODY % code},
+                templates={"application/json": body},
             )
         # API Gateway's answer to a method and path the API lacks is "403 Missing Authentication Token";
         # with IAM auth that type also means an unsigned request, so it keeps its 403 there, named so.

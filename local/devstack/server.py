@@ -98,7 +98,8 @@ def create_app(
             context = await asyncio.to_thread(authorizer.context_for, token, scope["method"], raw_path)
             if context is None:
                 return await _send(
-                    send, *error_response(401, "Unauthorized", "Unauthorized", str(uuid.uuid4()))
+                    send,
+                    *error_response(401, "Unauthorized", routes.KEY_REQUIRED_MESSAGE, str(uuid.uuid4())),
                 )
         if stream_app is not None and route.door == routes.STREAM:
             return await stream_app(_as_adapter_forwards(scope, context), receive, send)

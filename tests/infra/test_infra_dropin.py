@@ -25,11 +25,11 @@ V1_AUTH = {
     "none": ("NONE", False),
 }
 #: API Gateway's status for each response type it answers itself (its "Gateway response types" table),
-#: and a message it sends with it.
+#: and a message it sends with it (ours where the template sets its own: the two route_table messages).
 GATEWAY_ANSWERS = {
     "THROTTLED": (429, "Too Many Requests"),
     "QUOTA_EXCEEDED": (429, "Limit Exceeded"),
-    "UNAUTHORIZED": (401, "Unauthorized"),
+    "UNAUTHORIZED": (401, route_table.KEY_REQUIRED_MESSAGE),
     "ACCESS_DENIED": (403, "User is not authorized to access this resource"),
     "REQUEST_TOO_LARGE": (413, "Request Too Long"),
     "BAD_REQUEST_BODY": (400, 'Invalid request body: "modelId" is "quoted"'),

@@ -7,6 +7,7 @@ import json
 
 import pytest
 from aws_cdk.assertions import Match
+from bedrock_gateway.edge.routes import KEY_REQUIRED_MESSAGE
 from infra_helpers import AUTH_CONTEXTS, actions_of, resources_for
 from test_infra_template import routes
 
@@ -68,6 +69,8 @@ def test_gateway_errors_for_keys_are_json(key_synth):
     }
     unauthorized = responses["UNAUTHORIZED"]
     assert '"code":"Unauthorized"' in unauthorized["ResponseTemplates"]["application/json"]
+    # It says what to send, not API Gateway's bare "Unauthorized".
+    assert json.dumps(KEY_REQUIRED_MESSAGE) in unauthorized["ResponseTemplates"]["application/json"]
     assert unauthorized["ResponseParameters"]["gatewayresponse.header.WWW-Authenticate"] == "'Bearer'"
     assert '"code":"AccessDenied"' in responses["ACCESS_DENIED"]["ResponseTemplates"]["application/json"]
 

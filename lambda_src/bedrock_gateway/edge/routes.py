@@ -143,6 +143,11 @@ ROUTES: tuple[Route, ...] = (
 NO_ROUTE_MESSAGE = "no route for this method and path"
 NO_ROUTE_ERROR_TYPE = "UnknownOperationException"
 UNSIGNED_MESSAGE = "the request is not signed (SigV4), or no route has this method and path"
+#: The 401 of a route that takes a gateway key, whatever was wrong with the key (no oracle).
+KEY_REQUIRED_MESSAGE = (
+    "no valid gateway key: send 'Authorization: Bearer <gateway key>' "
+    "(a missing, malformed, unknown, revoked or expired key is refused alike)"
+)
 
 #: What the Lambda Web Adapter polls before it forwards requests to the stream app; not an API route.
 STREAM_READINESS_PATH = "/_ready"
