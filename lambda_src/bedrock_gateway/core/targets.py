@@ -227,10 +227,7 @@ class TargetsConfig:
         except ModelIdError:
             raise GatewayError(ErrorCode.TARGET_NOT_FOUND, f"unknown target {name!r}") from None
         if not self.allow_raw_model_ids:
-            raise GatewayError(
-                ErrorCode.RAW_MODEL_ID_FORBIDDEN,
-                f"{name!r} is a raw model ID, not a configured target, and allow_raw_model_ids is false",
-            )
+            raise GatewayError(ErrorCode.RAW_MODEL_ID_FORBIDDEN, _raw_id_refusal(name, ref))
         return Target(name=name, ref=ref, raw=True)
 
     def shown_model_id(self, target: Target) -> str | None:
@@ -247,6 +244,20 @@ class TargetsConfig:
             for t in self.targets.values()
             if names is None or t.name in names
         ]
+
+
+def _raw_id_refusal(name: str, ref: ModelRef) -> str:
+    """Why a raw model ID is refused: for a retired model, that it is retired and how code written for
+    it keeps running (an alias), rather than a setting its caller cannot change."""
+    base = ref.foundation_model_id
+    life = catalog.lifecycle(base) if base else None
+    if life is not None and life["status"] == catalog.EOL:
+        ended = f" on {life['endOfLife']}" if "endOfLife" in life else ""
+        return (
+            f"{name!r} reached its end of life in Bedrock{ended}, and no target of this gateway stands in "
+            "for it (the gateway's operator can add it to a target's aliases)"
+        )
+    return f"{name!r} is a raw model ID, not a configured target, and allow_raw_model_ids is false"
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -103,6 +103,17 @@ def test_resolve_unknown_raw_and_allowed_raw():
     with pytest.raises(GatewayError) as info:
         strict.resolve("anthropic.claude-instant-v1")
     assert info.value.code is ErrorCode.RAW_MODEL_ID_FORBIDDEN and status_of(info.value) == 403
+    # A retired model: said so, with the way to keep its callers running, not a setting to flip.
+    assert info.value.message == (
+        "'anthropic.claude-instant-v1' reached its end of life in Bedrock on 2025-07-21, and no target of "
+        "this gateway stands in for it (the gateway's operator can add it to a target's aliases)"
+    )
+    with pytest.raises(GatewayError) as info:
+        strict.resolve("amazon.nova-pro-v1:0")
+    assert info.value.code is ErrorCode.RAW_MODEL_ID_FORBIDDEN
+    assert info.value.message.endswith(
+        "is a raw model ID, not a configured target, and allow_raw_model_ids is false"
+    )
 
     relaxed = config('allow_raw_model_ids = true\n[targets.a]\nmodel = "anthropic.claude-v2"')
     target = relaxed.resolve("arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-instant-v1")
