@@ -38,8 +38,10 @@ _METRICS_KEY = "amazon-bedrock-invocationMetrics"
 
 
 def is_legacy(body: dict[str, Any]) -> bool:
-    """Whether ``body`` is a text-completion body (a ``prompt`` and ``max_tokens_to_sample``)."""
-    return "prompt" in body and "max_tokens_to_sample" in body
+    """Whether ``body`` is meant as a text-completion body: a ``prompt`` and no ``messages``. Only Claude
+    targets translate, and no Messages body has a prompt: a body that misses ``max_tokens_to_sample``
+    is refused by :func:`to_messages` saying so, not sent on for Bedrock to refuse in other terms."""
+    return "prompt" in body and "messages" not in body
 
 
 def _refuse(message: str) -> GatewayError:
@@ -51,6 +53,8 @@ def to_messages(body: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(body) - _KNOWN)
     if unknown:
         raise _refuse(f"no Messages equivalent for {', '.join(unknown)}")
+    if "max_tokens_to_sample" not in body:
+        raise _refuse("max_tokens_to_sample is missing (Claude 2 required it too)")
     prompt, max_tokens = body["prompt"], body["max_tokens_to_sample"]
     if not isinstance(prompt, str) or not isinstance(max_tokens, int) or isinstance(max_tokens, bool):
         raise _refuse("prompt must be a string and max_tokens_to_sample an integer")

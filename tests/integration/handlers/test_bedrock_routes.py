@@ -139,6 +139,9 @@ def test_what_the_adapter_cannot_translate_is_a_validation_exception(gateway, em
     body = dict(LEGACY_BODY, top_k=5, logit_bias={"1": 2})
     with pytest.raises(gateway.exceptions.ValidationException, match="no Messages equivalent for logit_bias"):
         gateway.invoke_model(modelId="anthropic.claude-v2", body=json.dumps(body))
+    without_max_tokens = {"prompt": LEGACY_BODY["prompt"]}
+    with pytest.raises(gateway.exceptions.ValidationException, match="max_tokens_to_sample is missing"):
+        gateway.invoke_model(modelId="anthropic.claude-v2", body=json.dumps(without_max_tokens))
     assert emu.counters()["calls"] == 0
 
 

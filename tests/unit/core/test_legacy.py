@@ -73,7 +73,20 @@ def test_what_cannot_be_translated_is_refused_with_the_reason(body, message):
 
 def test_a_messages_body_is_not_taken_for_a_text_completion():
     assert not legacy.is_legacy({"messages": [], "max_tokens": 5})
-    assert not legacy.is_legacy({"prompt": "x", "max_gen_len": 5})  # Llama's body
+    assert not legacy.is_legacy({"messages": [], "prompt": "x"})
+
+
+def test_a_prompt_without_its_fields_is_refused_saying_which():
+    # Sent on, Bedrock would refuse it as "<the current model> is not supported on this API", a
+    # model the caller never named.
+    for body, message in (
+        ({"prompt": PROMPT}, "max_tokens_to_sample is missing"),
+        ({"prompt": PROMPT, "max_gen_len": 5}, "no Messages equivalent for max_gen_len"),  # Llama's body
+    ):
+        assert legacy.is_legacy(body)
+        with pytest.raises(GatewayError, match=message) as raised:
+            legacy.to_messages(body)
+        assert raised.value.code is ErrorCode.INVALID_REQUEST
 
 
 @pytest.mark.parametrize(
