@@ -81,8 +81,12 @@ def test_the_same_job_id_twice_is_one_job(jobs, emu):
 def test_reusing_a_job_id_for_another_request_is_409(jobs):
     call_api, _, _ = jobs
     assert call_api("POST", "/v1/jobs", {"target": "llama", "body": LLAMA, "jobId": "k"}).status == 202
-    response = call_api("POST", "/v1/jobs", {"target": "claude", "body": LLAMA, "jobId": "k"})
-    assert response.status == 409 and response.json()["error"]["code"] == "Conflict"
+    for other in (
+        {"target": "haiku", "body": LLAMA},
+        {"target": "llama", "body": {**LLAMA, "max_gen_len": 7}},
+    ):
+        response = call_api("POST", "/v1/jobs", {**other, "jobId": "k"})
+        assert response.status == 409 and response.json()["error"]["code"] == "Conflict", other
 
 
 @pytest.mark.parametrize(
