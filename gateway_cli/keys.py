@@ -189,12 +189,13 @@ def _create(args: argparse.Namespace) -> int:
         )
     if args.expires_in_days is not None and args.expires_in_days < 1:
         raise KeysError("--expires-in-days must be at least 1")
+    targets = _targets(args)  # before reaching AWS: a typo is reported whatever the credentials
     place = _place(args)
     expires_at = int(time.time()) + args.expires_in_days * 86400 if args.expires_in_days else None
     secret, record = issue(
         place.store,
         args.tenant,
-        _targets(args),
+        targets,
         expires_at=expires_at,
         usage_key_for=_usage_key_for(place, args.tenant),
     )

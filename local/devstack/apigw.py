@@ -126,6 +126,8 @@ def error_response(status: int, code: str, message: str, request_id: str) -> tup
     headers = [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id)]
     if code in SDK_ERROR_TYPES:
         headers.append(("x-amzn-ErrorType", SDK_ERROR_TYPES[code]))
+    if code == "Unauthorized":
+        headers.append(("WWW-Authenticate", "Bearer"))  # as the deployed UNAUTHORIZED response sends it
     return status, headers, json.dumps(body).encode()
 
 

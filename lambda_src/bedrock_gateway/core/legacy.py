@@ -50,11 +50,18 @@ def _refuse(message: str) -> GatewayError:
 
 def to_messages(body: dict[str, Any]) -> dict[str, Any]:
     """The Messages request for a text-completion request."""
-    unknown = sorted(set(body) - _KNOWN)
-    if unknown:
-        raise _refuse(f"no Messages equivalent for {', '.join(unknown)}")
+    problems, unknown = [], set(body) - _KNOWN
     if "max_tokens_to_sample" not in body:
-        raise _refuse("max_tokens_to_sample is missing (Claude 2 required it too)")
+        named = "max_tokens" in unknown
+        unknown.discard("max_tokens")
+        problems.append(
+            "max_tokens_to_sample is missing (Claude 2 required it too"
+            + ("; max_tokens is its Messages name)" if named else ")")
+        )
+    if unknown:
+        problems.append(f"no Messages equivalent for {', '.join(sorted(unknown))}")
+    if problems:
+        raise _refuse("; ".join(problems))
     prompt, max_tokens = body["prompt"], body["max_tokens_to_sample"]
     if not isinstance(prompt, str) or not isinstance(max_tokens, int) or isinstance(max_tokens, bool):
         raise _refuse("prompt must be a string and max_tokens_to_sample an integer")

@@ -73,14 +73,16 @@ def parse_json_object(raw: bytes | str, what: str = "request body") -> dict[str,
     return parsed
 
 
-def check_size(size: int, limit: int, *, at_least: bool = False, made_of: str = "") -> None:
-    """A PayloadTooLarge error when a body of ``size`` bytes (``at_least`` that many) is over ``limit``
+def check_size(
+    size: int, limit: int, *, at_least: bool = False, made_of: str = "", what: str = "request body"
+) -> None:
+    """A PayloadTooLarge error when ``what`` of ``size`` bytes (``at_least`` that many) is over ``limit``
     (``made_of``: what the limit adds up, for a limit that is not the configured one as it stands)."""
     if size > limit:
         amount = f"at least {size}" if at_least else str(size)
         parts = f" ({made_of})" if made_of else ""
         raise GatewayError(
-            ErrorCode.PAYLOAD_TOO_LARGE, f"request body is {amount} bytes; the limit is {limit} bytes{parts}"
+            ErrorCode.PAYLOAD_TOO_LARGE, f"{what} is {amount} bytes; the limit is {limit} bytes{parts}"
         )
 
 
@@ -160,5 +162,10 @@ def prepare_job_body(config: TargetsConfig, target_name: str, body: dict[str, An
     except ValueError as exc:  # a producer's message parsed leniently elsewhere
         raise GatewayError(ErrorCode.INVALID_REQUEST, f"job body is not valid JSON: {exc}") from None
     target = config.resolve(target_name)
-    check_size(len(raw), config.max_body_bytes)
+    check_size(
+        len(raw),
+        config.max_body_bytes,
+        what="the job's model body, as compact JSON,",
+        made_of="max_body_bytes",
+    )
     return _prepared(target, raw, body)

@@ -184,6 +184,7 @@ def test_no_key_or_a_wrong_key_is_a_json_401_on_every_door(stack):
             assert response.status_code == 401, (headers, path)
             assert response.json()["error"]["code"] == "Unauthorized"
             assert "Authorization: Bearer <gateway key>" in response.json()["error"]["message"]
+            assert response.headers["www-authenticate"] == "Bearer"
 
 
 def keys_cli(stack: LocalStack, *args: str) -> subprocess.CompletedProcess:

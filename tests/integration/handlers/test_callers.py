@@ -119,6 +119,11 @@ def test_a_key_limited_to_nova_may_not_use_claude(call_api, emu, jobs):
     assert emu.counters()["calls"] == 0
     nova = {"schemaVersion": "messages-v1", "messages": [{"role": "user", "content": [{"text": "hi"}]}]}
     assert call_api("POST", "/v1/targets/nova/invoke", nova, context=nova_only).status == 200
+    # An alias is its target at every door: a key for claude may send a job to claude's alias.
+    claude_only = key_context("claude-team", targets="claude")
+    aliased = {"target": "anthropic.claude-v2", "body": {"messages": []}}
+    assert call_api("POST", "/v1/jobs", aliased, context=claude_only).status == 202
+    assert call_api("POST", "/v1/jobs", aliased, context=nova_only).status == 403
     listed = call_api("GET", "/v1/targets", context=nova_only).json()["targets"]
     assert [t["name"] for t in listed] == ["nova"]
 

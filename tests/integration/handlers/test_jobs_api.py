@@ -114,6 +114,8 @@ def test_oversize_job_is_413(jobs, replace_config):
     replace_config(max_body_bytes=100)
     response = call_api("POST", "/v1/jobs", {"target": "llama", "body": {"prompt": "x" * 200}})
     assert response.status == 413  # the model body alone is over max_body_bytes
+    assert response.json()["error"]["message"].startswith("the job's model body, as compact JSON, is ")
+    assert response.json()["error"]["message"].endswith("the limit is 100 bytes (max_body_bytes)")
     response = call_api("POST", "/v1/jobs", {"target": "llama", "body": {"prompt": "x" * 5000}})
     assert response.status == 413  # refused before it is parsed
     # The limit it names adds up to the configured one plus the job's own fields, and says so.

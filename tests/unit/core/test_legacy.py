@@ -81,7 +81,14 @@ def test_a_prompt_without_its_fields_is_refused_saying_which():
     # model the caller never named.
     for body, message in (
         ({"prompt": PROMPT}, "max_tokens_to_sample is missing"),
-        ({"prompt": PROMPT, "max_gen_len": 5}, "no Messages equivalent for max_gen_len"),  # Llama's body
+        (
+            {"prompt": PROMPT, "max_tokens": 5},
+            r"missing \(Claude 2 required it too; max_tokens is its Messages name\)$",
+        ),
+        (
+            {"prompt": PROMPT, "max_gen_len": 5},
+            "missing .*; no Messages equivalent for max_gen_len$",
+        ),  # Llama's
     ):
         assert legacy.is_legacy(body)
         with pytest.raises(GatewayError, match=message) as raised:
