@@ -112,6 +112,13 @@ def _reporting(command: Callable[[argparse.Namespace], int]) -> Callable[[argpar
     return run
 
 
+def _local_targets_file(args: argparse.Namespace) -> str | None:
+    """With ``--local``, the targets file the running ``make run`` stack loaded (it may not be the default)."""
+    if not (args.local and LOCAL_STATE.is_file()):
+        return None
+    return json.loads(LOCAL_STATE.read_text()).get("targets_file")
+
+
 def _place(args: argparse.Namespace) -> Place:
     import boto3
 
@@ -172,7 +179,7 @@ def _targets(args: argparse.Namespace) -> tuple[str, ...]:
         raise KeysError(f"not target names: {', '.join(bad)}")
     if names and not args.no_target_check:
         # A misspelt name would make a key that every call is refused with: check it against the file.
-        config = load_targets(args.config)
+        config = load_targets(args.config or _local_targets_file(args))
         unknown = [name for name in names if config.canonical_name(name) not in config.targets]
         if unknown:
             raise KeysError(

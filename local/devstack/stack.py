@@ -336,6 +336,8 @@ class DevStack:
     def _write_state(self, state_file: Path) -> None:
         import json
 
+        from bedrock_gateway import settings
+
         state_file.parent.mkdir(parents=True, exist_ok=True)
         state = {
             "api": self.url,
@@ -343,6 +345,7 @@ class DevStack:
             "ca_bundle": self.ca_bundle if self.https_url else None,
             "aws_endpoint": self.aws.url,
             "keys_table": self.aws.env["KEYS_TABLE_NAME"],
+            "targets_file": settings.targets().source,  # what `make keys --local` checks names against
         }
         state_file.write_text(json.dumps(state, indent=2) + "\n")
 

@@ -104,3 +104,14 @@ def test_a_target_the_targets_file_lacks_is_refused_unless_asked_for(place, caps
     )
     assert code == 0
     assert place["store"].get(key_hash(out.strip().splitlines()[-1])).targets == ("next-model",)
+
+
+def test_local_keys_are_checked_against_the_targets_file_make_run_loaded(capsys, tmp_path, monkeypatch):
+    targets = tmp_path / "team.toml"
+    targets.write_text('[targets.special]\nmodel = "amazon.nova-pro-v1:0"\n')
+    (tmp_path / ".local").mkdir()
+    (tmp_path / ".local" / "stack.json").write_text(json.dumps({"targets_file": str(targets)}))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TARGETS_FILE", raising=False)
+    code, _, err = run(capsys, "keys", "create", "--local", "--tenant", "t", "--targets", "claude")
+    assert code == 2 and f"unknown targets: claude ({targets} has special;" in err

@@ -319,6 +319,7 @@ def test_the_sdk_exports_reach_the_api_over_https_with_the_printed_ca(stack):
     assert Path(stack.ca_bundle) == stack.cwd / ".local" / "tls" / "ca.pem"
     state = json.loads((stack.cwd / ".local" / "stack.json").read_text())
     assert (state["https_api"], state["ca_bundle"]) == (stack.https_url, stack.ca_bundle)
+    assert Path(state["targets_file"]).is_file()  # what `make keys --local` checks target names against
     context = ssl.create_default_context(cafile=stack.ca_bundle)
     context.verify_flags |= ssl.VERIFY_X509_STRICT  # as Python 3.13+ verifies by default
     response = httpx.get(
