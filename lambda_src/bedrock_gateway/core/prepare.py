@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -119,11 +120,25 @@ def prepare_converse(config: TargetsConfig, target_name: str, raw_body: bytes) -
 
 
 def prepare_count_tokens(config: TargetsConfig, target_name: str, raw_body: bytes) -> PreparedCall:
-    """A CountTokens request for ``target_name``: the caller's JSON, checked and sent as it came."""
+    """A CountTokens request for ``target_name``, sent as it came, except that an InvokeModel body in it
+    (``input.invokeModel.body``, base64) is prepared as InvokeModel would send it: the target's defaults
+    merged, a text-completion body translated. The count is then of what an invoke of that body sends."""
     target = config.resolve(target_name)
     check_size(len(raw_body), config.max_body_bytes)
-    parse_json_object(raw_body)
-    return PreparedCall(target, raw_body)
+    request = parse_json_object(raw_body)
+    given = request.get("input")
+    invoke = given.get("invokeModel") if isinstance(given, dict) else None
+    if not (isinstance(invoke, dict) and isinstance(invoke.get("body"), str)):
+        return PreparedCall(target, raw_body)  # Converse input, or a shape Bedrock will refuse itself
+    try:
+        body = base64.b64decode(invoke["body"], validate=True)
+    except ValueError:
+        return PreparedCall(target, raw_body)  # not base64: Bedrock's refusal says so
+    prepared = _prepared(target, body, parse_json_object(body, what="input.invokeModel.body"))
+    if prepared.body == body:
+        return PreparedCall(target, raw_body)
+    invoke["body"] = base64.b64encode(prepared.body).decode("ascii")
+    return PreparedCall(target, json.dumps(request, separators=(",", ":"), allow_nan=False).encode())
 
 
 def converse_options(target: Target) -> dict[str, Any]:

@@ -327,3 +327,23 @@ def test_an_arn_whose_slash_arrives_as_a_separator_reaches_its_route(gateway_url
     assert emu.counters()["calls"] == 1
     if path.startswith("/v1/"):
         assert response.headers["x-model-id"] == APP_PROFILE
+
+
+def test_count_tokens_counts_the_invoke_body_the_gateway_would_send(gateway, bedrock, emu):
+    """The target's defaults fill the body (as for InvokeModel), and a text-completion body is counted as
+    the Messages request it becomes: a count for the bytes an invoke of the same body sends."""
+    short = {"messages": [{"role": "user", "content": "Name three moons of Jupiter."}]}  # no version, no max
+    through = gateway.count_tokens(modelId="claude", input={"invokeModel": {"body": json.dumps(short)}})
+    full = dict(short, anthropic_version="bedrock-2023-05-31", max_tokens=1024)
+    direct = bedrock.count_tokens(
+        modelId="anthropic.claude-sonnet-4-6", input={"invokeModel": {"body": json.dumps(full)}}
+    )
+    assert through["inputTokens"] == direct["inputTokens"] > 0
+    legacy = gateway.count_tokens(
+        modelId="anthropic.claude-v2", input={"invokeModel": {"body": json.dumps(LEGACY_BODY)}}
+    )
+    assert legacy["inputTokens"] > 0
+    with pytest.raises(gateway.exceptions.ValidationException, match="max_tokens_to_sample is missing"):
+        gateway.count_tokens(
+            modelId="anthropic.claude-v2", input={"invokeModel": {"body": json.dumps({"prompt": "x"})}}
+        )
