@@ -10,8 +10,12 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bedrock_gateway.core.errors import ErrorCode, GatewayError
+
+if TYPE_CHECKING:
+    from bedrock_gateway.core.targets import TargetsConfig
 
 #: Tenant names, as the key CLI accepts them and the metrics carry them.
 TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -41,8 +45,10 @@ class Caller:
         """A short, stable, opaque prefix for this caller's job keys (no identifiers in storage keys)."""
         return hashlib.sha256(self.owner.encode()).hexdigest()[:20]
 
-    def check_target(self, target: str) -> None:
-        """Refuse a target outside this caller's allowlist (a 403, the same for unknown names)."""
+    def check_target(self, name: str, config: TargetsConfig) -> None:
+        """Refuse a target outside this caller's allowlist (a 403, the same for unknown names). ``name``
+        may be an alias: it is the target it stands for, at every door."""
+        target = config.canonical_name(name)
         if self.allowed_targets is not None and target not in self.allowed_targets:
             raise GatewayError(
                 ErrorCode.TARGET_NOT_ALLOWED,

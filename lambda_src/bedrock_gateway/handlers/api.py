@@ -105,7 +105,7 @@ def _call(
     """
     config = settings.targets()
     bedrock_wire = event.path.startswith(routes.BEDROCK_PREFIX)
-    caller.check_target(config.canonical_name(name))
+    caller.check_target(name, config)
     call = prepare(config, name, raw_body(event), operation)
     tracer.put_annotation("target", observability.target_dimension(call.target.name, call.target.raw))
     started = time.perf_counter()

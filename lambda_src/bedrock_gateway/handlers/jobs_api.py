@@ -29,7 +29,7 @@ def create_job(event: APIGatewayProxyEvent, caller: Caller) -> Response:
         made_of=f"max_body_bytes {config.max_body_bytes} for the model body, {JOB_ENVELOPE_BYTES} for the job's fields",
     )
     job = parse_job(parse_json_object(raw), scope=caller.scope)
-    caller.check_target(config.canonical_name(job.target))  # an alias is its target, as at every door
+    caller.check_target(job.target, config)
     prepare_job_body(config, job.target, job.body)  # unknown target, raw ID, size: refuse now, not later
     message = job.message()
     if len(message.encode()) > SQS_MAX_MESSAGE_BYTES:

@@ -128,7 +128,7 @@ async def _serve(request: Request, name: str, operation: str, *, bedrock_wire: b
         )
         body = await _read_body(request, settings.targets().max_body_bytes)
         config = settings.targets()
-        info.caller.check_target(config.canonical_name(name))
+        info.caller.check_target(name, config)
         call = prepare(config, name, body, operation)
         passed_headers = dict(request.headers) if bedrock_wire else None
         opened = await anyio.to_thread.run_sync(_open, call, operation, passed_headers, not bedrock_wire)
