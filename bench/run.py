@@ -726,9 +726,14 @@ class StandInWrites:
 
     def claim_and_outcome_ms(self) -> float | None:
         """One job's two writes: its claim and its outcome (None unless both were seen)."""
+        return self.floor_ms(jobs=1, call_ms=0)
+
+    def floor_ms(self, jobs: int, call_ms: float) -> float | None:
+        """The least a batch of ``jobs`` can take when the stand-in serves its writes one at a time:
+        every claim, then the last job's model call, then its outcome (None unless both were seen)."""
         if not (self.claims and self.others):
             return None
-        return median(self.claims) + median(self.others)
+        return jobs * median(self.claims) + call_ms + median(self.others)
 
 
 def _median_or_none(values: list[float]) -> float | None:
@@ -786,10 +791,8 @@ def sqs_batch(emulator_url: str, samples: int, say) -> tuple[Figure, float]:
     stand_in_ms_per_batch10 = round(10 * per_job, 1) if per_job is not None else None
     # Whatever the worker does, the tenth claim is served after the other nine, its model call comes
     # after it and its outcome after that: the least this figure can be with this stand-in.
-    floor_x = None
-    if update_item_cpu.claims and update_item_cpu.others:
-        floor_ms = 10 * median(update_item_cpu.claims) + direct + median(update_item_cpu.others)
-        floor_x = round(floor_ms / direct, 3)
+    floor_ms = update_item_cpu.floor_ms(jobs=10, call_ms=direct)
+    floor_x = round(floor_ms / direct, 3) if floor_ms is not None else None
     figure = Figure(
         "sqs_batch_10",
         "SQS: worker on a batch of 10 (300 ms model) vs one call",

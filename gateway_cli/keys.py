@@ -112,20 +112,24 @@ def _reporting(command: Callable[[argparse.Namespace], int]) -> Callable[[argpar
     return run
 
 
+def _local_state() -> dict[str, Any] | None:
+    """What the running ``make run`` stack wrote about itself (None when none runs from here)."""
+    return json.loads(LOCAL_STATE.read_text()) if LOCAL_STATE.is_file() else None
+
+
 def _local_targets_file(args: argparse.Namespace) -> str | None:
     """With ``--local``, the targets file the running ``make run`` stack loaded (it may not be the default)."""
-    if not (args.local and LOCAL_STATE.is_file()):
-        return None
-    return json.loads(LOCAL_STATE.read_text()).get("targets_file")
+    state = _local_state() if args.local else None
+    return state.get("targets_file") if state else None
 
 
 def _place(args: argparse.Namespace) -> Place:
     import boto3
 
     if args.local:
-        if not LOCAL_STATE.is_file():
+        state = _local_state()
+        if state is None:
             raise KeysError(f"{LOCAL_STATE} not found: start the local stack first (make run)")
-        state = json.loads(LOCAL_STATE.read_text())
         dynamodb = boto3.client(
             "dynamodb",
             endpoint_url=state["aws_endpoint"],

@@ -185,6 +185,10 @@ def test_the_stand_in_cpu_of_each_update_item_is_counted_claims_apart_and_the_ho
         assert len(spent.claims) == 1 and len(spent.others) == 2
         assert all(ms > 0 for ms in spent.claims + spent.others)
         assert spent.claim_and_outcome_ms() == spent.claims[0] + (spent.others[0] + spent.others[1]) / 2
+        assert (
+            spent.floor_ms(jobs=10, call_ms=300)
+            == 10 * spent.claims[0] + 300 + (spent.others[0] + spent.others[1]) / 2
+        )
         assert DynamoHandler.call_action is served
     finally:
         dynamodb.delete_table(TableName=table)
