@@ -97,6 +97,14 @@ _GATEWAY_ERRORS: dict[str, tuple[apigw.ResponseType, str, dict[str, str]]] = {
 _FIXED_MESSAGES = {"Unauthorized": routes.KEY_REQUIRED_MESSAGE}
 
 
+def _error_template(code: str, message: str | None = None) -> str:
+    """A gateway response's JSON error body: API Gateway's own message, or ``message`` in its place."""
+    body = _ERROR_BODY % code
+    if message is None:
+        return body
+    return body.replace("$context.error.messageString", json.dumps(message))
+
+
 class GatewayApi(Construct):
     """The route table's routes (:mod:`bedrock_gateway.edge.routes`) to the sync and stream functions.
 
@@ -238,14 +246,11 @@ class GatewayApi(Construct):
 
     def _add_error_responses(self) -> None:
         for name, (response_type, code, headers) in _GATEWAY_ERRORS.items():
-            body = _ERROR_BODY % code
-            if name in _FIXED_MESSAGES:
-                body = body.replace("$context.error.messageString", json.dumps(_FIXED_MESSAGES[name]))
             self.api.add_gateway_response(
                 name,
                 type=response_type,
                 response_headers={"Content-Type": "'application/json'", **headers},
-                templates={"application/json": body},
+                templates={"application/json": _error_template(code, _FIXED_MESSAGES.get(name))},
             )
         # API Gateway's answer to a method and path the API lacks is "403 Missing Authentication Token";
         # with IAM auth that type also means an unsigned request, so it keeps its 403 there, named so.
@@ -268,10 +273,7 @@ class GatewayApi(Construct):
             type=apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN,
             status_code=status,
             response_headers={"Content-Type": "'application/json'", **_sdk_error(error_type)},
-            templates={
-                "application/json": _ERROR_BODY.replace("$context.error.messageString", json.dumps(message))
-                % code
-            },
+            templates={"application/json": _error_template(code, message)},
         )
 
     def _add_usage_plan(self, rate_limit: int, burst_limit: int) -> None:
