@@ -446,6 +446,9 @@ def banner(stack: DevStack) -> str:
             f"  export AWS_CA_BUNDLE={shlex.quote(stack.ca_bundle)}",
             "  export AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1}",
             "  (AWS_CA_BUNDLE replaces the system CAs for AWS SDKs in that shell: call real AWS from another one.)",
+            "The Anthropic SDK's AnthropicBedrock takes the key and region above, its URL and CA from:",
+            f"  export ANTHROPIC_BEDROCK_BASE_URL={stack.https_url}",
+            f"  export SSL_CERT_FILE={shlex.quote(stack.ca_bundle)}",
             "",
         ]
     lines += [

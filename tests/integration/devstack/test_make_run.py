@@ -32,6 +32,8 @@ class LocalStack:
     bearer: str  # AWS_BEARER_TOKEN_BEDROCK, as printed
     ca_bundle: str  # AWS_CA_BUNDLE, as printed
     emulator: str  # the embedded emulator's URL (its /_emulator/config injects faults)
+    anthropic_url: str = ""  # ANTHROPIC_BEDROCK_BASE_URL, as printed
+    ssl_cert_file: str = ""  # SSL_CERT_FILE, as printed (the Anthropic SDK's HTTP client reads it)
 
 
 #: What the banner says, by name: the plain HTTP API and the SDK section's exports.
@@ -42,6 +44,8 @@ BANNER = {
     "bearer": re.compile(r"export AWS_BEARER_TOKEN_BEDROCK=(bgk_\S+)$"),
     "ca_bundle": re.compile(r"export AWS_CA_BUNDLE=(\S+)$"),
     "emulator": re.compile(r"Bedrock\s+(http://127\.0\.0\.1:\d+)\s+\(embedded emulator"),
+    "anthropic_url": re.compile(r"export ANTHROPIC_BEDROCK_BASE_URL=(https://127\.0\.0\.1:\d+)$"),
+    "ssl_cert_file": re.compile(r"export SSL_CERT_FILE=(\S+)$"),
 }
 
 
@@ -506,3 +510,57 @@ def test_the_sdk_routes_refuse_a_missing_or_wrong_key(stack, sdk_env, monkeypatc
     monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", "bgk_" + "x" * 43)
     with pytest.raises(boto3.client("bedrock-runtime").exceptions.AccessDeniedException):
         boto3.client("bedrock-runtime").invoke_model(modelId="claude", body=json.dumps(CLAUDE_BODY))
+
+
+#: Bedrock's InvokeModel takes Claude bodies with this version (AWS, "Inference using Anthropic
+#: Messages API"); anthropic 2.x fills in its own API version unless the body names one.
+BEDROCK_ANTHROPIC_VERSION = {"anthropic_version": "bedrock-2023-05-31"}
+
+
+@pytest.fixture
+def anthropic_env(stack, sdk_env, monkeypatch):
+    """The banner's exports for the Anthropic SDK, on top of the AWS SDK's."""
+    assert (stack.anthropic_url, stack.ssl_cert_file) == (stack.https_url, stack.ca_bundle)
+    monkeypatch.setenv("ANTHROPIC_BEDROCK_BASE_URL", stack.anthropic_url)
+    monkeypatch.setenv("SSL_CERT_FILE", stack.ssl_cert_file)
+
+
+def test_the_anthropic_sdks_bedrock_client_with_the_banners_exports(stack, anthropic_env, emulator_faults):
+    import anthropic
+
+    client = anthropic.AnthropicBedrock(max_retries=0)  # key, URL, CA and region from the environment
+    ask = {"max_tokens": 100, "messages": [{"role": "user", "content": "Describe Mars in a sentence."}]}
+    message = client.messages.create(model="claude", extra_body=BEDROCK_ANTHROPIC_VERSION, **ask)
+    assert message.content[0].text.strip() and message.usage.output_tokens > 0
+    with client.messages.stream(model="haiku", extra_body=BEDROCK_ANTHROPIC_VERSION, **ask) as stream:
+        streamed = "".join(stream.text_stream)
+        assert streamed.strip() and stream.get_final_message().stop_reason in ("end_turn", "max_tokens")
+    # An alias is the retired model's ID; a tool call comes back as the SDK's tool_use block.
+    weather = {
+        "name": "get_weather",
+        "description": "The weather in a city",
+        "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    }
+    called = client.messages.create(
+        model="anthropic.claude-v2",
+        tools=[weather],
+        tool_choice={"type": "tool", "name": "get_weather"},
+        extra_body=BEDROCK_ANTHROPIC_VERSION,
+        **ask,
+    )
+    assert called.stop_reason == "tool_use" and called.content[-1].type == "tool_use"
+
+    # Errors are the SDK's own exceptions, from the status and Bedrock's {"message": ...}.
+    with pytest.raises(anthropic.BadRequestError, match="unknown target"):
+        client.messages.create(model="no-such-target", extra_body=BEDROCK_ANTHROPIC_VERSION, **ask)
+    emulator_faults(error={"type": "ThrottlingException", "when": "before"})
+    with pytest.raises(anthropic.RateLimitError):
+        client.messages.create(model="claude", extra_body=BEDROCK_ANTHROPIC_VERSION, **ask)
+    emulator_faults(error={"type": "ModelStreamErrorException", "when": "after_chunks", "after_chunks": 3})
+    with pytest.raises(anthropic.APIStatusError, match="modelStreamErrorException"):
+        with client.messages.stream(model="claude", extra_body=BEDROCK_ANTHROPIC_VERSION, **ask) as stream:
+            "".join(stream.text_stream)
+    with pytest.raises(anthropic.AuthenticationError, match="no valid gateway key"):
+        anthropic.AnthropicBedrock(api_key="bgk_" + "x" * 43, max_retries=0).messages.create(
+            model="claude", extra_body=BEDROCK_ANTHROPIC_VERSION, **ask
+        )
