@@ -87,7 +87,14 @@ class GatewayDashboard(Construct):
                 width=12,
                 left=[
                     _search(f'{{{METRICS_NAMESPACE},service}} MetricName="{name}"', name)
-                    for name in ("JobsSucceeded", "JobsFailed", "JobsRetried", "JobsDeadLettered")
+                    for name in (
+                        "JobsSucceeded",
+                        "JobsFailed",
+                        "JobsRetried",
+                        "JobsDeadLettered",
+                        "JobsMalformed",
+                        "JobsConflicting",
+                    )
                 ],
             ),
         )

@@ -146,6 +146,13 @@ def _process_job(record: SQSRecord, job: JobRequest, caller: Caller, receive_cou
         _retry_later(record, job, owner, receive_count, exc)  # the claim may have been applied
         raise
     if not claim.claimed:
+        if claim.conflict:  # the job id is another request's: as POST /v1/jobs answers 409, not run
+            _count("conflicting")
+            logger.warning(
+                "job message conflicts with the job recorded under its id: not run",
+                extra={"job_id": job.job_id, "message_id": record.message_id, "target": job.target},
+            )
+            return {"jobId": job.job_id, "status": "conflict", "skipped": True}
         if claim.leased_until_ms is None:  # final: this delivery is late or a duplicate
             return {"jobId": job.job_id, "status": "finished", "skipped": True}
         # Retry the moment the other delivery's lease runs out (it may have died holding it).
@@ -294,7 +301,7 @@ def handler(event, context):
     response = async_process_partial_response(event, _record_handler, processor, context)
     with _outcomes_lock:
         outcomes = dict(_outcomes)
-    for name in ("succeeded", "failed", "malformed", "retried", "out_of_deliveries"):
+    for name in ("succeeded", "failed", "malformed", "conflicting", "retried", "out_of_deliveries"):
         observability.record_count(DOOR, f"Jobs{name.title().replace('_', '')}", outcomes.get(name, 0))
     logger.info(
         "batch done",

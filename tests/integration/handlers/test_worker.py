@@ -364,6 +364,44 @@ def test_a_malformed_message_never_touches_an_existing_job(worker_module, aws):
     assert get_job(worker_module, "innocent")["status"] == "succeeded"
 
 
+def test_a_message_reusing_a_finished_jobs_id_for_another_request_is_not_run_and_says_so(
+    worker_module, aws, emu, caplog
+):
+    first = job(job_id="taken")
+    assert run(worker_module, record(first)) == set()
+    finished = get_job(worker_module, "taken")
+    other = job(job_id="taken")  # the same id, another body
+    assert run(worker_module, record(other, message_id="m-other")) == set()  # deleted: it cannot run
+    assert body_sha(other) not in emu.counters()["bodies"]
+    assert get_job(worker_module, "taken") == finished
+    (warning,) = [
+        r for r in caplog.records if "conflicts with the job recorded under its id" in r.getMessage()
+    ]
+    assert (warning.levelname, warning.message_id, warning.job_id) == ("WARNING", "m-other", "taken")
+    summary = [r for r in caplog.records if r.getMessage() == "batch done"][-1]
+    assert summary.conflicting == 1  # and its JobsConflicting metric
+    # The same request again is a plain duplicate, as before.
+    assert run(worker_module, record(first)) == set()
+    assert emu.counters()["bodies"][body_sha(first)]["calls"] == 1
+
+
+def test_a_queued_job_is_claimed_only_by_its_own_request(worker_module, aws, emu):
+    from bedrock_gateway.core.callers import iam_caller
+    from bedrock_gateway.core.jobs.contract import JobRequest
+    from devstack.aws import MOTO_SENDER_ID
+
+    # As POST /v1/jobs records it before its message is sent.
+    queued = job(job_id="booked")
+    request = JobRequest("booked", queued["target"], queued["body"], scope=iam_caller(MOTO_SENDER_ID).scope)
+    container.job_store().create(request)
+    intruder = job(job_id="booked")
+    assert run(worker_module, record(intruder)) == set()
+    assert get_job(worker_module, "booked")["status"] == "queued"
+    assert body_sha(intruder) not in emu.counters()["bodies"]
+    assert run(worker_module, record(queued)) == set()
+    assert get_job(worker_module, "booked")["status"] == "succeeded"
+
+
 def test_a_malformed_message_with_an_unusable_job_id_is_recorded_under_the_message_id(worker_module, aws):
     message = record({"jobId": "x" * 5000, "target": "llama"}, message_id="m-bad-id")
     assert run(worker_module, message) == set()

@@ -74,10 +74,12 @@ class JobStore(Protocol):
 
 @dataclass(frozen=True)
 class Claim:
-    """What :meth:`DynamoJobStore.claim` got: the lease, or the record that refused it."""
+    """What :meth:`DynamoJobStore.claim` got: the lease, or the record that refused it (``conflict``:
+    because the job id is another request's)."""
 
     claimed: bool
     record: dict[str, Any] | None = None
+    conflict: bool = False
 
     @property
     def leased_until_ms(self) -> int | None:
@@ -116,15 +118,19 @@ def _error(error: GatewayError) -> dict[str, str]:
 _LEASE_EXPIRED = "attribute_not_exists(#leaseExpiresAt) OR #leaseExpiresAt < :now"
 _HELD_BY_OWNER = "#status = :running AND #leaseOwner = :owner"
 
-#: The claim's update: running, leased, one more attempt; a new record also gets its target and dates,
-#: and a redriven one loses its error and end.
+#: The claim's update: running, leased, one more attempt; a new record also gets its target, dates and
+#: request hash (a job sent straight to the queue has no record before), and a redriven one loses its
+#: error and end.
 CLAIM_UPDATE = (
     "SET #status = :running, #target = :target, startedAt = :nowIso, updatedAt = :nowIso, "
     "#leaseOwner = :owner, #leaseExpiresAt = :lease, "
     "#attempts = if_not_exists(#attempts, :zero) + :one, "
-    "createdAt = if_not_exists(createdAt, :nowIso), expiresAt = if_not_exists(expiresAt, :ttl) "
+    "createdAt = if_not_exists(createdAt, :nowIso), expiresAt = if_not_exists(expiresAt, :ttl), "
+    "#requestHash = if_not_exists(#requestHash, :hash) "
     "REMOVE #error, finishedAt, #deadLetteredAt"
 )
+#: Only the request a job id was first used for runs under it (records from before the hash have none).
+_SAME_REQUEST = "(attribute_not_exists(#requestHash) OR #requestHash = :hash)"
 
 _NAMES = {
     "#status": "status",
@@ -138,6 +144,7 @@ _NAMES = {
     "#result": "result",
     "#resultKey": "resultKey",
     "#lastError": "lastError",
+    "#requestHash": "requestHash",
 }
 
 
@@ -217,10 +224,12 @@ class DynamoJobStore:
 
         Granted when the job is new, queued, running under an expired lease (its holder died) or
         already leased to ``owner`` (a retried call that had in fact been applied), or failed as
-        dead-lettered before ``sent_at_ms`` (this message is a redrive). Refused otherwise, with the
-        record that refused it: final, or leased to another delivery until ``leaseExpiresAt``.
+        dead-lettered before ``sent_at_ms`` (this message is a redrive), and only for the request
+        (target and body) the job id was first used for. Refused otherwise, with the record that
+        refused it: final, leased to another delivery until ``leaseExpiresAt``, or another request's.
         """
         now = _now()
+        job_hash = request_hash(job)
         values = {
             ":queued": QUEUED,
             ":running": RUNNING,
@@ -234,16 +243,22 @@ class DynamoJobStore:
             ":ttl": int(time.time()) + RETENTION_SECONDS,
             ":zero": 0,
             ":one": 1,
+            ":hash": job_hash,
         }
         refused = self._update(
             job.key,
             CLAIM_UPDATE,
-            "attribute_not_exists(jobId) OR #status = :queued "
+            "attribute_not_exists(jobId) OR (("
+            "#status = :queued "
             f"OR (#status = :running AND ({_LEASE_EXPIRED} OR #leaseOwner = :owner)) "
-            "OR (#status = :failed AND #deadLetteredAt < :sent)",
+            f"OR (#status = :failed AND #deadLetteredAt < :sent)) AND {_SAME_REQUEST})",
             values,
         )
-        return Claim(claimed=refused is None, record=refused)
+        if refused is None:
+            return Claim(claimed=True)
+        return Claim(
+            claimed=False, record=refused, conflict=refused.get("requestHash") not in (None, job_hash)
+        )
 
     def release(self, key: str, owner: str, error: GatewayError) -> bool:
         """Give the lease back after a failed attempt, noting why; the job stays running (retried)."""
