@@ -278,6 +278,10 @@ def load_targets(path: str | os.PathLike[str] | None = None) -> TargetsConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read targets config ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not a TOML text file (TOML is UTF-8; byte {exc.start} is {exc.object[exc.start]:#04x})"
+        ) from None
     return parse_targets(text, source=str(path))
 
 

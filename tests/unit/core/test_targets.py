@@ -43,6 +43,15 @@ def test_missing_file_is_a_config_error(tmp_path):
         load_targets(tmp_path / "nope.toml")
 
 
+def test_a_file_that_is_not_utf8_text_is_a_config_error(tmp_path):
+    binary = tmp_path / "targets.toml"
+    binary.write_bytes(b"\xff\xfe bad")  # UTF-16's byte order mark, say
+    with pytest.raises(
+        ConfigError, match=r"targets.toml: not a TOML text file \(TOML is UTF-8; byte 0 is 0xff\)"
+    ):
+        load_targets(binary)
+
+
 @pytest.mark.parametrize(
     "text,message",
     [
