@@ -26,6 +26,8 @@
 | skipAssetDeps        | false               | asset without runtime dependencies (tests only)           |
 
 ``targetsFile`` defaults to ``$TARGETS_FILE``, else ``config/targets.toml`` (relative to the project).
+A context name close to one of these (``authMode``, ``keyRatelimit``) is refused as a likely typo;
+another name of no meaning here gets a synth warning (CDK's own names, with ``:`` or ``@``, pass).
 
 A bad value, or a bad targets file, raises before any construct is built, with a message that
 names the key (or the target) and the value.
@@ -33,8 +35,10 @@ names the key (or the target) and the value.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +56,27 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 #: A key ARN, not an alias: CloudWatch Logs only accepts key ARNs.
 _KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
 CREATE_KMS_KEY = "create"
+#: Every context name the settings read (the table above).
+CONTEXT_OPTIONS = (
+    "stage",
+    "auth",
+    "keyRateLimit",
+    "keyBurstLimit",
+    "keyQuotaPerDay",
+    "targetsFile",
+    "workerMaxConcurrency",
+    "maxReceiveCount",
+    "apiRateLimit",
+    "apiBurstLimit",
+    "logRetentionDays",
+    "alarmEmail",
+    "kmsKey",
+    "snapStart",
+    "skipAssetDeps",
+)
+_KEY_PLAN_OPTIONS = ("keyRateLimit", "keyBurstLimit", "keyQuotaPerDay")
+#: Context names CDK itself writes without a ':' or '@' (cdk.context.json after `cdk acknowledge`).
+_CDK_PLAIN_NAMES = ("acknowledged-issue-numbers",)
 _RETENTION_DAYS = {
     1: logs.RetentionDays.ONE_DAY,
     3: logs.RetentionDays.THREE_DAYS,
@@ -121,6 +146,14 @@ class GatewaySettings:
         auth = _text(get, "auth", "iam")
         if auth not in AUTH_MODES:
             raise SettingsError(f"context auth={auth!r}: must be one of {', '.join(AUTH_MODES)}")
+        if auth == "apiKey" and (
+            ignored := [name for name in _KEY_PLAN_OPTIONS if get(name) not in (None, "")]
+        ):
+            raise SettingsError(
+                f"context {', '.join(ignored)}: only shapes the gateway keys' usage plan, which auth=apiKey "
+                "does not have (its API keys share the stage's throttling: apiRateLimit, apiBurstLimit); "
+                "drop it, or use auth=key"
+            )
         targets_file = resolve_targets_file(get("targetsFile"))
         alarm_email = get("alarmEmail") or None
         if alarm_email is not None and not _EMAIL.match(str(alarm_email)):
@@ -152,6 +185,23 @@ class GatewaySettings:
             key_quota_per_day=_integer(get, "keyQuotaPerDay", 0, 0, 1_000_000_000) or None,
             snap_start=_flag(get, "snapStart"),
         )
+
+
+def unknown_context_names(names: Iterable[str]) -> list[str]:
+    """Context names that mean nothing here, for a synth warning. Raises :class:`SettingsError` for a
+    name that is close to an option's (a typo would otherwise deploy the default silently)."""
+    unknown = []
+    for name in names:
+        if name in CONTEXT_OPTIONS or name in _CDK_PLAIN_NAMES or any(c in name for c in ":@/"):
+            continue
+        folded = {option.casefold(): option for option in CONTEXT_OPTIONS}
+        close = folded.get(name.casefold()) or next(
+            iter(difflib.get_close_matches(name, CONTEXT_OPTIONS, n=1, cutoff=0.6)), None
+        )
+        if close:
+            raise SettingsError(f"context {name}: not an option; did you mean {close}?")
+        unknown.append(name)
+    return unknown
 
 
 def resolve_targets_file(value: str | None) -> Path:

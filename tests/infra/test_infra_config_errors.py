@@ -55,6 +55,15 @@ def test_app_py_exits_non_zero_naming_the_target(write_targets, tmp_path):
         ({"snapStart": "sometimes"}, "snapStart"),
         ({"kmsKey": "alias/gateway"}, "kmsKey"),
         ({"kmsKey": "arn:aws:kms:eu-west-1:111122223333:alias/gateway"}, "kmsKey"),
+        # A likely typo would otherwise deploy the default without a word.
+        ({"authMode": "key"}, "context authMode: not an option; did you mean auth?"),
+        ({"keyRatelimit": "5"}, "did you mean keyRateLimit?"),
+        ({"SNAPSTART": "true"}, "did you mean snapStart?"),
+        # Settings of a usage plan this mode does not have.
+        (
+            {"auth": "apiKey", "keyQuotaPerDay": "1000"},
+            "keyQuotaPerDay: only shapes the gateway keys' usage plan",
+        ),
     ],
 )
 def test_bad_context_fails_naming_the_key(context, named, tmp_path):
@@ -65,3 +74,11 @@ def test_bad_context_fails_naming_the_key(context, named, tmp_path):
 def test_missing_targets_file_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="cannot read"):
         build_app({"targetsFile": str(tmp_path / "absent.toml")}, outdir=str(tmp_path))
+
+
+def test_a_context_name_of_no_meaning_here_is_a_synth_warning(synthesize):
+    from aws_cdk.assertions import Annotations, Match
+
+    synth = synthesize(teamTag="search")  # far from every option: not taken for a typo
+    warning = Match.string_like_regexp("context teamTag: not an option of this app, ignored")
+    Annotations.from_stack(synth.stack).has_warning("*", warning)
