@@ -107,6 +107,10 @@ def _reporting(command: Callable[[argparse.Namespace], int]) -> Callable[[argpar
         try:
             return command(args)
         except (EndpointConnectionError, ConnectTimeoutError) as exc:
+            if args.local:
+                raise KeysError(
+                    f"the local stack is not running ({exc}; from {LOCAL_STATE}): start it with make run"
+                ) from None
             raise KeysError(f"cannot reach AWS: {exc}") from None
 
     return run
@@ -178,12 +182,23 @@ def _usage_key_for(place: Place, tenant: str):
 
 def _targets(args: argparse.Namespace) -> tuple[str, ...]:
     names = tuple(t.strip() for t in (args.targets or "").split(",") if t.strip())
+    config = (
+        None if args.no_target_check or not names else load_targets(args.config or _local_targets_file(args))
+    )
+    if config is not None:
+        # A key's allowlist holds target names; an alias (an old model ID) stands for its target.
+        aliases = [
+            f"{name} (an alias of {config.canonical_name(name)})"
+            for name in names
+            if name not in config.targets and config.canonical_name(name) in config.targets
+        ]
+        if aliases:
+            raise KeysError(f"aliases, not target names: {', '.join(aliases)}; name the targets")
     bad = [name for name in names if not TARGET_NAME.match(name)]
     if bad:
-        raise KeysError(f"not target names: {', '.join(bad)}")
-    if names and not args.no_target_check:
+        raise KeysError(f"not target names: {', '.join(bad)} (letters, digits, '-' and '_', at most 64)")
+    if config is not None:
         # A misspelt name would make a key that every call is refused with: check it against the file.
-        config = load_targets(args.config or _local_targets_file(args))
         unknown = [name for name in names if config.canonical_name(name) not in config.targets]
         if unknown:
             raise KeysError(

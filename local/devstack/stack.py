@@ -332,6 +332,18 @@ class DevStack:
             self._server.run(sockets=[self._socket])
         finally:
             self.stop()
+            if state_file:
+                self._forget_state(Path(state_file))
+
+    def _forget_state(self, state_file: Path) -> None:
+        """Remove the state file this stack wrote (not one a later ``make run`` from here wrote)."""
+        import json
+
+        try:
+            if json.loads(state_file.read_text()).get("api") == self.url:
+                state_file.unlink()
+        except (OSError, ValueError):
+            pass
 
     def _write_state(self, state_file: Path) -> None:
         import json

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 from bedrock_gateway.core.keys import DynamoKeyStore, key_hash
@@ -78,6 +79,10 @@ def test_rotate_ends_the_old_key_and_revoke_disables_its_usage_key(place, capsys
         (["create", "--tenant", "team a"], "tenant 'team a'"),
         (["create", "--tenant", "t", "--targets", "ok,not ok"], "not target names: not ok"),
         (["create", "--tenant", "t", "--targets", "claude,claud"], "unknown targets: claud ("),
+        (
+            ["create", "--tenant", "t", "--targets", "anthropic.claude-v2"],
+            "aliases, not target names: anthropic.claude-v2 (an alias of claude); name the targets",
+        ),
         (["create", "--tenant", "t", "--expires-in-days", "0"], "at least 1"),
         (["revoke", "k-000000000000"], "no key k-000000000000"),
     ],
@@ -115,3 +120,16 @@ def test_local_keys_are_checked_against_the_targets_file_make_run_loaded(capsys,
     monkeypatch.delenv("TARGETS_FILE", raising=False)
     code, _, err = run(capsys, "keys", "create", "--local", "--tenant", "t", "--targets", "claude")
     assert code == 2 and f"unknown targets: claude ({targets} has special;" in err
+
+
+def test_local_keys_when_make_run_has_stopped_say_to_start_it(capsys, tmp_path, monkeypatch):
+    with socket.socket() as closed:  # a port nothing listens on any more
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    (tmp_path / ".local").mkdir()
+    state = {"aws_endpoint": f"http://127.0.0.1:{port}", "keys_table": "keys"}
+    (tmp_path / ".local" / "stack.json").write_text(json.dumps(state))
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "keys", "list", "--local")
+    assert code == 2 and "the local stack is not running" in err and "start it with make run" in err
+    assert "Traceback" not in err

@@ -347,6 +347,8 @@ def test_with_auth_none_the_banner_still_gives_sdks_a_development_key(tmp_path):
         assert [k["tenant"] for k in json.loads(listed.stdout)] == ["dev"]
     finally:
         _stop(process)
+    # Stopped, it leaves no state behind for `make keys --local` to reach for.
+    assert not (tmp_path / ".local" / "stack.json").exists()
 
 
 @pytest.mark.parametrize(
