@@ -13,6 +13,7 @@ import json
 import time
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ def add_parser(groups: Any, common: argparse.ArgumentParser) -> None:
         "usage",
         parents=[common],
         help="tokens and cost by tenant and target",
-        description=__doc__.split("\n\n")[0],
+        description=__doc__.split("\n\n")[0].replace("``", ""),
         epilog="examples:\n  usage                                   # the local stack's logs\n"
         "  usage --stack BedrockGateway-prod --since 7d",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -41,12 +42,16 @@ def add_parser(groups: Any, common: argparse.ArgumentParser) -> None:
         "--logs", type=Path, default=LOCAL_LOGS, help=f"local log folder (default {LOCAL_LOGS})"
     )
     usage.add_argument("--stack", help="a deployed stack: query its log groups with CloudWatch Logs Insights")
-    usage.add_argument("--since", default="24h", help="with --stack: how far back (e.g. 90m, 24h, 7d)")
+    usage.add_argument(
+        "--since",
+        help="how far back (e.g. 90m, 24h, 7d; default: 24h with --stack, every local line without)",
+    )
     usage.set_defaults(run=_usage)
 
 
-def summarize(lines: Iterable[str]) -> list[dict[str, Any]]:
-    """Usage log lines (Powertools JSON) summed by tenant and target, largest token count first."""
+def summarize(lines: Iterable[str], since: float | None = None) -> list[dict[str, Any]]:
+    """Usage log lines (Powertools JSON) summed by tenant and target, largest token count first; with
+    ``since`` (epoch seconds), only the lines logged from then on."""
     totals: dict[tuple[str, str], dict[str, Any]] = defaultdict(
         lambda: {"invocations": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": None}
     )
@@ -60,6 +65,8 @@ def summarize(lines: Iterable[str]) -> list[dict[str, Any]]:
         usage = record.get("usage") if record.get("message") == "usage" else None
         if not isinstance(usage, dict):
             continue
+        if since is not None and _logged_at(record) < since:
+            continue
         total = totals[(str(usage.get("tenant")), str(usage.get("target")))]
         total["invocations"] += 1
         total["input_tokens"] += usage.get("input_tokens") or 0
@@ -70,8 +77,20 @@ def summarize(lines: Iterable[str]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (-(r["input_tokens"] + r["output_tokens"]), r["tenant"], r["target"]))
 
 
+def _logged_at(record: dict[str, Any]) -> float:
+    """When Powertools logged ``record`` (its ``timestamp``, e.g. ``2026-11-30 12:45:25,013+0000``);
+    0 when it has none that reads."""
+    try:
+        return datetime.strptime(str(record.get("timestamp")), "%Y-%m-%d %H:%M:%S,%f%z").timestamp()
+    except ValueError:
+        return 0.0
+
+
 def _usage(args: argparse.Namespace) -> int:
-    rows = _from_stack(args) if args.stack else _from_files(args.logs)
+    if args.stack:
+        rows = _from_stack(args)
+    else:
+        rows = _from_files(args.logs, None if args.since is None else time.time() - _seconds(args.since))
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -92,7 +111,7 @@ def _usage(args: argparse.Namespace) -> int:
     return 0
 
 
-def _from_files(folder: Path) -> list[dict[str, Any]]:
+def _from_files(folder: Path, since: float | None = None) -> list[dict[str, Any]]:
 
     files = sorted(folder.glob("*.log"))
     if not files:
@@ -103,7 +122,7 @@ def _from_files(folder: Path) -> list[dict[str, Any]]:
             with path.open(encoding="utf-8", errors="replace") as handle:
                 yield from handle
 
-    return summarize(lines())
+    return summarize(lines(), since)
 
 
 def _seconds(text: str) -> int:
@@ -127,7 +146,10 @@ def _from_stack(args: argparse.Namespace) -> list[dict[str, Any]]:
     logs = session.client("logs")
     now = int(time.time())
     query = logs.start_query(
-        logGroupNames=groups, startTime=now - _seconds(args.since), endTime=now, queryString=_INSIGHTS_QUERY
+        logGroupNames=groups,
+        startTime=now - _seconds(args.since or "24h"),
+        endTime=now,
+        queryString=_INSIGHTS_QUERY,
     )["queryId"]
     while (result := logs.get_query_results(queryId=query))["status"] in ("Scheduled", "Running"):
         time.sleep(1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from gateway_cli.usage import summarize
 
@@ -50,3 +51,23 @@ def test_sums_by_tenant_and_target_and_ignores_everything_else():
             "cost_usd": None,
         },
     ]
+
+
+def test_since_keeps_the_lines_logged_from_then_on(tmp_path, capsys, monkeypatch):
+    from gateway_cli.main import main
+
+    def at(timestamp, tenant):
+        record = json.loads(line(tenant, "claude", 1, 1))
+        return json.dumps(dict(record, timestamp=timestamp))
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    now = time.time()
+    stamp = lambda seconds_ago: time.strftime(  # noqa: E731 - Powertools' format, in UTC
+        "%Y-%m-%d %H:%M:%S,000+0000", time.gmtime(now - seconds_ago)
+    )
+    (logs / "api.log").write_text("\n".join([at(stamp(3 * 86400), "old"), at(stamp(600), "recent")]) + "\n")
+    assert main(["usage", "--logs", str(logs), "--since", "1h", "--json"]) == 0
+    assert [row["tenant"] for row in json.loads(capsys.readouterr().out)] == ["recent"]
+    assert main(["usage", "--logs", str(logs), "--json"]) == 0  # locally, every line by default
+    assert sorted(row["tenant"] for row in json.loads(capsys.readouterr().out)) == ["old", "recent"]
