@@ -32,6 +32,7 @@ class LocalStack:
     bearer: str  # AWS_BEARER_TOKEN_BEDROCK, as printed
     ca_bundle: str  # AWS_CA_BUNDLE, as printed
     emulator: str  # the embedded emulator's URL (its /_emulator/config injects faults)
+    queue: str = ""  # the jobs queue's URL, for producers that send to it directly
     anthropic_url: str = ""  # ANTHROPIC_BEDROCK_BASE_URL, as printed
     ssl_cert_file: str = ""  # SSL_CERT_FILE, as printed (the Anthropic SDK's HTTP client reads it)
 
@@ -44,6 +45,7 @@ BANNER = {
     "bearer": re.compile(r"export AWS_BEARER_TOKEN_BEDROCK=(bgk_\S+)$"),
     "ca_bundle": re.compile(r"export AWS_CA_BUNDLE=(\S+)$"),
     "emulator": re.compile(r"Bedrock\s+(http://127\.0\.0\.1:\d+)\s+\(embedded emulator"),
+    "queue": re.compile(r"credentials\): (http://127\.0\.0\.1:\d+/\S+)$"),
     "anthropic_url": re.compile(r"export ANTHROPIC_BEDROCK_BASE_URL=(https://127\.0\.0\.1:\d+)$"),
     "ssl_cert_file": re.compile(r"export SSL_CERT_FILE=(\S+)$"),
 }
@@ -566,3 +568,29 @@ def test_the_anthropic_sdks_bedrock_client_with_the_banners_exports(stack, anthr
         anthropic.AnthropicBedrock(api_key="bgk_" + "x" * 43, max_retries=0).messages.create(
             model="claude", extra_body=BEDROCK_ANTHROPIC_VERSION, **ask
         )
+
+
+def test_a_producer_sends_to_the_printed_queue_with_any_credentials_and_the_job_runs(stack):
+    import boto3
+
+    endpoint = stack.queue.split("/", 3)[
+        :3
+    ]  # the queue's origin: moto's endpoint, which the banner prints too
+    sqs = boto3.client(
+        "sqs",
+        region_name="us-east-1",
+        aws_access_key_id="any",
+        aws_secret_access_key="any",
+        endpoint_url="/".join(endpoint),
+    )
+    job = {"jobId": f"direct-{time.time_ns()}", "target": "claude", "body": CLAUDE_BODY}
+    message_id = sqs.send_message(QueueUrl=stack.queue, MessageBody=json.dumps(job))["MessageId"]
+    worker_log = stack.cwd / ".local" / "logs" / "worker.log"
+    deadline = time.monotonic() + 60
+    answered: list[str] = []
+    while time.monotonic() < deadline and not answered:
+        lines = worker_log.read_text().splitlines() if worker_log.exists() else []
+        # The job's lines carry its message id as their correlation id: its usage line is its answer.
+        answered = [line for line in lines if message_id in line and '"message":"usage"' in line]
+        time.sleep(0.5)
+    assert answered and '"target":"claude"' in answered[0]
