@@ -190,11 +190,11 @@ class GatewaySettings:
 def unknown_context_names(names: Iterable[str]) -> list[str]:
     """Context names that mean nothing here, for a synth warning. Raises :class:`SettingsError` for a
     name that is close to an option's (a typo would otherwise deploy the default silently)."""
+    folded = {option.casefold(): option for option in CONTEXT_OPTIONS}
     unknown = []
     for name in names:
         if name in CONTEXT_OPTIONS or name in _CDK_PLAIN_NAMES or any(c in name for c in ":@/"):
             continue
-        folded = {option.casefold(): option for option in CONTEXT_OPTIONS}
         close = folded.get(name.casefold()) or next(
             iter(difflib.get_close_matches(name, CONTEXT_OPTIONS, n=1, cutoff=0.6)), None
         )
