@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aws_cdk import Annotations, AspectPriority, Aspects, CfnOutput, Stack
+from bedrock_gateway.core import catalog
 from bedrock_gateway.core.jobs.contract import JOB_SCHEMA
 from bedrock_gateway.edge import routes
 from constructs import Construct
@@ -49,6 +50,8 @@ class BedrockGatewayStack(Stack):
                 "allow_raw_model_ids is true, but IAM only allows the configured targets' models: a raw "
                 "model ID outside them is refused by Bedrock with AccessDeniedException (502).",
             )
+        for warning_id, message in _model_lifecycle_warnings(settings):
+            Annotations.of(self).add_warning_v2(warning_id, message)
         if settings.alarm_email is None:
             Annotations.of(self).add_warning_v2(
                 "bedrock-gateway:noAlarmSubscriber",
@@ -219,3 +222,34 @@ class BedrockGatewayStack(Stack):
                 value=self.api.api_key.key_id,
                 description="aws apigateway get-api-key --include-value --api-key <id>",
             )
+
+
+def _model_lifecycle_warnings(settings: GatewaySettings) -> list[tuple[str, str]]:
+    """Targets whose model the catalog of record lists as past its end of life, or Legacy (offline:
+    ``make targets ARGS='check'`` asks the account itself)."""
+    warnings = []
+    for target in settings.targets.targets.values():
+        model_id = target.ref.foundation_model_id
+        life = catalog.lifecycle(model_id) if model_id else None
+        if life is None or life["status"] == catalog.ACTIVE:
+            continue
+        end = f" on {life['endOfLife']}" if life.get("endOfLife") else ""
+        if life["status"] == catalog.EOL:
+            warnings.append(
+                (
+                    "bedrock-gateway:modelEndOfLife",
+                    f"target {target.name}: model {model_id} reached its end of life in Bedrock{end}, so every "
+                    "call to it fails; point the target at a current model (make targets ARGS='models') and "
+                    "keep the old ID working for callers as an alias",
+                )
+            )
+        else:
+            warnings.append(
+                (
+                    "bedrock-gateway:modelLegacy",
+                    f"target {target.name}: model {model_id} is Legacy in Bedrock"
+                    + (f", end of life{end}" if end else "")
+                    + "; plan its move to a current model",
+                )
+            )
+    return warnings

@@ -82,3 +82,15 @@ def test_a_context_name_of_no_meaning_here_is_a_synth_warning(synthesize):
     synth = synthesize(teamTag="search")  # far from every option: not taken for a typo
     warning = Match.string_like_regexp("context teamTag: not an option of this app, ignored")
     Annotations.from_stack(synth.stack).has_warning("*", warning)
+
+
+def test_a_target_on_a_retired_model_is_a_synth_warning(synthesize, write_targets, default_synth):
+    from aws_cdk.assertions import Annotations, Match
+
+    retired = write_targets('[targets.old]\nmodel = "anthropic.claude-v2"\n')
+    warning = Match.string_like_regexp(
+        "target old: model anthropic.claude-v2 reached its end of life in Bedrock on"
+    )
+    Annotations.from_stack(synthesize(targetsFile=str(retired)).stack).has_warning("*", warning)
+    lifecycle = Match.string_like_regexp("reached its end of life|is Legacy in Bedrock")
+    assert Annotations.from_stack(default_synth.stack).find_warning("*", lifecycle) == []
