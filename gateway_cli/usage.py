@@ -35,7 +35,7 @@ def add_parser(groups: Any, common: argparse.ArgumentParser) -> None:
         help="tokens and cost by tenant and target",
         description=__doc__.split("\n\n")[0].replace("``", ""),
         epilog="examples:\n  usage                                   # the local stack's logs\n"
-        "  usage --stack BedrockGateway-prod --since 7d",
+        "  usage --stack BedrockGateway-prod --since 7d\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     usage.add_argument(

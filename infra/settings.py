@@ -26,8 +26,9 @@
 | skipAssetDeps        | false               | asset without runtime dependencies (tests only)           |
 
 ``targetsFile`` defaults to ``$TARGETS_FILE``, else ``config/targets.toml`` (relative to the project).
-A context name close to one of these (``authMode``, ``keyRatelimit``) is refused as a likely typo;
-another name of no meaning here gets a synth warning (CDK's own names, with ``:`` or ``@``, pass).
+A context name one slip from one of these (``keyRatelimit``, ``stages``: another case, or one letter
+added, dropped or changed; two for names of ten letters or more) is refused as a likely typo; another
+name of no meaning here gets a synth warning (CDK's own names, with ``:``, ``@`` or ``/``, pass).
 
 A bad value, or a bad targets file, raises before any construct is built, with a message that
 names the key (or the target) and the value.
@@ -75,8 +76,9 @@ CONTEXT_OPTIONS = (
     "skipAssetDeps",
 )
 _KEY_PLAN_OPTIONS = ("keyRateLimit", "keyBurstLimit", "keyQuotaPerDay")
-#: Context names CDK itself writes without a ':' or '@' (cdk.context.json after `cdk acknowledge`).
-_CDK_PLAIN_NAMES = ("acknowledged-issue-numbers",)
+#: Context names the CDK CLI itself writes without a ':' or '@' (cdk.context.json after `cdk acknowledge`
+#: and `cdk cli-telemetry`).
+_CDK_PLAIN_NAMES = ("acknowledged-issue-numbers", "cli-telemetry")
 _RETENTION_DAYS = {
     1: logs.RetentionDays.ONE_DAY,
     3: logs.RetentionDays.THREE_DAYS,
@@ -188,20 +190,31 @@ class GatewaySettings:
 
 
 def unknown_context_names(names: Iterable[str]) -> list[str]:
-    """Context names that mean nothing here, for a synth warning. Raises :class:`SettingsError` for a
-    name that is close to an option's (a typo would otherwise deploy the default silently)."""
-    folded = {option.casefold(): option for option in CONTEXT_OPTIONS}
+    """Context names that mean nothing here, for a synth warning (naming the likeliest option).
+    Raises :class:`SettingsError` for a name one slip from an option's (a typo would otherwise deploy
+    the default silently); a name further off may be another tool's (``~/.cdk.json`` reaches every app)."""
     unknown = []
     for name in names:
         if name in CONTEXT_OPTIONS or name in _CDK_PLAIN_NAMES or any(c in name for c in ":@/"):
             continue
-        close = folded.get(name.casefold()) or next(
-            iter(difflib.get_close_matches(name, CONTEXT_OPTIONS, n=1, cutoff=0.6)), None
-        )
-        if close:
-            raise SettingsError(f"context {name}: not an option; did you mean {close}?")
-        unknown.append(name)
+        for option in CONTEXT_OPTIONS:
+            slips = _edits(name.casefold(), option.casefold())
+            if slips <= (2 if len(option) >= 10 else 1):
+                raise SettingsError(f"context {name}: not an option; did you mean {option}?")
+        close = difflib.get_close_matches(name, CONTEXT_OPTIONS, n=1, cutoff=0.6)
+        unknown.append(f"{name} (did you mean {close[0]}?)" if close else name)
     return unknown
+
+
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance: the fewest letters added, dropped or changed to turn ``a`` into ``b``."""
+    previous = list(range(len(b) + 1))
+    for i, left in enumerate(a, 1):
+        current = [i]
+        for j, right in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (left != right)))
+        previous = current
+    return previous[-1]
 
 
 def resolve_targets_file(value: str | None) -> Path:

@@ -463,6 +463,7 @@ def banner(stack: DevStack) -> str:
             "The Anthropic SDK's AnthropicBedrock takes the key and region above, its URL and CA from:",
             f"  export ANTHROPIC_BEDROCK_BASE_URL={stack.https_url}",
             f"  export SSL_CERT_FILE={shlex.quote(stack.ca_bundle)}",
+            "  (SSL_CERT_FILE replaces the system CAs for OpenSSL, Python and httpx in that shell too.)",
             "",
         ]
     lines += [

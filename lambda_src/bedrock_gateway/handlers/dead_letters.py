@@ -9,7 +9,8 @@ job. For each message in the DLQ (Lambda event source on it, ReportBatchItemFail
   the message is looked at again when that lease expires;
 - the message **stays** in the DLQ for a redrive: it is reported as a batch item failure, so the
   event source does not delete it, and comes back to this consumer only after the DLQ's visibility
-  timeout. A message whose job finished anyway has nothing left to redrive and is deleted.
+  timeout. A message whose job finished anyway has nothing left to redrive and is deleted, and so
+  is one whose job id is another request's (it never ran under it; logged and counted).
 
 Records are handled in a plain loop rather than Powertools' batch processor: keeping a message is
 this consumer's normal answer, not a failure to log as one. A record that cannot be handled (the
@@ -53,7 +54,14 @@ def handle_record(record: dict) -> bool:
             "malformed message in the DLQ", extra={"message_id": message_id, "job_id": malformed.job_id}
         )
         return False
-    marked = store.dead_letter(job.key, job.target)
+    marked = store.dead_letter(job)
+    if marked.outcome == "conflict":  # as the worker does: never marks another request's job
+        observability.record_count(DOOR, "JobsConflicting")
+        logger.warning(
+            "message in the DLQ conflicts with the job recorded under its id; deleted",
+            extra={"job_id": job.job_id, "message_id": message_id, "target": job.target},
+        )
+        return False
     if marked.outcome == "leased":
         wait = max(0, (marked.leased_until_ms or 0) - now_ms()) / 1000 + random.uniform(0.5, 2)
         _hold(record, min(MAX_VISIBILITY_SECONDS, math.ceil(wait)))

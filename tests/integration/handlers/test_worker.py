@@ -402,6 +402,33 @@ def test_a_queued_job_is_claimed_only_by_its_own_request(worker_module, aws, emu
     assert get_job(worker_module, "booked")["status"] == "succeeded"
 
 
+def test_a_dead_lettered_message_of_another_request_never_fails_the_job(worker_module, aws, emu, caplog):
+    from bedrock_gateway.core.callers import iam_caller
+    from bedrock_gateway.core.jobs.contract import JobRequest
+    from devstack.aws import MOTO_SENDER_ID
+
+    queued = job(job_id="victim")
+    request = JobRequest("victim", queued["target"], queued["body"], scope=iam_caller(MOTO_SENDER_ID).scope)
+    container.job_store().create(request)
+    assert run_dead_letters(record(job(job_id="victim"), message_id="m-stray")) == set()  # deleted
+    assert get_job(worker_module, "victim")["status"] == "queued"
+    assert any("conflicts with the job recorded under its id" in r.getMessage() for r in caplog.records)
+    assert run(worker_module, record(queued)) == set()
+    assert get_job(worker_module, "victim")["status"] == "succeeded"
+
+
+def test_a_valid_message_reusing_a_malformed_ones_job_id_is_a_conflict_not_a_silent_skip(
+    worker_module, aws, emu, caplog
+):
+    assert run(worker_module, record({"jobId": "fixme", "target": "llama"})) == set()  # no body
+    assert get_job(worker_module, "fixme")["status"] == "failed"
+    fixed = job(job_id="fixme")
+    assert run(worker_module, record(fixed)) == set()
+    assert body_sha(fixed) not in emu.counters()["bodies"]  # a final job stays final
+    assert get_job(worker_module, "fixme")["error"]["code"] == "InvalidRequest"
+    assert any("conflicts with the job recorded under its id" in r.getMessage() for r in caplog.records)
+
+
 def test_a_malformed_message_with_an_unusable_job_id_is_recorded_under_the_message_id(worker_module, aws):
     message = record({"jobId": "x" * 5000, "target": "llama"}, message_id="m-bad-id")
     assert run(worker_module, message) == set()

@@ -69,7 +69,7 @@ class JobStore(Protocol):
     ) -> bool: ...
     def fail(self, key: str, owner: str, error: GatewayError) -> bool: ...
     def reject_new(self, key: str, error: GatewayError) -> bool: ...
-    def dead_letter(self, key: str, target: str | None) -> DeadLetter: ...
+    def dead_letter(self, job: JobRequest) -> DeadLetter: ...
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,8 @@ class Claim:
 @dataclass(frozen=True)
 class DeadLetter:
     """What :meth:`DynamoJobStore.dead_letter` did: ``marked`` it now, found it ``already`` marked,
-    found it ``final`` (nothing to redrive), or found it ``leased`` (until ``leased_until_ms``)."""
+    found it ``final`` (nothing to redrive), found it ``leased`` (until ``leased_until_ms``), or found
+    the job id another request's (``conflict``)."""
 
     outcome: str
     leased_until_ms: int | None = None
@@ -131,6 +132,8 @@ CLAIM_UPDATE = (
 )
 #: Only the request a job id was first used for runs under it (records from before the hash have none).
 _SAME_REQUEST = "(attribute_not_exists(#requestHash) OR #requestHash = :hash)"
+#: The request hash of a malformed message's record: no request's, so its job id stays its own.
+MALFORMED_REQUEST = "malformed"
 
 _NAMES = {
     "#status": "status",
@@ -319,9 +322,10 @@ class DynamoJobStore:
         refused = self._update(
             key,
             "SET #status = :failed, #error = :error, createdAt = :nowIso, updatedAt = :nowIso, "
-            "finishedAt = :nowIso, expiresAt = :ttl, #attempts = :zero",
+            "finishedAt = :nowIso, expiresAt = :ttl, #attempts = :zero, #requestHash = :hash",
             "attribute_not_exists(jobId)",
             {
+                ":hash": MALFORMED_REQUEST,
                 ":failed": FAILED,
                 ":error": _error(error),
                 ":nowIso": now,
@@ -333,13 +337,15 @@ class DynamoJobStore:
 
     # ---- the DLQ consumer ----
 
-    def dead_letter(self, key: str, target: str | None) -> DeadLetter:
+    def dead_letter(self, job: JobRequest) -> DeadLetter:
         """Fail a job whose message is in the dead-letter queue (``error.code`` ``DeadLettered``).
 
-        Only a job that is new, queued, or running under no live lease: a final job is left as it is,
-        and a job another delivery still holds is left to it (ask again once its lease expires).
+        Only a job that is new, queued, or running under no live lease, and only for the request its
+        id was first used for: a final job is left as it is, a job another delivery still holds is
+        left to it (ask again once its lease expires), and another request's job is not touched.
         """
         now = _now()
+        job_hash = request_hash(job)
         values = {
             ":queued": QUEUED,
             ":running": RUNNING,
@@ -349,22 +355,24 @@ class DynamoJobStore:
             ":nowIso": now,
             ":ttl": int(time.time()) + RETENTION_SECONDS,
             ":zero": 0,
+            ":target": job.target,
+            ":hash": job_hash,
         }
-        set_target = ""
-        if target is not None:
-            values[":target"] = target
-            set_target = "#target = if_not_exists(#target, :target), "
         refused = self._update(
-            key,
+            job.key,
             "SET #status = :failed, #error = :error, #deadLetteredAt = :now, finishedAt = :nowIso, "
-            f"updatedAt = :nowIso, {set_target}createdAt = if_not_exists(createdAt, :nowIso), "
-            "expiresAt = if_not_exists(expiresAt, :ttl), #attempts = if_not_exists(#attempts, :zero) "
+            "updatedAt = :nowIso, #target = if_not_exists(#target, :target), "
+            "createdAt = if_not_exists(createdAt, :nowIso), expiresAt = if_not_exists(expiresAt, :ttl), "
+            "#attempts = if_not_exists(#attempts, :zero), #requestHash = if_not_exists(#requestHash, :hash) "
             "REMOVE #leaseExpiresAt",
-            f"attribute_not_exists(jobId) OR #status = :queued OR (#status = :running AND ({_LEASE_EXPIRED}))",
+            "attribute_not_exists(jobId) OR ((#status = :queued "
+            f"OR (#status = :running AND ({_LEASE_EXPIRED}))) AND {_SAME_REQUEST})",
             values,
         )
         if refused is None:
             return DeadLetter("marked")
+        if refused.get("requestHash") not in (None, job_hash):
+            return DeadLetter("conflict")
         if refused.get("status") == FAILED and refused.get("deadLetteredAt") is not None:
             return DeadLetter("already")
         if refused.get("status") in TERMINAL:
