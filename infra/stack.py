@@ -231,25 +231,24 @@ def _model_lifecycle_warnings(settings: GatewaySettings) -> list[tuple[str, str]
     for target in settings.targets.targets.values():
         model_id = target.ref.foundation_model_id
         life = catalog.lifecycle(model_id) if model_id else None
-        if life is None or life["status"] == catalog.ACTIVE:
+        if model_id is None or life is None or life["status"] == catalog.ACTIVE:
             continue
-        end = f" on {life['endOfLife']}" if life.get("endOfLife") else ""
-        if life["status"] == catalog.EOL:
+        if ended := catalog.retired(model_id):
             warnings.append(
                 (
                     "bedrock-gateway:modelEndOfLife",
-                    f"target {target.name}: model {model_id} reached its end of life in Bedrock{end}, so every "
-                    "call to it fails; point the target at a current model (make targets ARGS='models') and "
-                    "keep the old ID working for callers as an alias",
+                    f"target {target.name}: model {model_id} {ended}, so every call to it fails; point the "
+                    "target at a current model (make targets ARGS='models') and keep the old ID working for "
+                    "callers as an alias",
                 )
             )
         else:
+            end = f", end of life on {life['endOfLife']}" if "endOfLife" in life else ""
             warnings.append(
                 (
                     "bedrock-gateway:modelLegacy",
-                    f"target {target.name}: model {model_id} is Legacy in Bedrock"
-                    + (f", end of life{end}" if end else "")
-                    + "; plan its move to a current model",
+                    f"target {target.name}: model {model_id} is Legacy in Bedrock{end}; plan its move to a "
+                    "current model",
                 )
             )
     return warnings

@@ -120,6 +120,14 @@ def lifecycle(model_id: str, region: str | None = None, on: date | None = None) 
     return {"status": status, **dates, "source": recorded["source"]}
 
 
+def retired(model_id: str) -> str | None:
+    """ "reached its end of life in Bedrock on <date>" when the catalog says ``model_id`` has, else None."""
+    life = lifecycle(model_id)
+    if life is None or life["status"] != EOL:
+        return None
+    return "reached its end of life in Bedrock" + (f" on {life['endOfLife']}" if "endOfLife" in life else "")
+
+
 def geographies() -> dict[str, dict]:
     """Inference-profile geographies by ID prefix (``us``, ``eu``, ``apac``, ``global``, ...)."""
     return dict(load()["geographies"])

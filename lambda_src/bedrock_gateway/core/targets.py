@@ -250,11 +250,10 @@ def _raw_id_refusal(name: str, ref: ModelRef) -> str:
     """Why a raw model ID is refused: for a retired model, that it is retired and how code written for
     it keeps running (an alias), rather than a setting its caller cannot change."""
     base = ref.foundation_model_id
-    life = catalog.lifecycle(base) if base else None
-    if life is not None and life["status"] == catalog.EOL:
-        ended = f" on {life['endOfLife']}" if "endOfLife" in life else ""
+    ended = catalog.retired(base) if base else None
+    if ended:
         return (
-            f"{name!r} reached its end of life in Bedrock{ended}, and no target of this gateway stands in "
+            f"{name!r} {ended}, and no target of this gateway stands in "
             "for it (the gateway's operator can add it to a target's aliases)"
         )
     return f"{name!r} is a raw model ID, not a configured target, and allow_raw_model_ids is false"

@@ -135,6 +135,12 @@ _SAME_REQUEST = "(attribute_not_exists(#requestHash) OR #requestHash = :hash)"
 #: The request hash of a malformed message's record: no request's, so its job id stays its own.
 MALFORMED_REQUEST = "malformed"
 
+
+def _another_requests(record: dict[str, Any], job_hash: str) -> bool:
+    """Whether a record that refused a write holds another request than the one hashed ``job_hash``."""
+    return record.get("requestHash") not in (None, job_hash)
+
+
 _NAMES = {
     "#status": "status",
     "#error": "error",
@@ -259,9 +265,7 @@ class DynamoJobStore:
         )
         if refused is None:
             return Claim(claimed=True)
-        return Claim(
-            claimed=False, record=refused, conflict=refused.get("requestHash") not in (None, job_hash)
-        )
+        return Claim(claimed=False, record=refused, conflict=_another_requests(refused, job_hash))
 
     def release(self, key: str, owner: str, error: GatewayError) -> bool:
         """Give the lease back after a failed attempt, noting why; the job stays running (retried)."""
@@ -371,7 +375,7 @@ class DynamoJobStore:
         )
         if refused is None:
             return DeadLetter("marked")
-        if refused.get("requestHash") not in (None, job_hash):
+        if _another_requests(refused, job_hash):
             return DeadLetter("conflict")
         if refused.get("status") == FAILED and refused.get("deadLetteredAt") is not None:
             return DeadLetter("already")
