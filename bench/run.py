@@ -79,19 +79,18 @@ EXPLANATIONS = {
         "the one InvokeModel (claiming the job, then recording its outcome; "
         "detail.stand_in_cpu_ms_in_first_job is the local stand-in's CPU for them), plus Powertools' "
         "batch utilities and the X-Ray SDK, which imports asyncio. Its DynamoDB client costs about what "
-        "the baseline's one client does. Fix: SnapStart (snapstart_restore_worker is what is left)."
+        "the baseline's one client does. On a shared machine this figure moves by +-0.1x from run to "
+        "run. Fix: SnapStart (snapstart_restore_worker is what is left)."
     ),
     "sqs_batch_10": (
-        "The model calls do overlap (a batch of 1 is one call plus ~30 ms); the rest is the two DynamoDB "
-        "calls each job makes besides its InvokeModel (claim, then the outcome: conditional UpdateItems "
-        "on its record), ten of each at once: the worker's CPU for them (detail.worker_cpu_ms_batch10: "
-        "botocore request building, signing and parsing, serialized by one process's GIL) and, locally, "
-        "moto, which evaluates each conditional update in several ms of Python (about 1 ms per action "
-        "in its update expression), one at a time, on the same two cores "
-        "(detail.stand_in_cpu_ms_per_batch10: its CPU for a batch's 20 writes, about the whole gap). "
-        "The tenth claim waits for the other nine, so detail.stand_in_floor_x is the least this figure "
-        "can be with this stand-in, whatever the worker does. Fix: in Lambda, more memory means more "
-        "CPU; DynamoDB itself answers ten concurrent writes in about one round trip."
+        "The model calls overlap (a batch of 1 is one call plus ~15 ms); the rest is the two conditional "
+        "writes each job makes besides its InvokeModel (claim, then the outcome), ten of each at once: "
+        "mostly the worker's CPU for its 30 AWS calls (detail.worker_cpu_ms_batch10: botocore request "
+        "building, signing and parsing, serialized by one process's GIL), and, locally, moto's, which "
+        "serves one write at a time (detail.stand_in_cpu_ms_per_batch10; detail.stand_in_floor_x is the "
+        "least this figure can be with it). A first delivery's claim and every outcome are conditional "
+        "puts, about 1 ms of moto's CPU each; a conditional update costs it about 1 ms per action. Fix: "
+        "in Lambda, more memory means more CPU; DynamoDB answers ten concurrent writes in one round trip."
     ),
 }
 
@@ -177,9 +176,9 @@ def cold_starts(emulator_url: str, reps: int, say) -> list[Figure]:
     no_bytecode = _asset_without_bytecode()
     figures = []
     for name, title, mode, args_for, baseline_mode in cases:
-        with stand_in_update_item_cpu() as update_item_cpu:
+        with stand_in_write_cpu() as stand_in_writes:
             figure = _cold_start(name, title, mode, args_for, baseline_mode, no_bytecode, reps, say)
-        first_job = update_item_cpu.claim_and_outcome_ms()  # only the worker's cold starts write
+        first_job = stand_in_writes.claim_and_outcome_ms()  # only the worker's cold starts write
         if first_job is not None:
             figure.detail["stand_in_cpu_ms_in_first_job"] = round(first_job, 1)
         figures.append(figure)
@@ -719,10 +718,10 @@ def _stream_load(url: str, emulator_url: str, concurrent: int = 40, rounds: int 
 
 @dataclass
 class StandInWrites:
-    """The local DynamoDB stand-in's CPU ms for each UpdateItem it served: the jobs' claims apart."""
+    """The local DynamoDB stand-in's CPU ms for each write it served: the jobs' claims apart."""
 
-    claims: list[float] = field(default_factory=list)
-    others: list[float] = field(default_factory=list)  # outcomes, releases and any other update
+    claims: list[float] = field(default_factory=list)  # a claim's update, or a first delivery's put
+    others: list[float] = field(default_factory=list)  # outcomes, releases and any other write
 
     def claim_and_outcome_ms(self) -> float | None:
         """One job's two writes: its claim and its outcome (None unless both were seen)."""
@@ -740,12 +739,21 @@ def _median_or_none(values: list[float]) -> float | None:
     return round(median(values), 2) if values else None
 
 
-@contextmanager
-def stand_in_update_item_cpu() -> Iterator[StandInWrites]:
-    """The CPU ms the local DynamoDB stand-in (moto, served from this process) spends on each
-    UpdateItem while the block runs: thread CPU, so neither waiting for its one-at-a-time lock nor
-    for the GIL is counted."""
+def _is_claim(operation: str, params: dict) -> bool:
+    """A job claim: the conditional update, or the put that creates a job's record already running."""
+    from bedrock_gateway.core.jobs.contract import RUNNING
     from bedrock_gateway.core.jobs.store import CLAIM_UPDATE
+
+    if operation == "UpdateItem":
+        return params.get("UpdateExpression") == CLAIM_UPDATE
+    return params.get("Item", {}).get("status") == {"S": RUNNING}
+
+
+@contextmanager
+def stand_in_write_cpu() -> Iterator[StandInWrites]:
+    """The CPU ms the local DynamoDB stand-in (moto, served from this process) spends on each
+    UpdateItem and PutItem while the block runs: thread CPU, so neither waiting for its one-at-a-time
+    lock nor for the GIL is counted."""
     from moto.dynamodb.responses import DynamoHandler
 
     spent = StandInWrites()
@@ -756,10 +764,11 @@ def stand_in_update_item_cpu() -> Iterator[StandInWrites]:
         try:
             return served(self)
         finally:
-            if self.headers.get("X-Amz-Target", "").endswith(".UpdateItem"):
+            operation = self.headers.get("X-Amz-Target", "").rpartition(".")[2]
+            if operation in ("UpdateItem", "PutItem"):
                 ms = (time.thread_time() - started) * 1000
                 params = self.body if isinstance(self.body, dict) else {}  # moto parses it in call_action
-                (spent.claims if params.get("UpdateExpression") == CLAIM_UPDATE else spent.others).append(ms)
+                (spent.claims if _is_claim(operation, params) else spent.others).append(ms)
 
     DynamoHandler.call_action = call_action
     try:
@@ -771,7 +780,7 @@ def stand_in_update_item_cpu() -> Iterator[StandInWrites]:
 def sqs_batch(emulator_url: str, samples: int, say) -> tuple[Figure, float]:
     reset_emulator(emulator_url)
     configure_emulator(emulator_url, MODEL_ID, ttft_ms=300, chunk_delay_ms=0, output_tokens=20)
-    with stand_in_update_item_cpu() as update_item_cpu:
+    with stand_in_write_cpu() as stand_in_writes:
         result = run_child(
             "worker-batch",
             "--samples",
@@ -786,12 +795,12 @@ def sqs_batch(emulator_url: str, samples: int, say) -> tuple[Figure, float]:
         )
     direct = median(result["direct_ms"])
     ratio = median(result["batch10_ms"]) / direct
-    # Each job is two conditional UpdateItems, which the stand-in serves one at a time.
-    per_job = update_item_cpu.claim_and_outcome_ms()
+    # Each job is two conditional writes, which the stand-in serves one at a time.
+    per_job = stand_in_writes.claim_and_outcome_ms()
     stand_in_ms_per_batch10 = round(10 * per_job, 1) if per_job is not None else None
     # Whatever the worker does, the tenth claim is served after the other nine, its model call comes
     # after it and its outcome after that: the least this figure can be with this stand-in.
-    floor_ms = update_item_cpu.floor_ms(jobs=10, call_ms=direct)
+    floor_ms = stand_in_writes.floor_ms(jobs=10, call_ms=direct)
     floor_x = round(floor_ms / direct, 3) if floor_ms is not None else None
     figure = Figure(
         "sqs_batch_10",
@@ -809,11 +818,11 @@ def sqs_batch(emulator_url: str, samples: int, say) -> tuple[Figure, float]:
             "dynamodb_50_concurrent_calls_ms": summary(result["dynamodb_50_ms"]),
             "worker_cpu_ms_batch10": round(median(result["batch10_cpu_ms"]), 1),
             "worker_cpu_ms_batch1": round(median(result["batch1_cpu_ms"]), 1),
-            "stand_in_cpu_ms_per_claim": _median_or_none(update_item_cpu.claims),
-            "stand_in_cpu_ms_per_outcome": _median_or_none(update_item_cpu.others),
+            "stand_in_cpu_ms_per_claim": _median_or_none(stand_in_writes.claims),
+            "stand_in_cpu_ms_per_outcome": _median_or_none(stand_in_writes.others),
             "stand_in_cpu_ms_per_batch10": stand_in_ms_per_batch10,
             "stand_in_floor_x": floor_x,
-            "note": "each job also claims its record and writes its outcome: two UpdateItems (moto here)",
+            "note": "each job also claims its record and writes its outcome: two conditional writes (moto here)",
         },
     )
     stand_in = (

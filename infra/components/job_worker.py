@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aws_cdk import Duration
+from bedrock_gateway.core.jobs.store import WORKER_OPERATIONS
 from constructs import Construct
 
 from infra.bedrock_access import BedrockResources
@@ -66,8 +67,8 @@ class JobWorker(Construct):
         )
         self.gateway_function.allow(
             *bedrock.invoke_statements(streaming=False),
-            # The job record is state, lease and outcome: every write is a conditional UpdateItem.
-            jobs_table.item_access("TrackJobs", "UpdateItem"),
+            # The job record is state, lease and outcome: every write to it is conditional.
+            jobs_table.item_access("TrackJobs", *WORKER_OPERATIONS),
         )
         results.grant_write_results(self.gateway_function.role)
         self.function = self.gateway_function.function

@@ -1,9 +1,10 @@
 """``make chaos``: the no-loss test. Jobs through the whole local stack while things fail.
 
-Posts N jobs to ``POST /v1/jobs`` on a local stack (API, SQS + DLQ, DynamoDB, S3, the worker and
-the DLQ consumer in Lambda-like processes fed by event-source pollers), with the model answering in
-200-500 ms, while the emulator throttles a share of calls and fails another share with a permanent
-error. ``--crash`` adds every failure of the worker's own, each also a switch of its own:
+Sends N jobs to a local stack (API, SQS + DLQ, DynamoDB, S3, the worker and the DLQ consumer in
+Lambda-like processes fed by event-source pollers), half through ``POST /v1/jobs`` and half straight
+to the jobs queue as a producer would (``--direct-share``: the worker makes those jobs' records),
+with the model answering in 200-500 ms, while the emulator throttles a share of calls and fails
+another share with a permanent error. ``--crash`` adds every failure of the worker's own, each also a switch of its own:
 
 - ``--kill-every A-B``: SIGKILL a busy worker process every A to B seconds, at a random point of
   its batch; ``--kill-at-write-rate``: kill the worker that is writing a job's outcome, before or
@@ -36,17 +37,22 @@ from __future__ import annotations
 import argparse
 import calendar
 import hashlib
+import json
 import random
 import sys
 import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
-from bedrock_gateway.core.callers import ANONYMOUS
+from bedrock_gateway.core.callers import ANONYMOUS, from_sqs_message
 from bedrock_gateway.core.jobs.contract import job_key
 from bedrock_gateway.core.jobs.messages import MalformedMessage, read_job_message
+from botocore.exceptions import BotoCoreError, ClientError
+
+from devstack.aws import MOTO_SENDER_ID
 
 SLOW_TARGET, SLOW_MODEL = "llama", "us.meta.llama3-3-70b-instruct-v1:0"
 FINAL = ("succeeded", "failed")
@@ -104,6 +110,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--workers", type=int, default=4, help="worker processes = pollers")
     parser.add_argument("--backlog", type=int, default=300, help="most jobs posted but not yet final")
+    parser.add_argument(
+        "--direct-share",
+        type=float,
+        default=0.5,
+        help="share of jobs sent straight to the queue, not the API",
+    )
     parser.add_argument("--worker-timeout", type=float, default=8, help="the worker function's timeout (s)")
     parser.add_argument("--max-receive-count", type=int, default=5)
     parser.add_argument("--throttle-rate", type=float, default=0.30, help="Bedrock throttling")
@@ -192,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         emulator.configure(model=SLOW_MODEL, ttft_ms=(args.worker_timeout + 4) * 1000)
         slow = set(rng.sample(range(args.jobs), min(args.slow_jobs, args.jobs)))
         jobs = {f"chaos-{i:05d}": job_request(i, i in slow) for i in range(args.jobs)}
+        direct_rng = random.Random(f"{args.seed}-direct")
+        direct = {job_id for job_id in jobs if direct_rng.random() < args.direct_share}
         killer = Killer(stack.worker_function, args.kill_every, random.Random(rng.random())).start()
         stream = JobStream(stack)
         stream.report = lambda: (
@@ -201,12 +215,19 @@ def main(argv: list[str] | None = None) -> int:
         )
         stream.start()
         print(f"chaos: {describe(args)}", flush=True)
-        accepted, refused = post_jobs(stack.url, jobs, stream, args.backlog)
+        sqs = (stack.aws.client("sqs"), stack.aws.env["JOBS_QUEUE_URL"])
+        accepted, refused = post_jobs(stack.url, jobs, stream, args.backlog, direct, sqs)
         print(
-            f"chaos: posted {len(accepted)} jobs ({refused} refused) in {time.monotonic() - started:.1f}s",
+            f"chaos: posted {len(accepted)} jobs ({refused} refused; {len(direct)} straight to the queue) "
+            f"in {time.monotonic() - started:.1f}s",
             flush=True,
         )
-        by_key = {job_key(CALLER.scope, job_id): jobs[job_id] for job_id in accepted}
+        # A producer's jobs are kept in its own namespace: its IAM identity's (moto's one SenderId).
+        producer_scope = from_sqs_message(MOTO_SENDER_ID, None, frozenset()).scope
+        by_key = {
+            job_key(producer_scope if job_id in direct else CALLER.scope, job_id): jobs[job_id]
+            for job_id in accepted
+        }
         wait_for_final(stream, list(by_key), started + args.timeout)
         drain(stack, started + args.timeout)
         killer.stop()
@@ -233,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
                 "broken_answers": report.pop("broken"),
                 "bedrock_errors": report.pop("bedrock_errors"),
                 "slow_jobs": len(slow),
+                "direct": len(direct),
                 "refused": refused,
                 "dead_lettered_jobs": report.pop("dead_lettered_jobs"),
                 "explained_by": report.pop("explained_by"),
@@ -264,7 +286,10 @@ def describe(args: argparse.Namespace) -> str:
         value = getattr(args, name)
         if value:
             faults.append(f"{name.replace('_', '-')} {value}")
-    return f"{args.jobs} jobs, worker timeout {args.worker_timeout}s, seed {args.seed}; " + ", ".join(faults)
+    return (
+        f"{args.jobs} jobs ({args.direct_share:.0%} straight to the queue), worker timeout {args.worker_timeout}s, "
+        f"seed {args.seed}; " + ", ".join(faults)
+    )
 
 
 class Killer:
@@ -290,19 +315,31 @@ class Killer:
 
 
 def post_jobs(
-    url: str, jobs: dict[str, tuple[str, dict]], stream: JobStream, backlog: int
+    url: str,
+    jobs: dict[str, tuple[str, dict]],
+    stream: JobStream,
+    backlog: int,
+    direct: set[str],
+    sqs: tuple[Any, str],
 ) -> tuple[list[str], int]:
-    """POST every job (retrying a failed POST with the same jobId, as a client would), keeping at
-    most ``backlog`` jobs posted but not yet final: a steady load, and a queue moto can serve."""
+    """POST every job, or send it straight to the queue when in ``direct`` (``sqs``: the client and
+    the queue URL), retrying a failure with the same jobId as a client would, keeping at most
+    ``backlog`` jobs sent but not yet final: a steady load, and a queue moto can serve."""
+    queue, queue_url = sqs
+
+    def send(job_id: str, request: dict) -> bool:
+        if job_id in direct:
+            queue.send_message(QueueUrl=queue_url, MessageBody=json.dumps(request))
+            return True
+        return client.post("/v1/jobs", json=request).status_code in (200, 202)
 
     def post(item) -> str | None:
         job_id, (target, body) = item
         for attempt in range(5):
             try:
-                request = {"jobId": job_id, "target": target, "body": body}
-                if client.post("/v1/jobs", json=request).status_code in (200, 202):
+                if send(job_id, {"jobId": job_id, "target": target, "body": body}):
                     return job_id
-            except httpx.HTTPError:
+            except (httpx.HTTPError, BotoCoreError, ClientError):
                 pass
             time.sleep(0.2 * 2**attempt)
         return None

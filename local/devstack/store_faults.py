@@ -9,7 +9,7 @@ wire, as the services do when they misbehave:
 - ``timeout_rate``: no answer until the client's read timeout has passed (``hold_seconds``), then the
   connection closes; half of these after moto has applied the call (the write happened, its answer
   is lost), half before;
-- ``kill_at_write_rate``: a final job-state write (an UpdateItem setting ``:final``) kills the calling
+- ``kill_at_write_rate``: a final job-state write (a PutItem of a succeeded or failed job) kills the calling
   worker process on the spot (``on_kill`` finds it by its socket), before or after the write is
   applied: the "model answered, outcome not yet recorded" window, hit on purpose.
 
@@ -33,6 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
+
+from bedrock_gateway.core.jobs.contract import TERMINAL
 
 _HOP_BY_HOP = {
     "connection",
@@ -223,9 +225,12 @@ class _Handler(BaseHTTPRequestHandler):
                 request = json.loads(body or b"{}")
             except ValueError:
                 request = {}
-            call = f"dynamodb|{operation}|{json.dumps(request.get('Key'), sort_keys=True)}"
-            values = request.get("ExpressionAttributeValues") or {}
-            final_write = operation == "UpdateItem" and ":final" in values
+            item = request.get("Item") or {}  # a PutItem's key is in its item
+            key = request.get("Key") or ({"jobId": item["jobId"]} if "jobId" in item else None)
+            call = f"dynamodb|{operation}|{json.dumps(key, sort_keys=True)}"
+            final_write = (
+                operation == "PutItem" and item.get("status", {}).get("S") in TERMINAL
+            )  # the worker puts a final record whole
         else:
             call = f"s3|{self.command}|{self.path.split('?')[0]}"
         fault = proxy.decide(call, final_write) if self.command != "HEAD" else None

@@ -140,14 +140,14 @@ def test_the_cold_start_bench_runs_uvicorn_as_the_stream_function_does():
     assert {name: params[name] for name in changed} == UVICORN_CONFIG
 
 
-def test_the_stand_in_cpu_of_each_update_item_is_counted_claims_apart_and_the_hook_removed():
+def test_the_stand_in_cpu_of_each_write_is_counted_claims_apart_and_the_hook_removed():
     import boto3
     from bedrock_gateway.core.jobs.contract import JobRequest
     from bedrock_gateway.core.jobs.store import DynamoJobStore, now_ms
     from devstack.aws import _moto_server
     from moto.dynamodb.responses import DynamoHandler
 
-    from bench.run import StandInWrites, stand_in_update_item_cpu
+    from bench.run import StandInWrites, stand_in_write_cpu
 
     assert StandInWrites(claims=[1.0]).claim_and_outcome_ms() is None  # no outcome seen
     server = _moto_server("127.0.0.1", 0)  # moto's backends are this process's: a table of its own
@@ -171,10 +171,14 @@ def test_the_stand_in_cpu_of_each_update_item_is_counted_claims_apart_and_the_ho
         served = DynamoHandler.call_action
         store = DynamoJobStore(table, dynamodb)
         job = JobRequest("a", "claude", {})
-        with stand_in_update_item_cpu() as spent:
-            dynamodb.get_item(TableName=table, Key={"jobId": {"S": "a"}})  # not an UpdateItem
-            assert store.claim(job, "owner", now_ms() + 60_000, None).claimed
-            assert store.succeed(job.key, "owner", {"inputTokens": 1}, result="{}")
+        with stand_in_write_cpu() as spent:
+            dynamodb.get_item(TableName=table, Key={"jobId": {"S": "a"}})  # not a write
+            held = store.claim(job, "owner", now_ms() + 60_000, None).held  # an update
+            assert held is not None and store.succeed(held, {"inputTokens": 1}, result="{}")
+            assert store.claim(
+                JobRequest("c", "claude", {}), "owner", now_ms() + 60_000, None, unrecorded=True
+            )
+            assert store.create(JobRequest("d", "claude", {}))[1]  # a put, but no claim
             dynamodb.update_item(
                 TableName=table,
                 Key={"jobId": {"S": "b"}},
@@ -182,13 +186,11 @@ def test_the_stand_in_cpu_of_each_update_item_is_counted_claims_apart_and_the_ho
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues={":s": {"S": "queued"}},
             )
-        assert len(spent.claims) == 1 and len(spent.others) == 2
+        assert len(spent.claims) == 2 and len(spent.others) == 3
         assert all(ms > 0 for ms in spent.claims + spent.others)
-        assert spent.claim_and_outcome_ms() == spent.claims[0] + (spent.others[0] + spent.others[1]) / 2
-        assert (
-            spent.floor_ms(jobs=10, call_ms=300)
-            == 10 * spent.claims[0] + 300 + (spent.others[0] + spent.others[1]) / 2
-        )
+        claim, other = (sum(spent.claims) / 2, sorted(spent.others)[1])
+        assert spent.claim_and_outcome_ms() == claim + other
+        assert spent.floor_ms(jobs=10, call_ms=300) == 10 * claim + 300 + other
         assert DynamoHandler.call_action is served
     finally:
         dynamodb.delete_table(TableName=table)

@@ -278,9 +278,13 @@ def test_data_plane_access_is_scoped(default_synth):
     assert resources_for(synth, SYNC, "sqs:SendMessage") == {queue}
     assert resources_for(synth, SYNC, "s3:GetObject") == {results}
 
-    # The job record is the worker's lock and outcome: conditional UpdateItems, nothing else.
-    assert {a for a in actions_of(synth, WORKER) if a.startswith("dynamodb:")} == {"dynamodb:UpdateItem"}
-    assert resources_for(synth, WORKER, "dynamodb:UpdateItem") == {jobs}
+    # The job record is the worker's lock and outcome: conditional puts and updates, nothing else.
+    assert {a for a in actions_of(synth, WORKER) if a.startswith("dynamodb:")} == {
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+    }
+    for action in ("dynamodb:PutItem", "dynamodb:UpdateItem"):
+        assert resources_for(synth, WORKER, action) == {jobs}
     assert resources_for(synth, WORKER, "s3:PutObject") == {results}
     for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"):
         assert resources_for(synth, WORKER, action) == {queue}, action

@@ -51,7 +51,7 @@ from bedrock_gateway.core.callers import Caller
 from bedrock_gateway.core.errors import ErrorCode, GatewayError
 from bedrock_gateway.core.jobs.contract import FAILED, SUCCEEDED, JobRequest, parse_job
 from bedrock_gateway.core.jobs.messages import MalformedMessage, read_job_message
-from bedrock_gateway.core.jobs.store import LEASE_MARGIN_MS, now_ms
+from bedrock_gateway.core.jobs.store import LEASE_MARGIN_MS, Held, now_ms
 from bedrock_gateway.core.prepare import prepare_job_body
 
 DOOR = "worker"
@@ -104,7 +104,7 @@ def _invoke_model(job: JobRequest, caller: Caller) -> dict:
     }
 
 
-def _record_outcome(job: JobRequest, owner: str, outcome: dict) -> bool:
+def _record_outcome(job: JobRequest, held: Held, outcome: dict) -> bool:
     """Write an answered call's outcome (the result to S3 first when it is large), retrying until
     this invocation is killed at its deadline: giving up sooner would mean invoking the model again
     for no reason but a slow store. False when the lease had gone to another delivery, which
@@ -115,15 +115,13 @@ def _record_outcome(job: JobRequest, owner: str, outcome: dict) -> bool:
     while True:
         try:
             if outcome["status"] == FAILED:
-                return store.fail(job.key, owner, outcome["error"])
+                return store.fail(held, outcome["error"])
             body = outcome["body"]
             if len(body) <= settings.current().inline_result_bytes:
-                return store.succeed(
-                    job.key, owner, outcome["usage"], result=body.decode("utf-8", errors="replace")
-                )
+                return store.succeed(held, outcome["usage"], result=body.decode("utf-8", errors="replace"))
             if result_key is None:
                 result_key = container.result_storage().put(job.key, body)
-            return store.succeed(job.key, owner, outcome["usage"], result_key=result_key)
+            return store.succeed(held, outcome["usage"], result_key=result_key)
         except Exception:
             # Lambda ends the invocation at its deadline; only a caller that does not (a test calling
             # the handler directly) sees this give up, once the lease has run out too.
@@ -141,11 +139,14 @@ def _process_job(record: SQSRecord, job: JobRequest, caller: Caller, receive_cou
     owner = uuid.uuid4().hex
     sent_at = int(record.attributes.sent_timestamp) if record.attributes.sent_timestamp else None
     try:
-        claim = store.claim(job, owner, _deadline_ms + LEASE_MARGIN_MS, sent_at)
+        # A producer's first delivery most likely finds no record; the jobs API's always finds one.
+        unrecorded = receive_count == 1 and "caller" not in (record.raw_event.get("messageAttributes") or {})
+        claim = store.claim(job, owner, _deadline_ms + LEASE_MARGIN_MS, sent_at, unrecorded=unrecorded)
     except Exception as exc:
         _retry_later(record, job, owner, receive_count, exc)  # the claim may have been applied
         raise
-    if not claim.claimed:
+    held = claim.held
+    if held is None:
         if claim.conflict:  # the job id is another request's: as POST /v1/jobs answers 409, not run
             _count("conflicting")
             logger.warning(
@@ -167,7 +168,7 @@ def _process_job(record: SQSRecord, job: JobRequest, caller: Caller, receive_cou
         _retry_later(record, job, owner, receive_count, exc)
         raise
 
-    if not _record_outcome(job, owner, outcome):
+    if not _record_outcome(job, held, outcome):
         logger.warning("job was finished by another delivery", extra={"job_id": job.job_id})
         return {"jobId": job.job_id, "status": "finished", "skipped": True}
     if outcome["status"] == FAILED:

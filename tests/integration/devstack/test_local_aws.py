@@ -21,13 +21,14 @@ def test_queue_settings_that_let_a_redelivery_meet_a_live_lease_are_refused():
 def test_concurrent_claims_of_one_job_grant_exactly_one(aws):
     """DynamoDB applies a conditional write atomically; moto's server did not (both claims passed)."""
     store = DynamoJobStore(aws.env["JOBS_TABLE_NAME"], aws.client("dynamodb"))
-    for round_ in range(15):
+    for round_ in range(16):
         job = parse_job({"jobId": f"race-{round_}", "target": "llama", "body": {}})
         barrier = threading.Barrier(4)
+        unrecorded = round_ % 2 == 0  # half by a put that only creates records, as a first delivery claims
 
-        def claim(owner: str, job=job, barrier=barrier) -> bool:
+        def claim(owner: str, job=job, barrier=barrier, unrecorded=unrecorded) -> bool:
             barrier.wait()
-            return store.claim(job, owner, now_ms() + 60_000, None).claimed
+            return store.claim(job, owner, now_ms() + 60_000, None, unrecorded=unrecorded).claimed
 
         with ThreadPoolExecutor(4) as pool:
             granted = list(pool.map(claim, ["a", "b", "c", "d"]))

@@ -118,11 +118,12 @@ def test_a_job_that_finished_anyway_is_left_alone_and_its_message_deleted(aws, d
     deliver, _ = dlq
     store = container.job_store()
     job_id = f"finished-{uuid.uuid4().hex[:6]}"
-    assert store.claim(parse_job(payload(job_id), scope=SCOPE), "owner", now_ms() + 60_000, None).claimed
+    held = store.claim(parse_job(payload(job_id), scope=SCOPE), "owner", now_ms() + 60_000, None).held
+    assert held is not None
     if status == "succeeded":
-        store.succeed(key(job_id), "owner", {"inputTokens": 1, "outputTokens": 2}, result="{}")
+        assert store.succeed(held, {"inputTokens": 1, "outputTokens": 2}, result="{}")
     else:
-        store.fail(key(job_id), "owner", GatewayError(ErrorCode.VALIDATION, "bad body"))
+        assert store.fail(held, GatewayError(ErrorCode.VALIDATION, "bad body"))
     before = store.get(key(job_id))
     message = deliver(payload(job_id))
     assert consume(message) == set()  # nothing to redrive

@@ -402,6 +402,116 @@ def test_a_queued_job_is_claimed_only_by_its_own_request(worker_module, aws, emu
     assert get_job(worker_module, "booked")["status"] == "succeeded"
 
 
+@pytest.fixture
+def store_calls():
+    """The DynamoDB operations the job store sends, in order (read off botocore's events)."""
+    client = container.job_store().dynamodb
+    calls: list[str] = []
+
+    def note(model, **_):
+        calls.append(model.name)
+
+    client.meta.events.register("before-call.dynamodb", note)
+    yield calls
+    client.meta.events.unregister("before-call.dynamodb", note)
+
+
+def test_a_producers_job_costs_two_puts_the_jobs_apis_an_update_and_a_put(worker_module, aws, store_calls):
+    from bedrock_gateway.core.callers import from_owner
+    from bedrock_gateway.core.jobs.contract import JobRequest
+    from bedrock_gateway.core.jobs.store import WORKER_OPERATIONS
+
+    assert run(worker_module, record(job(job_id="direct"))) == set()
+    assert store_calls == ["PutItem", "PutItem"]  # created running, then finished whole
+
+    store_calls.clear()
+    queued = job(job_id="via-api")
+    request = JobRequest("via-api", queued["target"], queued["body"], scope=from_owner("key:team-a").scope)
+    created, _ = container.job_store().create(request)  # as POST /v1/jobs records it before its message
+    store_calls.clear()
+    message = record(queued)
+    message["messageAttributes"] = {"caller": {"stringValue": "key:team-a", "dataType": "String"}}
+    assert run(worker_module, message) == set()
+    assert store_calls == ["UpdateItem", "PutItem"]  # its record exists: claimed, then finished whole
+    finished = container.job_store().get(request.key)
+    assert finished["status"] == "succeeded" and finished["createdAt"] == created["createdAt"]
+
+    store_calls.clear()
+    assert run(worker_module, record(job(job_id="again"), receive_count=2)) == set()
+    assert store_calls == ["UpdateItem", "PutItem"]  # a redelivery most likely finds its record
+    assert set(store_calls) <= set(WORKER_OPERATIONS)  # what the worker's role is granted
+
+
+def test_a_claim_by_put_makes_the_record_the_claim_by_update_makes(aws):
+    from bedrock_gateway.core.jobs.contract import JobRequest
+    from bedrock_gateway.core.jobs.store import now_ms
+
+    store = container.job_store()
+    lease = now_ms() + 60_000
+    records = []
+    for job_id, unrecorded in (("by-put", True), ("by-update", False)):
+        assert store.claim(
+            JobRequest(job_id, "llama", {"prompt": "hi"}), "owner", lease, None, unrecorded=unrecorded
+        )
+        records.append(store.get(job_id))
+    by_put, by_update = ({k: v for k, v in r.items() if k != "jobId"} for r in records)
+    assert by_put.keys() == by_update.keys()
+    moments = {"startedAt", "updatedAt", "createdAt", "expiresAt"}  # a second apart at most
+    assert {k: v for k, v in by_put.items() if k not in moments} == {
+        k: v for k, v in by_update.items() if k not in moments
+    }
+    assert by_put["status"] == "running" and by_put["attempts"] == 1 and by_put["leaseExpiresAt"] == lease
+
+
+def test_a_finished_record_is_the_claimed_one_with_its_outcome_and_no_lease(aws):
+    from bedrock_gateway.core.errors import ErrorCode, GatewayError
+    from bedrock_gateway.core.jobs.contract import JobRequest
+    from bedrock_gateway.core.jobs.store import now_ms
+
+    store = container.job_store()
+    request = JobRequest("finished-whole", "llama", {"prompt": "hi"})
+    assert store.claim(request, "first", now_ms() + 60_000, None, unrecorded=True).claimed
+    assert store.release(request.key, "first", GatewayError(ErrorCode.INTERNAL, "retry me"))
+    held = store.claim(request, "second", now_ms() + 60_000, None).held  # the released job, again
+    assert held is not None
+    claimed = store.get(request.key)
+    assert claimed["lastError"]["message"] == "retry me" and claimed["attempts"] == 2
+
+    assert store.succeed(held, {"inputTokens": 3, "outputTokens": None}, result="{}")
+    final = store.get(request.key)
+    kept = {k: v for k, v in claimed.items() if k not in ("lastError", "leaseExpiresAt", "updatedAt")}
+    assert {k: v for k, v in final.items() if k not in ("finishedAt", "updatedAt")} == {
+        **kept,
+        "status": "succeeded",
+        "usage": {"inputTokens": 3},
+        "result": "{}",
+    }
+    assert store.succeed(held, {"inputTokens": 3}, result="{}")  # a retried write recognises itself
+    assert not store.fail(held, GatewayError(ErrorCode.VALIDATION, "no"))  # never over a final record
+    assert store.get(request.key) == final
+
+
+def test_a_claim_by_put_that_finds_a_record_decides_as_the_update_does(aws):
+    from bedrock_gateway.core.jobs.contract import JobRequest
+    from bedrock_gateway.core.jobs.store import now_ms
+
+    store = container.job_store()
+    request = JobRequest("taken-twice", "llama", {"prompt": "hi"})
+    assert store.claim(request, "first", now_ms() + 60_000, None, unrecorded=True).claimed
+    taken = store.claim(request, "second", now_ms() + 60_000, None, unrecorded=True)
+    assert not taken.claimed and taken.leased_until_ms is not None  # leased to the first delivery
+    held = store.claim(request, "first", now_ms() + 60_000, None, unrecorded=True).held  # its own retry
+    assert held is not None
+    assert store.get("taken-twice")["attempts"] == 2
+    other = store.claim(
+        JobRequest("taken-twice", "llama", {"prompt": "other"}), "third", 0, None, unrecorded=True
+    )
+    assert not other.claimed and other.conflict
+    assert store.succeed(held, {"inputTokens": 1}, result="{}")
+    late = store.claim(request, "fourth", now_ms() + 60_000, None, unrecorded=True)
+    assert not late.claimed and late.leased_until_ms is None and not late.conflict  # final
+
+
 def test_a_dead_lettered_message_of_another_request_never_fails_the_job(worker_module, aws, emu, caplog):
     from bedrock_gateway.core.callers import iam_caller
     from bedrock_gateway.core.jobs.contract import JobRequest

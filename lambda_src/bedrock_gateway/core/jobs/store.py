@@ -7,8 +7,8 @@ States only move forward, ``queued -> running -> succeeded | failed``, through c
   :data:`LEASE_MARGIN_MS`). One delivery holds a job at a time; a lease left by a dead invocation
   (killed, timed out, out of memory) expires by itself, before the queue can deliver the job again.
 - :meth:`~DynamoJobStore.succeed` and :meth:`~DynamoJobStore.fail` write the outcome, only while the
-  writer still holds the lease, and keep the owner token: a retried write that had in fact been
-  applied recognises itself. Once final, a record never changes again...
+  writer still holds the lease (:class:`Held`), and keep the owner token: a retried write that had in
+  fact been applied recognises itself. Once final, a record never changes again...
 - ...except by :meth:`~DynamoJobStore.claim` from a message *sent after* the job was dead-lettered
   (a DLQ redrive), which starts it again.
 - :meth:`~DynamoJobStore.dead_letter` (the DLQ consumer) fails a job whose message ran out of
@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -47,6 +47,8 @@ RETENTION_SECONDS = 30 * 24 * 3600  # DynamoDB TTL on job records
 #: timeout by at least this (the infra and local stacks check it), so a delivery that follows a dead
 #: one always finds the lease expired.
 LEASE_MARGIN_MS = 2_000
+#: The DynamoDB operations the worker's store calls make: its role is granted these and no more.
+WORKER_OPERATIONS = ("PutItem", "UpdateItem")
 DEAD_LETTER_MESSAGE = (
     "the job ran out of deliveries; its message is in the dead-letter queue (a redrive starts it again)"
 )
@@ -56,30 +58,51 @@ class JobStore(Protocol):
     def create(self, job: JobRequest) -> tuple[dict[str, Any], bool]: ...
     def delete_if_queued(self, key: str) -> None: ...
     def get(self, key: str) -> dict[str, Any] | None: ...
-    def claim(self, job: JobRequest, owner: str, lease_until_ms: int, sent_at_ms: int | None) -> Claim: ...
+    def claim(
+        self,
+        job: JobRequest,
+        owner: str,
+        lease_until_ms: int,
+        sent_at_ms: int | None,
+        *,
+        unrecorded: bool = False,
+    ) -> Claim: ...
     def release(self, key: str, owner: str, error: GatewayError) -> bool: ...
     def succeed(
         self,
-        key: str,
-        owner: str,
+        held: Held,
         usage: dict[str, int | None],
         *,
         result: str | None = None,
         result_key: str | None = None,
     ) -> bool: ...
-    def fail(self, key: str, owner: str, error: GatewayError) -> bool: ...
+    def fail(self, held: Held, error: GatewayError) -> bool: ...
     def reject_new(self, key: str, error: GatewayError) -> bool: ...
     def dead_letter(self, job: JobRequest) -> DeadLetter: ...
 
 
 @dataclass(frozen=True)
-class Claim:
-    """What :meth:`DynamoJobStore.claim` got: the lease, or the record that refused it (``conflict``:
-    because the job id is another request's)."""
+class Held:
+    """A job one delivery holds the lease on: its key, the lease's owner token and the record as the
+    claim left it (in DynamoDB's JSON), which no one else writes while the lease is held."""
 
-    claimed: bool
+    key: str
+    owner: str
+    item: dict[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What :meth:`DynamoJobStore.claim` got: the lease (``held``), or the record that refused it
+    (``conflict``: because the job id is another request's)."""
+
+    held: Held | None = None
     record: dict[str, Any] | None = None
     conflict: bool = False
+
+    @property
+    def claimed(self) -> bool:
+        return self.held is not None
 
     @property
     def leased_until_ms(self) -> int | None:
@@ -178,6 +201,7 @@ class DynamoJobStore:
     def create(self, job: JobRequest) -> tuple[dict[str, Any], bool]:
         """Record a queued job; returns (record, created). An existing job id returns it unchanged."""
         now = _now()
+        job_hash = request_hash(job)
         item = {
             "jobId": job.key,
             "status": QUEUED,
@@ -186,22 +210,15 @@ class DynamoJobStore:
             "createdAt": now,
             "updatedAt": now,
             "expiresAt": int(time.time()) + RETENTION_SECONDS,
-            "requestHash": request_hash(job),
+            "requestHash": job_hash,
         }
-        try:
-            self.dynamodb.put_item(
-                TableName=self.table,
-                Item=self._values(item),
-                ConditionExpression="attribute_not_exists(jobId)",
-            )
+        applied, refused = self._write(
+            self.dynamodb.put_item, Item=self._values(item), ConditionExpression="attribute_not_exists(jobId)"
+        )
+        if applied:
             return item, True
-        except Exception as exc:
-            if not _refused(exc):
-                raise
-        existing = self.get(job.key)
-        if existing is None:  # deleted between the two calls: try once more
-            return self.create(job)
-        if existing.get("requestHash") not in (None, item["requestHash"]):
+        existing = self._record(refused)
+        if _another_requests(existing, job_hash):
             raise GatewayError(
                 ErrorCode.CONFLICT, f"job {job.job_id!r} already exists with a different target or body"
             )
@@ -228,7 +245,15 @@ class DynamoJobStore:
 
     # ---- the worker ----
 
-    def claim(self, job: JobRequest, owner: str, lease_until_ms: int, sent_at_ms: int | None) -> Claim:
+    def claim(
+        self,
+        job: JobRequest,
+        owner: str,
+        lease_until_ms: int,
+        sent_at_ms: int | None,
+        *,
+        unrecorded: bool = False,
+    ) -> Claim:
         """Take the job for one attempt: ``running``, leased to ``owner`` until ``lease_until_ms``.
 
         Granted when the job is new, queued, running under an expired lease (its holder died) or
@@ -236,9 +261,16 @@ class DynamoJobStore:
         dead-lettered before ``sent_at_ms`` (this message is a redrive), and only for the request
         (target and body) the job id was first used for. Refused otherwise, with the record that
         refused it: final, leased to another delivery until ``leaseExpiresAt``, or another request's.
+
+        ``unrecorded``: the job most likely has no record yet (a producer's first delivery). Then a
+        conditional PutItem that only creates records comes first, and only a record in its way costs
+        the conditional update. Both are one write in DynamoDB; a local stand-in (moto) evaluates the
+        put in a fraction of a millisecond and the update in about 1 ms per action.
         """
         now = _now()
         job_hash = request_hash(job)
+        if unrecorded and (item := self._create_running(job, owner, lease_until_ms, now, job_hash)):
+            return Claim(held=Held(job.key, owner, item))
         values = {
             ":queued": QUEUED,
             ":running": RUNNING,
@@ -254,18 +286,46 @@ class DynamoJobStore:
             ":one": 1,
             ":hash": job_hash,
         }
-        refused = self._update(
-            job.key,
-            CLAIM_UPDATE,
-            "attribute_not_exists(jobId) OR (("
-            "#status = :queued "
-            f"OR (#status = :running AND ({_LEASE_EXPIRED} OR #leaseOwner = :owner)) "
-            f"OR (#status = :failed AND #deadLetteredAt < :sent)) AND {_SAME_REQUEST})",
-            values,
+        applied, item = self._write(
+            self.dynamodb.update_item,
+            **self._update_params(
+                job.key,
+                CLAIM_UPDATE,
+                "attribute_not_exists(jobId) OR (("
+                "#status = :queued "
+                f"OR (#status = :running AND ({_LEASE_EXPIRED} OR #leaseOwner = :owner)) "
+                f"OR (#status = :failed AND #deadLetteredAt < :sent)) AND {_SAME_REQUEST})",
+                values,
+            ),
+            ReturnValues="ALL_NEW",
         )
-        if refused is None:
-            return Claim(claimed=True)
-        return Claim(claimed=False, record=refused, conflict=_another_requests(refused, job_hash))
+        if applied:
+            return Claim(held=Held(job.key, owner, item))
+        refused = self._record(item)
+        return Claim(record=refused, conflict=_another_requests(refused, job_hash))
+
+    def _create_running(
+        self, job: JobRequest, owner: str, lease_until_ms: int, now: str, job_hash: str
+    ) -> dict[str, Any] | None:
+        """The record :data:`CLAIM_UPDATE` makes where there is none, made by a put (None if one exists)."""
+        item = {
+            "jobId": job.key,
+            "status": RUNNING,
+            "target": job.target,
+            "startedAt": now,
+            "updatedAt": now,
+            "leaseOwner": owner,
+            "leaseExpiresAt": lease_until_ms,
+            "attempts": 1,
+            "createdAt": now,
+            "expiresAt": int(time.time()) + RETENTION_SECONDS,
+            "requestHash": job_hash,
+        }
+        put = self._values(item)
+        applied, _ = self._write(
+            self.dynamodb.put_item, Item=put, ConditionExpression="attribute_not_exists(jobId)"
+        )
+        return put if applied else None
 
     def release(self, key: str, owner: str, error: GatewayError) -> bool:
         """Give the lease back after a failed attempt, noting why; the job stays running (retried)."""
@@ -279,8 +339,7 @@ class DynamoJobStore:
 
     def succeed(
         self,
-        key: str,
-        owner: str,
+        held: Held,
         usage: dict[str, int | None],
         *,
         result: str | None = None,
@@ -288,37 +347,37 @@ class DynamoJobStore:
     ) -> bool:
         """Finish the job with its result inline (``result``) or in result storage (``result_key``).
 
-        False when ``owner`` no longer holds the job (it was finished by another delivery).
+        False when ``held`` is no longer held (the job was finished by another delivery).
         """
-        outcome_field = "#resultKey" if result_key is not None else "#result"
+        outcome = {"resultKey": result_key} if result_key is not None else {"result": result}
         return self._finish(
-            key,
-            owner,
-            SUCCEEDED,
-            f"#usage = :usage, {outcome_field} = :outcome",
-            {
-                ":usage": {k: v for k, v in usage.items() if v is not None},
-                ":outcome": result_key if result_key is not None else result,
-            },
+            held, SUCCEEDED, {"usage": {k: v for k, v in usage.items() if v is not None}, **outcome}
         )
 
-    def fail(self, key: str, owner: str, error: GatewayError) -> bool:
+    def fail(self, held: Held, error: GatewayError) -> bool:
         """Finish the job as failed for good (a permanent error); False as for :meth:`succeed`."""
-        return self._finish(key, owner, FAILED, "#error = :error", {":error": _error(error)})
+        return self._finish(held, FAILED, {"error": _error(error)})
 
-    def _finish(self, key: str, owner: str, status: str, fields: str, values: dict[str, Any]) -> bool:
-        refused = self._update(
-            key,
-            f"SET #status = :final, finishedAt = :nowIso, updatedAt = :nowIso, {fields} "
-            "REMOVE #lastError, #leaseExpiresAt",
-            _HELD_BY_OWNER,
-            {**values, ":final": status, ":nowIso": _now(), ":running": RUNNING, ":owner": owner},
+    def _finish(self, held: Held, status: str, fields: dict[str, Any]) -> bool:
+        # While the lease is held no one else writes the record, so the final record is the claimed one
+        # with the outcome, put whole: the same one write in DynamoDB as an update, and a fraction of the
+        # local stand-in's CPU (moto spends about 1 ms per action of an update expression).
+        now = _now()
+        final = {k: v for k, v in held.item.items() if k not in ("lastError", "leaseExpiresAt")}
+        final.update(self._values({"status": status, "finishedAt": now, "updatedAt": now, **fields}))
+        applied, item = self._write(
+            self.dynamodb.put_item,
+            Item=final,
+            ConditionExpression=_HELD_BY_OWNER,
+            ExpressionAttributeNames={"#status": "status", "#leaseOwner": "leaseOwner"},
+            ExpressionAttributeValues=self._values({":running": RUNNING, ":owner": held.owner}),
         )
-        if refused is None:
+        if applied:
             return True
         # Refused: either this very write had been applied and its answer lost (a retried call), or
         # the lease had gone to another delivery, which finished the job.
-        return refused.get("status") == status and refused.get("leaseOwner") == owner
+        refused = self._record(item)
+        return refused.get("status") == status and refused.get("leaseOwner") == held.owner
 
     def reject_new(self, key: str, error: GatewayError) -> bool:
         """Record a failed job under ``key`` (a malformed message), but never over an existing job."""
@@ -389,23 +448,34 @@ class DynamoJobStore:
         self, key: str, expression: str, condition: str, values: dict[str, Any]
     ) -> dict[str, Any] | None:
         """One conditional UpdateItem; None when applied, else the record that refused it ({} if none)."""
+        applied, item = self._write(
+            self.dynamodb.update_item, **self._update_params(key, expression, condition, values)
+        )
+        return None if applied else self._record(item)
+
+    def _update_params(
+        self, key: str, expression: str, condition: str, values: dict[str, Any]
+    ) -> dict[str, Any]:
         used = {name: _NAMES[name] for name in set(re.findall(r"#\w+", f"{expression} {condition}"))}
+        return {
+            "Key": self._key(key),
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": used,
+            "ExpressionAttributeValues": self._values(values),
+        }
+
+    def _write(self, write: Any, **params: Any) -> tuple[bool, dict[str, Any]]:
+        """One conditional write (``write``: put_item or update_item): (True, the attributes it asked
+        back) when applied, (False, the item that refused it, {} if none) when refused; both in
+        DynamoDB's JSON."""
         try:
-            self.dynamodb.update_item(
-                TableName=self.table,
-                Key=self._key(key),
-                UpdateExpression=expression,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=used,
-                ExpressionAttributeValues=self._values(values),
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-            return None
+            response = write(TableName=self.table, ReturnValuesOnConditionCheckFailure="ALL_OLD", **params)
+            return True, response.get("Attributes", {})
         except Exception as exc:
             if not _refused(exc):
                 raise
-            item = getattr(exc, "response", {}).get("Item")
-            return self._record(item) if item else {}
+            return False, getattr(exc, "response", {}).get("Item") or {}
 
 
 def _refused(exc: Exception) -> bool:
