@@ -5,7 +5,8 @@ recording two outcomes for one.
 - Each job is its caller's: the sender's namespace (or, from the gateway's own jobs API, the
   ``caller`` it names) keys its record and result, and its usage is recorded under that tenant.
 - The job record is the job's lock: each delivery first **claims** the job (one conditional write:
-  ``running`` under a lease that expires just after this invocation's deadline), then invokes the
+  ``running`` under a lease that expires just after this invocation's deadline; a producer's first
+  delivery tries to create the record so, and updates it only if one exists), then invokes the
   model, then writes the outcome in the same record (one conditional write, only while it still holds
   the lease). A delivery that finds the job final deletes its message; one that finds it leased to
   another delivery backs off until that lease expires and never fails the job.

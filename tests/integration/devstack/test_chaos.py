@@ -49,7 +49,6 @@ def test_crashing_workers_a_failing_store_and_broken_answers_lose_no_job(tmp_pat
     # The run met what it claims to: kills, a failing store, broken answers, duplicate deliveries,
     # and at least the slow job (every delivery dies) through the DLQ consumer.
     assert int(faults["kills"]) > 0 and int(faults["store_faults"]) > 0, faults
-    assert int(faults["killed_at_write"]) > 0, faults  # killed while putting a job's final record
     assert 0 < int(faults["direct"]) < 100, faults  # jobs the worker made the records of, and API jobs
     assert int(faults["broken_answers"]) > 0 and int(faults["duplicates"]) > 0, faults
     assert int(summary["dead_lettered"]) >= 1 and int(faults["dead_lettered_jobs"]) >= 1, summary

@@ -491,6 +491,25 @@ def test_a_finished_record_is_the_claimed_one_with_its_outcome_and_no_lease(aws)
     assert store.get(request.key) == final
 
 
+def test_an_outcome_after_the_lease_went_to_another_delivery_changes_nothing(aws):
+    """The outcome is the claimed record put whole: a late holder's must never replace the new one's."""
+    from bedrock_gateway.core.errors import ErrorCode, GatewayError
+    from bedrock_gateway.core.jobs.contract import JobRequest
+    from bedrock_gateway.core.jobs.store import now_ms
+
+    store = container.job_store()
+    request = JobRequest("lease-lost", "llama", {"prompt": "hi"})
+    late = store.claim(request, "late", now_ms() - 1, None, unrecorded=True).held  # its lease over already
+    current = store.claim(request, "current", now_ms() + 60_000, None, unrecorded=True).held
+    assert late is not None and current is not None
+    before = store.get(request.key)
+    assert not store.succeed(late, {"inputTokens": 1}, result="{}")
+    assert not store.fail(late, GatewayError(ErrorCode.VALIDATION, "no"))
+    assert store.get(request.key) == before
+    assert store.succeed(current, {"inputTokens": 2}, result='{"a":1}')
+    assert store.get(request.key)["leaseOwner"] == "current"
+
+
 def test_a_claim_by_put_that_finds_a_record_decides_as_the_update_does(aws):
     from bedrock_gateway.core.jobs.contract import JobRequest
     from bedrock_gateway.core.jobs.store import now_ms

@@ -14,6 +14,11 @@ States only move forward, ``queued -> running -> succeeded | failed``, through c
 - :meth:`~DynamoJobStore.dead_letter` (the DLQ consumer) fails a job whose message ran out of
   deliveries, unless it is final or a live lease says another delivery is still running it.
 
+**While a lease is held, only its holder writes the record.** The outcome is the claimed record put
+whole (one PutItem, refused unless the writer still holds the lease), so a new kind of write to a
+leased record (a cancel, a lease extension) must take the lease itself or be refused while it is
+live; otherwise the holder's outcome would silently undo it.
+
 Records are keyed by :attr:`JobRequest.key` (the job id inside its caller's namespace, from
 :func:`~bedrock_gateway.core.jobs.contract.job_key`); the methods that take a ``key`` take that key.
 :class:`JobStore` is the interface the doors use; :class:`DynamoJobStore` implements it on DynamoDB
@@ -83,10 +88,9 @@ class JobStore(Protocol):
 
 @dataclass(frozen=True)
 class Held:
-    """A job one delivery holds the lease on: its key, the lease's owner token and the record as the
-    claim left it (in DynamoDB's JSON), which no one else writes while the lease is held."""
+    """A job one delivery holds the lease on: the lease's owner token and the record as the claim left
+    it (in DynamoDB's JSON), which no one else writes while the lease is held."""
 
-    key: str
     owner: str
     item: dict[str, Any] = field(repr=False)
 
@@ -181,7 +185,8 @@ _NAMES = {
 
 
 class DynamoJobStore:
-    """:class:`JobStore` on a DynamoDB table. Every worker-side write is one conditional UpdateItem."""
+    """:class:`JobStore` on a DynamoDB table. Every write is conditional: a PutItem where it creates a
+    record or replaces a held one whole, an UpdateItem otherwise."""
 
     def __init__(self, table: str, dynamodb: Any):
         self.table = table
@@ -217,7 +222,9 @@ class DynamoJobStore:
         )
         if applied:
             return item, True
-        existing = self._record(refused)
+        existing = self._record(refused) if refused else self.get(job.key)
+        if existing is None:  # deleted since (a failed enqueue's undo): try once more
+            return self.create(job)
         if _another_requests(existing, job_hash):
             raise GatewayError(
                 ErrorCode.CONFLICT, f"job {job.job_id!r} already exists with a different target or body"
@@ -264,13 +271,14 @@ class DynamoJobStore:
 
         ``unrecorded``: the job most likely has no record yet (a producer's first delivery). Then a
         conditional PutItem that only creates records comes first, and only a record in its way costs
-        the conditional update. Both are one write in DynamoDB; a local stand-in (moto) evaluates the
-        put in a fraction of a millisecond and the update in about 1 ms per action.
+        the conditional update after it (a second write: DynamoDB charges a refused conditional write
+        like an applied one). In DynamoDB the put costs what the update does; the local stand-in (moto)
+        evaluates it in under 1 ms, and an update in about 1 ms per action of its expression.
         """
         now = _now()
         job_hash = request_hash(job)
         if unrecorded and (item := self._create_running(job, owner, lease_until_ms, now, job_hash)):
-            return Claim(held=Held(job.key, owner, item))
+            return Claim(held=Held(owner, item))
         values = {
             ":queued": QUEUED,
             ":running": RUNNING,
@@ -300,7 +308,7 @@ class DynamoJobStore:
             ReturnValues="ALL_NEW",
         )
         if applied:
-            return Claim(held=Held(job.key, owner, item))
+            return Claim(held=Held(owner, item))
         refused = self._record(item)
         return Claim(record=refused, conflict=_another_requests(refused, job_hash))
 
