@@ -4,7 +4,8 @@ Sends N jobs to a local stack (API, SQS + DLQ, DynamoDB, S3, the worker and the 
 Lambda-like processes fed by event-source pollers), half through ``POST /v1/jobs`` and half straight
 to the jobs queue as a producer would (``--direct-share``: the worker makes those jobs' records),
 with the model answering in 200-500 ms, while the emulator throttles a share of calls and fails
-another share with a permanent error. ``--crash`` adds every failure of the worker's own, each also a switch of its own:
+another share with a permanent error. ``--crash`` adds every failure of the worker's own, each also
+a switch of its own:
 
 - ``--kill-every A-B``: SIGKILL a busy worker process every A to B seconds, at a random point of
   its batch; ``--kill-at-write-rate``: kill the worker that is writing a job's outcome, before or
