@@ -51,7 +51,7 @@ from bedrock_gateway.core import bedrock, legacy
 from bedrock_gateway.core.callers import Caller
 from bedrock_gateway.core.errors import ErrorCode, GatewayError
 from bedrock_gateway.core.jobs.contract import FAILED, SUCCEEDED, JobRequest, parse_job
-from bedrock_gateway.core.jobs.messages import MalformedMessage, read_job_message
+from bedrock_gateway.core.jobs.messages import MalformedMessage, read_job_message, sent_by_jobs_api
 from bedrock_gateway.core.jobs.store import LEASE_MARGIN_MS, Held, now_ms
 from bedrock_gateway.core.prepare import prepare_job_body
 
@@ -141,7 +141,7 @@ def _process_job(record: SQSRecord, job: JobRequest, caller: Caller, receive_cou
     sent_at = int(record.attributes.sent_timestamp) if record.attributes.sent_timestamp else None
     try:
         # A producer's first delivery most likely finds no record; the jobs API's always finds one.
-        unrecorded = receive_count == 1 and "caller" not in (record.raw_event.get("messageAttributes") or {})
+        unrecorded = receive_count == 1 and not sent_by_jobs_api(record.raw_event)
         claim = store.claim(job, owner, _deadline_ms + LEASE_MARGIN_MS, sent_at, unrecorded=unrecorded)
     except Exception as exc:
         _retry_later(record, job, owner, receive_count, exc)  # the claim may have been applied

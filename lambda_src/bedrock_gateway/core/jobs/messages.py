@@ -45,6 +45,12 @@ def read_job_message(
         raise MalformedMessage(job_key(scope, job_id), job_id, exc) from None
 
 
+def sent_by_jobs_api(record: dict[str, Any]) -> bool:
+    """Whether the gateway's jobs API sent ``record`` (it names the ``caller``, and wrote the job's
+    record before sending it); for a message :func:`read_job_message` read."""
+    return _caller_attribute(record) is not None
+
+
 def _sender_scope(sender_id: str | None) -> str:
     """The namespace of whoever sent the message, whatever its attributes say (for malformed messages)."""
     try:

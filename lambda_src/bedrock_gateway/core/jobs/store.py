@@ -205,21 +205,9 @@ class DynamoJobStore:
 
     def create(self, job: JobRequest) -> tuple[dict[str, Any], bool]:
         """Record a queued job; returns (record, created). An existing job id returns it unchanged."""
-        now = _now()
         job_hash = request_hash(job)
-        item = {
-            "jobId": job.key,
-            "status": QUEUED,
-            "target": job.target,
-            "attempts": 0,
-            "createdAt": now,
-            "updatedAt": now,
-            "expiresAt": int(time.time()) + RETENTION_SECONDS,
-            "requestHash": job_hash,
-        }
-        applied, refused = self._write(
-            self.dynamodb.put_item, Item=self._values(item), ConditionExpression="attribute_not_exists(jobId)"
-        )
+        item = _first_record(job, QUEUED, _now(), job_hash, attempts=0)
+        applied, refused = self._put_new(self._values(item))
         if applied:
             return item, True
         existing = self._record(refused) if refused else self.get(job.key)
@@ -233,12 +221,13 @@ class DynamoJobStore:
 
     def delete_if_queued(self, key: str) -> None:
         """Undo :meth:`create` when the message could not be enqueued, so a retry can start clean."""
+        condition = "#status = :queued"
         try:
             self.dynamodb.delete_item(
                 TableName=self.table,
                 Key=self._key(key),
-                ConditionExpression="#s = :queued",
-                ExpressionAttributeNames={"#s": "status"},
+                ConditionExpression=condition,
+                ExpressionAttributeNames=_names(condition),
                 ExpressionAttributeValues=self._values({":queued": QUEUED}),
             )
         except Exception as exc:
@@ -289,7 +278,7 @@ class DynamoJobStore:
             ":sent": sent_at_ms if sent_at_ms is not None else -1,
             ":target": job.target,
             ":nowIso": now,
-            ":ttl": int(time.time()) + RETENTION_SECONDS,
+            ":ttl": _expires_at(),
             ":zero": 0,
             ":one": 1,
             ":hash": job_hash,
@@ -316,23 +305,19 @@ class DynamoJobStore:
         self, job: JobRequest, owner: str, lease_until_ms: int, now: str, job_hash: str
     ) -> dict[str, Any] | None:
         """The record :data:`CLAIM_UPDATE` makes where there is none, made by a put (None if one exists)."""
-        item = {
-            "jobId": job.key,
-            "status": RUNNING,
-            "target": job.target,
-            "startedAt": now,
-            "updatedAt": now,
-            "leaseOwner": owner,
-            "leaseExpiresAt": lease_until_ms,
-            "attempts": 1,
-            "createdAt": now,
-            "expiresAt": int(time.time()) + RETENTION_SECONDS,
-            "requestHash": job_hash,
-        }
-        put = self._values(item)
-        applied, _ = self._write(
-            self.dynamodb.put_item, Item=put, ConditionExpression="attribute_not_exists(jobId)"
+        put = self._values(
+            _first_record(
+                job,
+                RUNNING,
+                now,
+                job_hash,
+                startedAt=now,
+                leaseOwner=owner,
+                leaseExpiresAt=lease_until_ms,
+                attempts=1,
+            )
         )
+        applied, _ = self._put_new(put)
         return put if applied else None
 
     def release(self, key: str, owner: str, error: GatewayError) -> bool:
@@ -377,7 +362,7 @@ class DynamoJobStore:
             self.dynamodb.put_item,
             Item=final,
             ConditionExpression=_HELD_BY_OWNER,
-            ExpressionAttributeNames={"#status": "status", "#leaseOwner": "leaseOwner"},
+            ExpressionAttributeNames=_names(_HELD_BY_OWNER),
             ExpressionAttributeValues=self._values({":running": RUNNING, ":owner": held.owner}),
         )
         if applied:
@@ -400,7 +385,7 @@ class DynamoJobStore:
                 ":failed": FAILED,
                 ":error": _error(error),
                 ":nowIso": now,
-                ":ttl": int(time.time()) + RETENTION_SECONDS,
+                ":ttl": _expires_at(),
                 ":zero": 0,
             },
         )
@@ -424,7 +409,7 @@ class DynamoJobStore:
             ":error": {"code": DEAD_LETTERED, "message": DEAD_LETTER_MESSAGE},
             ":now": now_ms(),
             ":nowIso": now,
-            ":ttl": int(time.time()) + RETENTION_SECONDS,
+            ":ttl": _expires_at(),
             ":zero": 0,
             ":target": job.target,
             ":hash": job_hash,
@@ -464,14 +449,19 @@ class DynamoJobStore:
     def _update_params(
         self, key: str, expression: str, condition: str, values: dict[str, Any]
     ) -> dict[str, Any]:
-        used = {name: _NAMES[name] for name in set(re.findall(r"#\w+", f"{expression} {condition}"))}
         return {
             "Key": self._key(key),
             "UpdateExpression": expression,
             "ConditionExpression": condition,
-            "ExpressionAttributeNames": used,
+            "ExpressionAttributeNames": _names(expression, condition),
             "ExpressionAttributeValues": self._values(values),
         }
+
+    def _put_new(self, item: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+        """Put ``item`` (in DynamoDB's JSON) as a job's first record, never over one: as :meth:`_write`."""
+        return self._write(
+            self.dynamodb.put_item, Item=item, ConditionExpression="attribute_not_exists(jobId)"
+        )
 
     def _write(self, write: Any, **params: Any) -> tuple[bool, dict[str, Any]]:
         """One conditional write (``write``: put_item or update_item): (True, the attributes it asked
@@ -484,6 +474,30 @@ class DynamoJobStore:
             if not _refused(exc):
                 raise
             return False, getattr(exc, "response", {}).get("Item") or {}
+
+
+def _names(*expressions: str) -> dict[str, str]:
+    """The ExpressionAttributeNames the ``#names`` in ``expressions`` stand for (from _NAMES)."""
+    return {name: _NAMES[name] for name in set(re.findall(r"#\w+", " ".join(expressions)))}
+
+
+def _first_record(job: JobRequest, status: str, now: str, job_hash: str, **fields: Any) -> dict[str, Any]:
+    """A job's record where it had none: what every job's record holds from the start, and ``fields``."""
+    return {
+        "jobId": job.key,
+        "status": status,
+        "target": job.target,
+        "createdAt": now,
+        "updatedAt": now,
+        "expiresAt": _expires_at(),
+        "requestHash": job_hash,
+        **fields,
+    }
+
+
+def _expires_at() -> int:
+    """A record's DynamoDB TTL (epoch seconds): :data:`RETENTION_SECONDS` from now."""
+    return int(time.time()) + RETENTION_SECONDS
 
 
 def _refused(exc: Exception) -> bool:
