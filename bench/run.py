@@ -78,8 +78,9 @@ EXPLANATIONS = {
         "The worker's first job does work the baseline has no equivalent of: two DynamoDB calls around "
         "the one InvokeModel (claiming the job, then recording its outcome; "
         "detail.stand_in_cpu_ms_in_first_job is the local stand-in's CPU for them), plus Powertools' "
-        "batch utilities and the X-Ray SDK, which imports asyncio. Its DynamoDB client costs about what "
-        "the baseline's one client does. On a shared machine this figure moves by +-0.1x from run to "
+        "batch utilities and the X-Ray SDK, which imports asyncio. Its DynamoDB client costs less than "
+        "the baseline's one client (core/clients.py: the session's loader lists only the gateway's "
+        "services and reads plain dicts). On a shared machine this figure moves by +-0.1x from run to "
         "run. Fix: SnapStart (snapstart_restore_worker is what is left)."
     ),
     "sqs_batch_10": (

@@ -3,7 +3,9 @@
 The clients are botocore's, from one botocore session: boto3's clients are the same objects (but for
 the transfer helpers boto3 adds to S3 clients, ``upload_file`` and the like, which nothing here uses),
 and boto3 itself is never imported, which keeps about 20 ms off every cold start. Their user agent
-names the gateway (``app/bedrock-gateway``), for CloudTrail.
+names the gateway (``app/bedrock-gateway``), for CloudTrail. The session's data loader knows only
+:data:`SERVICES` and reads plain dicts (see :func:`gateway_loader`), which keeps about 30 ms more off
+the first client.
 
 Sessions are not thread-safe, and the worker fans a batch out to threads: building clients here,
 under one lock and from one session, is what makes that safe. Clients of one session also share its
@@ -13,6 +15,8 @@ loaded endpoint data. Endpoints follow the SDKs' standard variables (``AWS_ENDPO
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +34,9 @@ class CallBudget:
 DEFAULT_BUDGET = CallBudget(read_timeout=10, attempts=3)
 #: The ``app/`` part of every client's user agent (CloudTrail's userAgent field).
 USER_AGENT_APP_ID = "bedrock-gateway"
+
+#: The AWS services the gateway makes clients for; a client for any other is refused (UnknownServiceError).
+SERVICES = ("bedrock", "dynamodb", "s3", "sqs")
 
 _clients: dict[tuple[str, CallBudget], Any] = {}
 _lock = threading.RLock()
@@ -56,7 +63,70 @@ def session() -> Any:
             import botocore.session  # here, so modules that never call AWS do not pay for the import
 
             _session = botocore.session.get_session()
+            _session.register_component(
+                "data_loader", gateway_loader(_session.get_config_variable("data_path"))
+            )
         return _session
+
+
+def gateway_loader(data_path: str | None = None) -> Any:
+    """botocore's data loader, searching ``AWS_DATA_PATH``'s directories as botocore's own does, made
+    cheaper for a cold start in two ways (a first client, DynamoDB's, took 54 ms and now takes 24):
+
+    - It knows only :data:`SERVICES`. A client's first model load asks the loader for every service
+      it has, only to check that the one wanted is among them, and botocore's loader answers by
+      listing all of its ~440 service directories, once for the model and once for the endpoint
+      rules: about 20 ms.
+    - Its JSON files parse into plain dicts (ordered, as OrderedDicts are, which nothing in botocore
+      needs beyond order): ``endpoints.json`` alone (1.2 MB) parses in 6 ms so, 16 ms as OrderedDicts.
+    """
+    from botocore.loaders import Loader, instance_cache
+
+    class GatewayLoader(Loader):
+        @instance_cache
+        def list_available_services(self, type_name: str) -> list[str]:
+            return [name for name in SERVICES if _has_data(self, name, type_name)]
+
+    paths = [
+        os.path.expanduser(os.path.expandvars(path)) for path in (data_path or "").split(os.pathsep) if path
+    ]
+    return GatewayLoader(extra_search_paths=paths, file_loader=PlainJSONFiles())
+
+
+class PlainJSONFiles:
+    """botocore's JSON data files (``.json``, or ``.json.gz`` as botocore ships most), read as plain
+    dicts: the file loader interface botocore's ``Loader`` takes (``exists``, ``load_file``)."""
+
+    EXTENSIONS = (".json", ".json.gz")
+
+    def exists(self, file_path: str) -> bool:
+        return any(os.path.isfile(file_path + extension) for extension in self.EXTENSIONS)
+
+    def load_file(self, file_path: str) -> Any:
+        for extension in self.EXTENSIONS:
+            path = file_path + extension
+            if os.path.isfile(path):
+                return json.loads(_read(path))
+        return None
+
+
+def _read(path: str) -> bytes:
+    if path.endswith(".gz"):
+        import gzip  # as botocore's own loader has already, once it is imported
+
+        with gzip.open(path, "rb") as compressed:
+            return compressed.read()
+    with open(path, "rb") as plain:
+        return plain.read()
+
+
+def _has_data(loader: Any, service: str, type_name: str) -> bool:
+    from botocore.exceptions import DataNotFoundError
+
+    try:
+        return bool(loader.list_api_versions(service, type_name))
+    except DataNotFoundError:
+        return False
 
 
 def _build(service: str, budget: CallBudget) -> Any:

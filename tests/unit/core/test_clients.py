@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+
 import pytest
 from bedrock_gateway import settings
 from bedrock_gateway.core import clients
@@ -55,3 +58,89 @@ def test_clients_name_the_gateway_in_their_user_agent():
     with pytest.raises(RuntimeError, match="captured"):
         client.list_queues()
     assert f"app/{clients.USER_AGENT_APP_ID}" in sent["user_agent"]
+
+
+# ---- the session's data loader ----
+
+
+def test_the_sessions_loader_offers_only_the_gateways_services_and_reads_plain_dicts():
+    loader = clients.session().get_component("data_loader")
+    assert clients.session().get_available_services() == sorted(clients.SERVICES)
+    assert isinstance(loader.file_loader, clients.PlainJSONFiles)
+
+
+def test_every_client_the_gateway_builds_is_for_a_service_the_loader_knows():
+    """A literal ``client("...")`` in the Lambda code for a service outside SERVICES would fail at run
+    time with UnknownServiceError: this finds it first."""
+    import ast
+    from pathlib import Path
+
+    source = Path(clients.__file__).parents[1]
+    named = set()
+    for path in source.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", getattr(node.func, "attr", None)) == "client"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                named.add(node.args[0].value)
+    assert named, "no client(...) calls found: the scan is broken"
+    assert named <= set(clients.SERVICES)
+
+
+def test_a_client_for_another_service_is_refused_by_name():
+    from botocore.exceptions import UnknownServiceError
+
+    with pytest.raises(UnknownServiceError, match="dynamodb"):
+        clients.client("ec2")
+
+
+def test_a_first_client_never_lists_every_service_botocore_ships(monkeypatch):
+    """botocore's own loader lists its whole data directory (~440 services), twice, on a session's
+    first client: about 20 ms of every cold start."""
+    import botocore
+
+    data_root = os.path.join(os.path.dirname(botocore.__file__), "data")
+    listed = []
+    real_listdir = os.listdir
+    monkeypatch.setattr(os, "listdir", lambda path=".": listed.append(os.fspath(path)) or real_listdir(path))
+    clients.client("dynamodb")
+    assert listed, "the loader was not used"
+    assert os.path.normpath(data_root) not in {os.path.normpath(path) for path in listed}
+
+
+@pytest.mark.parametrize(
+    "name", ["endpoints", "partitions", "sdk-default-configuration", "dynamodb/2012-08-10/service-2"]
+)
+def test_plain_json_files_read_what_botocores_loader_reads(name):
+    """The same data, in the same order, as plain dicts (``.json`` and ``.json.gz`` files alike)."""
+    import botocore
+    from botocore.loaders import JSONFileLoader
+
+    path = os.path.join(os.path.dirname(botocore.__file__), "data", name)
+    ours = clients.PlainJSONFiles().load_file(path)
+    theirs = JSONFileLoader().load_file(path)
+    assert ours == theirs
+    assert json.dumps(ours) == json.dumps(theirs)  # key order too
+    assert type(ours) is dict
+    assert clients.PlainJSONFiles().exists(path)
+    assert not clients.PlainJSONFiles().exists(path + "-missing")
+    assert clients.PlainJSONFiles().load_file(path + "-missing") is None
+
+
+def test_aws_data_path_still_comes_first(monkeypatch, tmp_path):
+    """A model in ``AWS_DATA_PATH`` overrides botocore's own, as with botocore's loader."""
+    import botocore
+    from botocore.loaders import JSONFileLoader
+
+    shipped = os.path.join(os.path.dirname(botocore.__file__), "data", "sqs")
+    version = sorted(os.listdir(shipped))[-1]
+    model = JSONFileLoader().load_file(os.path.join(shipped, version, "service-2"))
+    model["metadata"]["serviceFullName"] = "SQS from AWS_DATA_PATH"
+    (tmp_path / "sqs" / version).mkdir(parents=True)
+    (tmp_path / "sqs" / version / "service-2.json").write_text(json.dumps(model))
+    monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path))
+    clients.reset()
+    assert clients.client("sqs").meta.service_model.metadata["serviceFullName"] == "SQS from AWS_DATA_PATH"
