@@ -79,8 +79,8 @@ EXPLANATIONS = {
         "the one InvokeModel (claiming the job, then recording its outcome; "
         "detail.stand_in_cpu_ms_in_first_job is the local stand-in's CPU for them), plus Powertools' "
         "batch utilities and the X-Ray SDK, which imports asyncio. Its DynamoDB client costs less than "
-        "the baseline's one client (core/clients.py: the session's loader lists only the gateway's "
-        "services and reads plain dicts). On a shared machine this figure moves by +-0.1x from run to "
+        "the baseline's one client (core/clients.py: the session's loader lists services by their "
+        "directories alone and reads plain dicts). On a shared machine this figure moves by +-0.1x from run to "
         "run. Fix: SnapStart (snapstart_restore_worker is what is left)."
     ),
     "sqs_batch_10": (

@@ -3,9 +3,9 @@
 The clients are botocore's, from one botocore session: boto3's clients are the same objects (but for
 the transfer helpers boto3 adds to S3 clients, ``upload_file`` and the like, which nothing here uses),
 and boto3 itself is never imported, which keeps about 20 ms off every cold start. Their user agent
-names the gateway (``app/bedrock-gateway``), for CloudTrail. The session's data loader knows only
-:data:`SERVICES` and reads plain dicts (see :func:`gateway_loader`), which keeps about 30 ms more off
-the first client.
+names the gateway (``app/bedrock-gateway``), for CloudTrail. The session's data loader lists services
+without looking inside their directories and reads plain dicts (see :func:`gateway_loader`), which
+keeps about 30 ms more off the first client.
 
 Sessions are not thread-safe, and the worker fans a batch out to threads: building clients here,
 under one lock and from one session, is what makes that safe. Clients of one session also share its
@@ -34,9 +34,6 @@ class CallBudget:
 DEFAULT_BUDGET = CallBudget(read_timeout=10, attempts=3)
 #: The ``app/`` part of every client's user agent (CloudTrail's userAgent field).
 USER_AGENT_APP_ID = "bedrock-gateway"
-
-#: The AWS services the gateway makes clients for; a client for any other is refused (UnknownServiceError).
-SERVICES = ("bedrock", "dynamodb", "s3", "sqs")
 
 _clients: dict[tuple[str, CallBudget], Any] = {}
 _lock = threading.RLock()
@@ -73,24 +70,40 @@ def gateway_loader(data_path: str | None = None) -> Any:
     """botocore's data loader, searching ``AWS_DATA_PATH``'s directories as botocore's own does, made
     cheaper for a cold start in two ways (a first client, DynamoDB's, took 54 ms and now takes 24):
 
-    - It knows only :data:`SERVICES`. A client's first model load asks the loader for every service
-      it has, only to check that the one wanted is among them, and botocore's loader answers by
-      listing all of its ~440 service directories, once for the model and once for the endpoint
-      rules: about 20 ms.
+    - It lists the services on its search path by their directories alone. A client's first model
+      load asks the loader for every service it has, only to check that the one wanted is among them,
+      and botocore's loader answers by looking into each of its ~440 service directories for that
+      kind of file, once for the model and once for the endpoint rules: about 20 ms. A service whose
+      directory lacks the file still fails as it did, when its latest version is looked for
+      (``DataNotFoundError``, of which the ``UnknownServiceError`` raised before is a kind).
     - Its JSON files parse into plain dicts, not OrderedDicts: dicts keep order too, and nothing in
       botocore needs more of them. ``endpoints.json`` alone (1.2 MB) parses in 6 ms, against 16.
+
+    Every client of the session uses it, the credential chain's own too (STS, SSO).
     """
     from botocore.loaders import Loader, instance_cache
 
     class GatewayLoader(Loader):
         @instance_cache
         def list_available_services(self, type_name: str) -> list[str]:
-            return [name for name in SERVICES if _has_data(self, name, type_name)]
+            return _directories(self.search_paths)
 
     paths = [
         os.path.expanduser(os.path.expandvars(path)) for path in (data_path or "").split(os.pathsep) if path
     ]
     return GatewayLoader(extra_search_paths=paths, file_loader=PlainJSONFiles())
+
+
+def _directories(paths: list[str]) -> list[str]:
+    """The names of the directories in any of ``paths`` (those that exist), sorted."""
+    names: set[str] = set()
+    for path in paths:
+        try:
+            with os.scandir(path) as entries:
+                names.update(entry.name for entry in entries if entry.is_dir())
+        except OSError:  # not there, or not a directory: botocore skips such search paths too
+            continue
+    return sorted(names)
 
 
 class PlainJSONFiles:
@@ -118,15 +131,6 @@ def _read(path: str) -> bytes:
             return compressed.read()
     with open(path, "rb") as plain:
         return plain.read()
-
-
-def _has_data(loader: Any, service: str, type_name: str) -> bool:
-    from botocore.exceptions import DataNotFoundError
-
-    try:
-        return bool(loader.list_api_versions(service, type_name))
-    except DataNotFoundError:
-        return False
 
 
 def _build(service: str, budget: CallBudget) -> Any:
