@@ -71,11 +71,33 @@ def test_the_session_reads_its_data_through_the_gateways_loader():
     )
 
 
-@pytest.mark.parametrize("service", ["sts", "sso", "sso-oidc"])
+@pytest.mark.parametrize("service", ["sts", "sso", "sso-oidc", "signin"])
 def test_the_credential_chains_own_clients_still_build(service):
-    """botocore's credential providers (assume-role, web identity, SSO) create their clients through
-    the same session, hence through its loader."""
+    """botocore's credential providers (assume-role, web identity, SSO, login) create their clients
+    through the same session, hence through its loader."""
     assert clients.session().create_client(service).meta.service_model.service_name == service
+
+
+def test_an_assume_role_profile_gets_as_far_as_calling_sts(monkeypatch, tmp_path):
+    """As `BEDROCK=aws make run` meets it with a role profile: the STS client builds and is called
+    (here at a closed port), where a loader that knew only the gateway's services refused it."""
+    from botocore.exceptions import EndpointConnectionError
+
+    config = tmp_path / "config"
+    config.write_text(
+        "[profile base]\naws_access_key_id = testing\naws_secret_access_key = testing\n"
+        "[profile role]\nrole_arn = arn:aws:iam::123456789012:role/gateway\nsource_profile = base\n"
+    )
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_PROFILE", "role")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    clients.reset()
+    with pytest.raises(EndpointConnectionError):
+        clients.session().get_credentials().get_frozen_credentials()
 
 
 def test_an_unknown_service_is_refused_by_name():
