@@ -231,9 +231,9 @@ def _model_lifecycle_warnings(settings: GatewaySettings) -> list[tuple[str, str]
     for target in settings.targets.targets.values():
         model_id = target.ref.foundation_model_id
         life = catalog.lifecycle(model_id) if model_id else None
-        if model_id is None or life is None or life["status"] == catalog.ACTIVE:
+        if life is None or life["status"] == catalog.ACTIVE:
             continue
-        if ended := catalog.retired(model_id):
+        if ended := catalog.retirement(life):
             warnings.append(
                 (
                     "bedrock-gateway:modelEndOfLife",

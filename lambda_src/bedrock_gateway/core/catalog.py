@@ -122,7 +122,11 @@ def lifecycle(model_id: str, region: str | None = None, on: date | None = None) 
 
 def retired(model_id: str) -> str | None:
     """ "reached its end of life in Bedrock on <date>" when the catalog says ``model_id`` has, else None."""
-    life = lifecycle(model_id)
+    return retirement(lifecycle(model_id))
+
+
+def retirement(life: dict | None) -> str | None:
+    """:func:`retired`'s wording for a lifecycle :func:`lifecycle` already returned (None: not ended)."""
     if life is None or life["status"] != EOL:
         return None
     return "reached its end of life in Bedrock" + (f" on {life['endOfLife']}" if "endOfLife" in life else "")
